@@ -1,0 +1,131 @@
+"""A chain of layers: the engine's ``torch.nn.Sequential``."""
+
+from __future__ import annotations
+
+import torch
+
+from engine.init import initialise
+from engine.layers import Activation, Layer, Linear, Norm
+from engine.specs import ActivationSpec, LayerSpec, LinearSpec, NetworkSpec, NormSpec
+
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+
+
+class SpecError(ValueError):
+    """A spec that cannot be built; ``path`` points at the offending field."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path, self.message = path, message
+
+
+class Chain:
+    """An ordered list of layers built from a :class:`NetworkSpec`.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        Architecture, initialisers and any explicit parameters.
+    dtype : str
+        ``"float32"`` or ``"float64"``.
+    generator : torch.Generator
+        Source of randomness for initialisers; layers draw from it in order.
+    """
+
+    def __init__(self, spec: NetworkSpec, dtype: str, generator: torch.Generator) -> None:
+        self.spec = spec
+        self.dtype_name = dtype
+        self.dtype = DTYPES[dtype]
+        self.input_size = spec.input_size
+        self.layers: list[Layer] = []
+        width = spec.input_size
+        for index, layer_spec in enumerate(spec.layers):
+            layer = self._build(layer_spec, width, index, generator)
+            self.layers.append(layer)
+            width = layer.out_features(width)
+        self.output_size = width
+
+    def _build(self, spec: LayerSpec, width: int, index: int,
+               generator: torch.Generator) -> Layer:
+        path = f"network.layers.{index}"
+        if isinstance(spec, LinearSpec):
+            layer = Linear(width, spec.out_features, self.dtype)
+            initialise(layer.params["weight"], layer.params["bias"], spec.init,
+                       self._next_activation(index), generator)
+            _assign(layer, "weight", spec.weight, (spec.out_features, width), path)
+            _assign(layer, "bias", spec.bias, (spec.out_features,), path)
+            return layer
+        if isinstance(spec, NormSpec):
+            layer = Norm(spec.kind, width, spec.resolved_eps, self.dtype)
+            for name, values in (("weight", spec.weight), ("bias", spec.bias)):
+                if values is not None and name not in layer.params:
+                    raise SpecError(f"{path}.{name}",
+                                    f"{spec.kind} norm has no affine {name}")
+                _assign(layer, name, values, (width,), path)
+            return layer
+        if isinstance(spec, ActivationSpec):
+            return Activation(spec.kind)
+        raise SpecError(path, f"unknown layer {spec!r}")  # pragma: no cover
+
+    def _next_activation(self, index: int) -> str | None:
+        for spec in self.spec.layers[index + 1:]:
+            if isinstance(spec, ActivationSpec):
+                return spec.kind
+            if isinstance(spec, LinearSpec):
+                return None
+        return None
+
+    def forward(self, x: torch.Tensor, training: bool = True) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs for ``x`` without disturbing a pass in progress (eval-mode batch norm)."""
+        with torch.no_grad():
+            for layer in self.layers:
+                x = layer.infer(x)
+        return x
+
+    def backward(self, grad: torch.Tensor) -> torch.Tensor:
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def parameters(self) -> list[tuple[str, torch.Tensor]]:
+        """``(name, tensor)`` pairs named as ``torch.nn.Sequential.named_parameters``."""
+        return [(f"{i}.{name}", tensor) for i, layer in enumerate(self.layers)
+                for name, tensor in layer.params.items()]
+
+    def gradients(self) -> list[torch.Tensor]:
+        """Gradients in the order of :meth:`parameters` (after a backward pass)."""
+        return [layer.grads[name] for layer in self.layers for name in layer.params]
+
+    def to_spec(self) -> NetworkSpec:
+        """The architecture with every current parameter written out explicitly."""
+        layers = []
+        for spec, layer in zip(self.spec.layers, self.layers, strict=True):
+            if layer.params:
+                values = {name: t.tolist() for name, t in layer.params.items()}
+                spec = spec.model_copy(update=values)
+            layers.append(spec)
+        return NetworkSpec(input_size=self.input_size, layers=layers)
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Chain(\n{inner}\n)"
+
+
+def _assign(layer: Layer, name: str, values: object, shape: tuple[int, ...],
+            path: str) -> None:
+    if values is None:
+        return
+    try:
+        tensor = torch.tensor(values, dtype=layer.params[name].dtype)
+    except (TypeError, ValueError):  # ragged nested lists
+        raise SpecError(f"{path}.{name}", f"expected shape {list(shape)}, got a ragged "
+                        "list") from None
+    if tuple(tensor.shape) != shape:
+        raise SpecError(f"{path}.{name}", f"expected shape {list(shape)}, "
+                        f"got {list(tensor.shape)}")
+    layer.params[name].copy_(tensor)

@@ -1,0 +1,64 @@
+"""Turn a validated :class:`Session` into live objects: a chain, its data, its targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.chain import Chain, SpecError
+from engine.datasets import Dataset, DatasetError, load_csv, make_dataset
+from engine.losses import TargetError, prepare_targets
+from engine.session import CsvData, GeneratedData, Session, SessionError
+
+
+@dataclass
+class Experiment:
+    session: Session
+    chain: Chain
+    dataset: Dataset
+    inputs: torch.Tensor  # (samples, input_size)
+    targets: torch.Tensor  # prepared for the session's loss
+
+
+def load_data(session: Session, base_dir: Path) -> Dataset:
+    data = session.data
+    try:
+        if isinstance(data, GeneratedData):
+            return make_dataset(data.dataset, data.samples, data.noise, session.seed)
+        if isinstance(data, CsvData):
+            path = Path(data.path)
+            dataset = load_csv(path if path.is_absolute() else base_dir / path,
+                               data.input_columns, data.target_column, data.task)
+            if dataset.inputs.shape[1] != session.network.input_size:
+                raise SessionError("network.input_size", f"the CSV gives "
+                                   f"{dataset.inputs.shape[1]} input column(s), the network "
+                                   f"takes {session.network.input_size}")
+            return dataset
+        targets = np.asarray(data.targets, dtype=np.float64)
+        return Dataset(np.asarray(data.inputs, dtype=np.float64), targets, "regression",
+                       tuple(f"x{i + 1}" for i in range(session.network.input_size)))
+    except DatasetError as error:
+        raise SessionError("data", str(error)) from None
+    except ValueError as error:  # ragged inline targets
+        raise SessionError("data.targets", f"cannot form a table: {error}") from None
+
+
+def build_experiment(session: Session, base_dir: Path = Path()) -> Experiment:
+    """Build the chain (initialisers drawn from the session seed) and load the data."""
+    generator = torch.Generator().manual_seed(session.seed)
+    try:
+        chain = Chain(session.network, session.dtype, generator)
+    except SpecError as error:
+        raise SessionError(error.path, error.message) from None
+    dataset = load_data(session, base_dir)
+    inputs = torch.tensor(dataset.inputs, dtype=chain.dtype)
+    try:
+        targets = prepare_targets(session.loss, torch.tensor(dataset.targets_for(session.loss),
+                                                             dtype=chain.dtype),
+                                  chain.output_size)
+    except TargetError as error:
+        raise SessionError("data.targets", f"{error} (loss {session.loss!r})") from None
+    return Experiment(session, chain, dataset, inputs, targets)

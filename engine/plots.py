@@ -1,0 +1,78 @@
+"""Plot descriptions the engine hands to whatever draws them (GUI panels, headless PNGs).
+
+The engine computes the numbers; :mod:`gui.export` turns these into PNG/SVG/CSV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from engine.chain import Chain
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+    style: str = "line"  # "line" or "bars"
+
+
+@dataclass(frozen=True)
+class LinePlot:
+    name: str  # file stem
+    title: str
+    x_label: str
+    y_label: str
+    series: tuple[Series, ...]
+    log_y: bool = False
+    reference_y: float | None = None
+
+
+@dataclass(frozen=True)
+class BoundaryPlot:
+    """A decision-boundary heat map: model output on a grid, with the data on top."""
+
+    name: str
+    title: str
+    values: np.ndarray  # (resolution, resolution), rows are y
+    extent: tuple[float, float, float, float]  # x_min, x_max, y_min, y_max
+    points: np.ndarray  # (samples, 2)
+    labels: np.ndarray  # (samples,)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def grid_extent(points: np.ndarray, margin: float = 0.1) -> tuple[float, float, float, float]:
+    low, high = points.min(0), points.max(0)
+    pad = (high - low) * margin + 1e-9
+    return (float(low[0] - pad[0]), float(high[0] + pad[0]),
+            float(low[1] - pad[1]), float(high[1] + pad[1]))
+
+
+def grid_inputs(extent: tuple[float, float, float, float], resolution: int) -> np.ndarray:
+    """Grid points (resolution², 2), row-major with y as the slow axis."""
+    xs = np.linspace(extent[0], extent[1], resolution)
+    ys = np.linspace(extent[2], extent[3], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def score(outputs: torch.Tensor, loss: str) -> torch.Tensor:
+    """One number per sample for colouring: P(class 1) for the classification losses,
+    the first output otherwise."""
+    if loss == "bce_with_logits":
+        return torch.sigmoid(outputs[:, 0])
+    if loss == "cross_entropy":
+        return torch.softmax(outputs, -1)[:, -1]
+    return outputs[:, 0]
+
+
+def decision_values(chain: Chain, loss: str, extent: tuple[float, float, float, float],
+                    resolution: int = 64) -> np.ndarray:
+    """The chain's score on a grid (resolution, resolution); needs a 2-input chain."""
+    grid = torch.tensor(grid_inputs(extent, resolution), dtype=chain.dtype)
+    values = score(chain.infer(grid), loss)
+    return values.reshape(resolution, resolution).cpu().numpy().copy()

@@ -1,0 +1,208 @@
+"""Session files: JSON that fully describes an experiment (format ``chainlab/1``).
+
+The GUI's Open/Save and ``main.py run`` share this module. Every error names the path
+of the offending field inside the JSON (``network.layers.2.out_features``) and what was
+expected; docs/session-format.md documents the format, docs/session.schema.json is
+generated from these models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, ValidationError
+
+from engine.datasets import CLASSIFICATION
+from engine.evolution_config import EvolveTask
+from engine.specs import Frozen, LinearSpec, NetworkSpec, NormSpec
+
+FORMAT = "chainlab/1"
+
+
+class SessionError(ValueError):
+    """A session that cannot be read or built. ``path`` is the JSON path of the field."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path, self.message = path, message
+
+
+class InlineData(Frozen):
+    inputs: list[list[float]] = Field(min_length=1)
+    targets: list[float] | list[list[float]] = Field(min_length=1)
+
+
+class GeneratedData(Frozen):
+    dataset: Literal[
+        "circle", "xor", "gaussian", "spiral", "plane", "multi_gaussian", "sin", "seed_example"]
+    samples: int = Field(200, gt=0, le=1_000_000)
+    noise: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class CsvData(Frozen):
+    dataset: Literal["csv"]
+    path: str = Field(min_length=1, description="relative to the session file's folder")
+    input_columns: list[str | int] | None = None
+    target_column: str | int | None = None
+    task: Literal["classification", "regression"] = "regression"
+
+
+def _data_tag(value: Any) -> str:
+    if isinstance(value, dict):
+        if "inputs" in value or "targets" in value:
+            return "inline"
+        return "csv" if value.get("dataset") == "csv" else "generated"
+    return type(value).__name__
+
+
+Data = Annotated[
+    Annotated[InlineData, Tag("inline")] | Annotated[GeneratedData, Tag("generated")]
+    | Annotated[CsvData, Tag("csv")],
+    Discriminator(_data_tag),
+]
+
+
+class StepTask(Frozen):
+    kind: Literal["step"] = "step"
+
+
+class TrainTask(Frozen):
+    kind: Literal["train"] = "train"
+    optimizer: Literal["sgd"] = "sgd"
+    lr: float = Field(0.03, gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    nesterov: bool = False
+    steps: int = Field(100, gt=0, le=10_000_000)
+    batch_size: int = Field(0, ge=0, description="0 = full batch")
+
+
+Task = Annotated[StepTask | TrainTask | EvolveTask, Field(discriminator="kind")]
+
+
+class Session(Frozen):
+    format: Literal["chainlab/1"]
+    name: str = ""
+    seed: int = Field(0, ge=0, lt=2**63)
+    dtype: Literal["float32", "float64"] = "float32"
+    network: NetworkSpec
+    data: Data
+    loss: Literal["mse", "cross_entropy", "bce_with_logits"] = "mse"
+    task: Task = StepTask()
+
+
+def parse_session(text: str) -> Session:
+    """Parse and validate session JSON; raises :class:`SessionError`."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SessionError("", f"invalid JSON at line {error.lineno}, column {error.colno}: "
+                           f"{error.msg}") from None
+    if not isinstance(raw, dict):
+        raise SessionError("", "a session is a JSON object ({...})")
+    if raw.get("format") != FORMAT:
+        raise SessionError("format", f"expected \"{FORMAT}\", got {raw.get('format')!r}")
+    try:
+        session = Session.model_validate(raw)
+    except ValidationError as error:
+        raise _first_error(error) from None
+    _check_consistency(session)
+    return session
+
+
+def load_session(path: str | Path) -> Session:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SessionError("", f"cannot read {path}: {error}") from None
+    return parse_session(text)
+
+
+def session_json(session: Session) -> str:
+    return json.dumps(session.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
+
+
+def save_session(session: Session, path: str | Path) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename."""
+    write_atomic(Path(path), session_json(session).encode("utf-8"))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def json_schema() -> dict[str, Any]:
+    return Session.model_json_schema()
+
+
+def _first_error(error: ValidationError) -> SessionError:
+    first = error.errors()[0]
+    # Drop pydantic's union tags ("linear", "generated") so the path is the JSON's own.
+    tags = {"linear", "norm", "activation", "inline", "generated", "csv", "step", "train",
+            "evolve", "list[float]", "list[list[float]]"}
+    path = ".".join(str(part) for part in first["loc"] if str(part) not in tags)
+    message = first["msg"]
+    if first["type"] == "missing":
+        message = "required field is missing"
+    elif first["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif first["type"] in ("literal_error", "union_tag_invalid"):
+        message = f"{message} (got {first.get('input')!r})"
+    return SessionError(path, message)
+
+
+def _check_consistency(session: Session) -> None:
+    """Checks that need more than one field: shapes between data and network."""
+    data, network = session.data, session.network
+    if isinstance(data, InlineData):
+        for row, values in enumerate(data.inputs):
+            if len(values) != network.input_size:
+                raise SessionError(f"data.inputs.{row}", f"expected {network.input_size} "
+                                   f"value(s) (network.input_size), got {len(values)}")
+        if len(data.targets) != len(data.inputs):
+            raise SessionError("data.targets", f"expected {len(data.inputs)} targets (one per "
+                               f"input row), got {len(data.targets)}")
+    elif isinstance(data, GeneratedData):
+        features = 1 if data.dataset in ("sin", "seed_example") else 2
+        if features != network.input_size:
+            raise SessionError("network.input_size", f"dataset {data.dataset!r} has "
+                               f"{features} input feature(s), the network takes "
+                               f"{network.input_size}")
+    if isinstance(session.task, EvolveTask):
+        _check_evolve(session.task, network)
+    has_batch_norm = any(isinstance(s, NormSpec) and s.kind == "batch" for s in network.layers)
+    if has_batch_norm and isinstance(session.task, TrainTask) and session.task.batch_size == 1:
+        raise SessionError("task.batch_size", "batch norm needs at least 2 samples per batch")
+
+
+def dataset_task(data: GeneratedData | CsvData | InlineData) -> str:
+    if isinstance(data, GeneratedData):
+        return "classification" if data.dataset in CLASSIFICATION else "regression"
+    if isinstance(data, CsvData):
+        return data.task
+    return "regression"
+
+
+
+def _check_evolve(task: EvolveTask, network: NetworkSpec) -> None:
+    if task.population < task.elite + 1:
+        raise SessionError("task.population", f"must be at least elite + 1 = {task.elite + 1}, "
+                           f"got {task.population}")
+    if task.selection == "tournament" and task.tournament_size > task.population:
+        raise SessionError("task.tournament_size", f"must not exceed the population "
+                           f"({task.population}), got {task.tournament_size}")
+    linear_count = sum(isinstance(s, LinearSpec) for s in network.layers)
+    if isinstance(task.scales, list) and len(task.scales) != linear_count:
+        raise SessionError("task.scales", f"expected one scale per linear layer "
+                           f"({linear_count}), got {len(task.scales)}")

@@ -1,0 +1,126 @@
+"""Immutable descriptions of a chain: what the session file, the builder and the engine share.
+
+A spec says what a layer *is* (its kind, width, initialiser and, optionally, explicit
+parameters); :mod:`engine.chain` turns specs into live layers. pydantic validates them,
+so a bad session file is reported with the path of the failing field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine.activations import ACTIVATIONS
+
+ActivationKind = Literal[
+    "identity", "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus"
+]
+NormKind = Literal["batch", "layer", "rms", "l1", "l2"]
+InitKind = Literal[
+    "default", "uniform", "normal", "xavier_uniform", "xavier_normal",
+    "kaiming_uniform", "kaiming_normal", "constant",
+]
+NORM_KINDS: tuple[str, ...] = ("batch", "layer", "rms", "l1", "l2")
+INIT_KINDS: tuple[str, ...] = InitKind.__args__  # type: ignore[attr-defined]
+assert set(ActivationKind.__args__) == set(ACTIVATIONS)  # type: ignore[attr-defined]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InitSpec(Frozen):
+    """How a linear layer's parameters are drawn when they are not given explicitly.
+
+    ``default`` is ``torch.nn.Linear``'s own. ``gain`` left out means the gain
+    ``torch.nn.init.calculate_gain`` gives for the activation that follows the layer.
+    Biases are zero for every kind except ``default`` and ``constant``.
+    """
+
+    kind: InitKind = "default"
+    a: float = Field(0.1, gt=0, description="bound of uniform(-a, a)")
+    std: float = Field(0.1, gt=0, description="sigma of normal(0, std)")
+    gain: float | None = Field(None, gt=0)
+    weight: float = Field(0.3, description="constant weight value")
+    bias: float = Field(0.3, description="constant bias value")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        # "init": "xavier_uniform" is shorthand for {"kind": "xavier_uniform"}.
+        return {"kind": value} if isinstance(value, str) else value
+
+
+class LinearSpec(Frozen):
+    type: Literal["linear"] = "linear"
+    out_features: int = Field(gt=0, le=100_000)
+    init: InitSpec = InitSpec()
+    weight: list[list[float]] | None = Field(None, description="[out_features][in_features]")
+    bias: list[float] | None = Field(None, description="[out_features]")
+
+
+class NormSpec(Frozen):
+    type: Literal["norm"] = "norm"
+    kind: NormKind = "layer"
+    eps: float | None = Field(None, gt=0, description="default 1e-5, or 1e-12 for l1/l2")
+    weight: list[float] | None = Field(None, description="affine scale (batch, layer, rms)")
+    bias: list[float] | None = Field(None, description="affine shift (batch, layer)")
+
+    @property
+    def resolved_eps(self) -> float:
+        if self.eps is not None:
+            return self.eps
+        return 1e-12 if self.kind in ("l1", "l2") else 1e-5
+
+
+class ActivationSpec(Frozen):
+    type: Literal["activation"] = "activation"
+    kind: ActivationKind = "tanh"
+
+
+LayerSpec = Annotated[LinearSpec | NormSpec | ActivationSpec, Field(discriminator="type")]
+
+
+class NetworkSpec(Frozen):
+    input_size: int = Field(gt=0, le=100_000)
+    layers: list[LayerSpec] = Field(default_factory=list)
+
+    def output_size(self) -> int:
+        size = self.input_size
+        for spec in self.layers:
+            if isinstance(spec, LinearSpec):
+                size = spec.out_features
+        return size
+
+    def without_parameters(self) -> NetworkSpec:
+        """The same architecture with every explicit parameter dropped (re-initialise)."""
+        return NetworkSpec(
+            input_size=self.input_size,
+            layers=[s.model_copy(update={"weight": None, "bias": None})
+                    if not isinstance(s, ActivationSpec) else s for s in self.layers],
+        )
+
+
+def seed_example() -> NetworkSpec:
+    """1 → linear(w=0.3, b=0.3) → tanh → linear(w=0.3, b=0.3) → tanh: the seed notes' chain."""
+    constant = InitSpec(kind="constant", weight=0.3, bias=0.3)
+    return NetworkSpec(input_size=1, layers=[
+        LinearSpec(out_features=1, init=constant), ActivationSpec(kind="tanh"),
+        LinearSpec(out_features=1, init=constant), ActivationSpec(kind="tanh"),
+    ])
+
+
+def repeated_block(input_size: int, width: int, depth: int, activation: str,
+                   norm: str | None = None, output_size: int = 1,
+                   init: InitSpec | None = None) -> NetworkSpec:
+    """``depth`` × (linear(width) → [norm] → activation), then a linear output layer."""
+    init = init or InitSpec()
+    layers: list[Any] = []
+    for _ in range(depth):
+        layers.append(LinearSpec(out_features=width, init=init))
+        if norm is not None:
+            layers.append(NormSpec(kind=norm))  # type: ignore[arg-type]
+        layers.append(ActivationSpec(kind=activation))  # type: ignore[arg-type]
+    layers.append(LinearSpec(out_features=output_size, init=init))
+    return NetworkSpec(input_size=input_size, layers=layers)

@@ -1,0 +1,110 @@
+"""The chain as plain PyTorch: a live ``torch.nn.Sequential``, or runnable Python source.
+
+Used by the tests as the reference implementation and by "Export as PyTorch code".
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.chain import Chain
+from engine.layers import Activation, Linear, Norm
+
+_ACTIVATION_MODULES = {
+    "identity": "nn.Identity()", "relu": "nn.ReLU()", "leaky_relu": "nn.LeakyReLU()",
+    "elu": "nn.ELU()", "gelu": "nn.GELU()", "silu": "nn.SiLU()", "sigmoid": "nn.Sigmoid()",
+    "tanh": "nn.Tanh()", "softplus": "nn.Softplus()",
+}
+
+
+class Normalize(nn.Module):
+    """``F.normalize(x, p, dim=-1, eps)`` as a module (l1/l2 norm layers)."""
+
+    def __init__(self, p: float, eps: float) -> None:
+        super().__init__()
+        self.p, self.eps = p, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(x, p=self.p, dim=-1, eps=self.eps)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, eps={self.eps}"
+
+
+def _module_source(layer: object) -> str:
+    if isinstance(layer, Linear):
+        return f"nn.Linear({layer.in_features}, {layer.out_features_})"
+    if isinstance(layer, Activation):
+        return _ACTIVATION_MODULES[layer.kind]
+    assert isinstance(layer, Norm)
+    eps = repr(layer.eps)
+    return {
+        "batch": f"nn.BatchNorm1d({layer.features}, eps={eps})",
+        "layer": f"nn.LayerNorm({layer.features}, eps={eps})",
+        "rms": f"nn.RMSNorm({layer.features}, eps={eps})",
+        "l1": f"Normalize(1.0, eps={eps})",
+        "l2": f"Normalize(2.0, eps={eps})",
+    }[layer.kind]
+
+
+def to_torch_sequential(chain: Chain) -> nn.Sequential:
+    """A ``torch.nn.Sequential`` with the chain's modules and a copy of its parameters."""
+    namespace = {"nn": nn, "Normalize": Normalize}
+    modules = [eval(_module_source(layer), namespace) for layer in chain.layers]
+    model = nn.Sequential(*modules).to(chain.dtype)
+    with torch.no_grad():
+        for module, layer in zip(model, chain.layers, strict=True):
+            for name, tensor in layer.params.items():
+                getattr(module, name).copy_(tensor)
+            if isinstance(layer, Norm) and layer.kind == "batch":
+                module.running_mean.copy_(layer.running_mean)
+                module.running_var.copy_(layer.running_var)
+    return model
+
+
+def python_source(chain: Chain) -> str:
+    """A runnable script that rebuilds the chain with its current parameters.
+
+    The parameters are written as Python literals with full precision (``repr`` of each
+    float), so the rebuilt model computes the same numbers as the engine.
+    """
+    dtype = chain.dtype_name
+    lines = [
+        '"""Exported from Chain Lab: the chain as torch.nn.Sequential with its parameters."""',
+        "import torch",
+        "from torch import nn",
+        "",
+        "",
+        "class Normalize(nn.Module):",
+        '    """F.normalize(x, p, dim=-1, eps) as a module (Chain Lab\'s l1/l2 norm)."""',
+        "",
+        "    def __init__(self, p, eps):",
+        "        super().__init__()",
+        "        self.p, self.eps = p, eps",
+        "",
+        "    def forward(self, x):",
+        "        return nn.functional.normalize(x, p=self.p, dim=-1, eps=self.eps)",
+        "",
+        "",
+        "def build_model():",
+        "    model = nn.Sequential(",
+    ]
+    lines += [f"        {_module_source(layer)}," for layer in chain.layers]
+    lines += [f"    ).to(torch.{dtype})", "    with torch.no_grad():"]
+    for index, layer in enumerate(chain.layers):
+        for name, tensor in layer.params.items():
+            lines.append(f"        model[{index}].{name}.copy_(torch.tensor("
+                         f"{tensor.tolist()!r}, dtype=torch.{dtype}))")
+    lines += [
+        "    return model",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        "    model = build_model()",
+        f"    x = torch.zeros(2, {chain.input_size}, dtype=torch.{dtype})",
+        "    print(model)",
+        "    print(model(x))",
+        "",
+    ]
+    return "\n".join(lines)

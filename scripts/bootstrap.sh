@@ -1,0 +1,20 @@
+# Sourced by ./run-app and ./run-tests: make .venv with everything Chain Lab needs, once.
+# Re-runs the install only when pyproject.toml changed since the last one.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+STAMP="$VENV/.chainlab-installed"
+WANT="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+
+if [ ! -x "$PY" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+    echo "chainlab: setting up $VENV (first run only)..." >&2
+    python3 -m venv "$VENV"
+    if ! "$PY" -c "import torch" 2>/dev/null; then
+        # The CPU wheel torch==2.13.0 is on local disk on our machines; a loose "torch"
+        # requirement would pull a multi-GB CUDA build. Elsewhere, take what pip finds.
+        "$VENV/bin/pip" install -q "torch==2.13.0" || "$VENV/bin/pip" install -q "torch>=2.4"
+    fi
+    "$VENV/bin/pip" install -q -e "$ROOT[test]"
+    echo "$WANT" > "$STAMP"
+fi

@@ -1,0 +1,73 @@
+"""Random chains and their torch twins, shared by the engine tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from engine.activations import ACTIVATIONS
+from engine.chain import Chain
+from engine.losses import prepare_targets
+from engine.specs import (
+    INIT_KINDS,
+    NORM_KINDS,
+    ActivationSpec,
+    InitSpec,
+    LinearSpec,
+    NetworkSpec,
+    NormSpec,
+)
+
+
+def random_spec(rng: np.random.Generator, batch: int) -> NetworkSpec:
+    """A random chain of 1-4 blocks mixing every layer kind."""
+    layers: list = []
+    for _ in range(int(rng.integers(1, 5))):
+        init = InitSpec(kind=str(rng.choice(INIT_KINDS)))
+        layers.append(LinearSpec(out_features=int(rng.integers(1, 6)), init=init))
+        if rng.random() < 0.6:
+            kinds = [k for k in NORM_KINDS if batch > 1 or k != "batch"]
+            layers.append(NormSpec(kind=str(rng.choice(kinds))))
+        if rng.random() < 0.9:
+            layers.append(ActivationSpec(kind=str(rng.choice(ACTIVATIONS))))
+    layers.append(LinearSpec(out_features=int(rng.integers(1, 4))))
+    return NetworkSpec(input_size=int(rng.integers(1, 5)), layers=layers)
+
+
+def random_batch(rng: np.random.Generator, chain: Chain, loss: str,
+                 batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.tensor(rng.normal(size=(batch, chain.input_size)) * 2, dtype=chain.dtype)
+    out = chain.output_size
+    if loss == "cross_entropy":
+        raw = torch.tensor(rng.integers(0, out, size=batch), dtype=chain.dtype)
+    elif loss == "bce_with_logits":
+        raw = torch.tensor(rng.random(size=(batch, out)), dtype=chain.dtype)
+    else:
+        raw = torch.tensor(rng.normal(size=(batch, out)), dtype=chain.dtype)
+    return x, prepare_targets(loss, raw, out)
+
+
+def torch_loss(loss: str, output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    fn = {"mse": torch.nn.functional.mse_loss, "cross_entropy": torch.nn.functional.cross_entropy,
+          "bce_with_logits": torch.nn.functional.binary_cross_entropy_with_logits}[loss]
+    return fn(output, targets)
+
+
+def assert_close(actual: object, expected: torch.Tensor, dtype: torch.dtype, what: str,
+                 pass_scale: float = 0.0) -> None:
+    """Relative to the tensor's scale: max|a - b| <= rtol * max|b| + atol.
+
+    Elementwise relative error is the wrong yardstick for gradients that come out of a
+    cancellation (batch norm's mean-subtracted terms): both sides are exact to the
+    tensor's scale, not to each tiny element's. ``pass_scale`` (the largest gradient of
+    the pass) covers gradients that are exactly zero in theory, where both sides are
+    rounding noise of the larger terms that cancelled.
+    """
+    actual_t = torch.as_tensor(actual, dtype=expected.dtype)
+    assert actual_t.shape == expected.shape, f"{what}: shape {actual_t.shape} != {expected.shape}"
+    rtol, atol = (1e-9, 1e-15) if dtype == torch.float64 else (1e-4, 1e-6)
+    both_nan = torch.isnan(actual_t) & torch.isnan(expected)
+    error = (actual_t - expected).abs().masked_fill(both_nan, 0).max() if expected.numel() else 0
+    scale = expected.abs().masked_fill(both_nan, 0).max() if expected.numel() else 0
+    assert error <= rtol * max(float(scale), pass_scale) + atol, (
+        f"{what}: max error {float(error):.3g} vs scale {float(scale):.3g}")
