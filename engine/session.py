@@ -56,7 +56,8 @@ def _data_tag(value: Any) -> str:
         if "inputs" in value or "targets" in value:
             return "inline"
         return "csv" if value.get("dataset") == "csv" else "generated"
-    return type(value).__name__
+    return {InlineData: "inline", GeneratedData: "generated", CsvData: "csv"}.get(
+        type(value), "")
 
 
 Data = Annotated[

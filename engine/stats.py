@@ -79,3 +79,40 @@ def update_to_data_ratio(weight: torch.Tensor, grad: torch.Tensor, lr: float) ->
     """lr·std(dL/dW) / std(W); about 1e-3 is the healthy rule of thumb. NaN when std(W) = 0."""
     weight_std = _std(weight)
     return lr * _std(grad) / weight_std if weight_std > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class LayerHistogram:
+    """Histogram of one activation layer's outputs or output gradients (makemore part 3)."""
+
+    index: int
+    kind: str
+    centers: tuple[float, ...]
+    density: tuple[float, ...]
+    mean: float
+    std: float
+
+
+def histograms(pass_: Pass, of: str = "output", bins: int = 60) -> list[LayerHistogram]:
+    """Density histograms of every activation layer's ``output`` or ``grad`` (dL/d output),
+    each over its own range, for the overlaid plots."""
+    result = []
+    for index, layer in enumerate(pass_.chain.layers):
+        tensor = pass_.outputs[index] if of == "output" else pass_.grad_outputs[index]
+        if not isinstance(layer, Activation) or tensor is None:
+            continue
+        values = tensor.detach().reshape(-1).double()
+        values = values[torch.isfinite(values)]
+        if values.numel() == 0:
+            continue
+        low, high = float(values.min()), float(values.max())
+        if high <= low:
+            low, high = low - 0.5, high + 0.5
+        counts = torch.histc(values, bins=bins, min=low, max=high)
+        width = (high - low) / bins
+        density = counts / (counts.sum() * width)
+        centers = torch.linspace(low + width / 2, high - width / 2, bins, dtype=torch.float64)
+        result.append(LayerHistogram(index, layer.kind, tuple(centers.tolist()),
+                                     tuple(density.tolist()), float(values.mean()),
+                                     _std(values)))
+    return result

@@ -62,6 +62,10 @@ def export_svg(target: pg.PlotWidget | pg.PlotItem, path: str | Path) -> None:
         generator = QSvgGenerator()
         generator.setFileName(str(temporary))
         generator.setSize(size)
+        # Match the screen's resolution: at QSvgGenerator's default 72 dpi, pyqtgraph's
+        # view-box contents are scaled by 96/72 against the axes.
+        view = item.scene().views()[0] if item.scene().views() else None
+        generator.setResolution(view.logicalDpiX() if view is not None else 96)
         generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
         generator.setTitle(item.titleLabel.text or "Chain Lab plot")
         generator.setDescription(_data_description(item))
@@ -88,25 +92,36 @@ def curves_of(item: pg.PlotItem) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return curves
 
 
-def _data_description(item: pg.PlotItem) -> str:
-    lines = []
+def table_of(item: pg.PlotItem) -> tuple[list[str], list[list[object]]]:
+    """The plotted data as a table. A plot that draws more than curves (bars, images)
+    sets ``item.export_table`` to a function returning its own (header, rows)."""
+    provider = getattr(item, "export_table", None)
+    if provider is not None:
+        return provider()
+    rows: list[list[object]] = []
     for name, x, y in curves_of(item):
-        pairs = " ".join(f"{a:.6g},{b:.6g}" for a, b in zip(x, y, strict=False))
-        lines.append(f"{name}: {pairs}")
-    return "\n".join(lines)
+        rows.extend([name, float(a), float(b)] for a, b in zip(x, y, strict=False))
+    return ["series", "x", "y"], rows
+
+
+def _data_description(item: pg.PlotItem) -> str:
+    header, rows = table_of(item)
+    return "\n".join([",".join(header), *(",".join(_cell(v) for v in row) for row in rows)])
+
+
+def _cell(value: object) -> str:
+    return repr(float(value)) if isinstance(value, float | np.floating) else str(value)
 
 
 def export_csv(target: pg.PlotWidget | pg.PlotItem, path: str | Path) -> None:
-    """One row per point: series, x, y."""
-    curves = curves_of(plot_item_of(target))
+    """The plot's data table: by default one row per point (series, x, y)."""
+    header, rows = table_of(plot_item_of(target))
 
     def write(temporary: Path) -> None:
         with temporary.open("w", newline="") as stream:
             writer = csv.writer(stream)
-            writer.writerow(["series", "x", "y"])
-            for name, x, y in curves:
-                writer.writerows([name, repr(float(a)), repr(float(b))]
-                                 for a, b in zip(x, y, strict=False))
+            writer.writerow(header)
+            writer.writerows([_cell(v) for v in row] for row in rows)
 
     _write_atomic(Path(path), write)
 

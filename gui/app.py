@@ -1,0 +1,165 @@
+"""Start the desktop app: paint a light window first, then load the engine and panels.
+
+Importing torch takes longer than starting Qt, so the first window is painted before
+anything heavy is imported; the full window replaces it a moment later. With
+``CHAINLAB_REPORT_STARTUP=1`` the time from process start to that first paint is printed
+(bench/bench_startup.py reads it).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox
+
+
+def seconds_since_process_start() -> float:
+    """Wall time since this process started (Linux /proc; else since this module loaded)."""
+    try:
+        with open("/proc/self/stat") as stream:
+            fields = stream.read().rsplit(")", 1)[1].split()
+        start_ticks = int(fields[19])
+        with open("/proc/uptime") as stream:
+            uptime = float(stream.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _MODULE_LOADED
+
+
+_MODULE_LOADED = time.perf_counter()
+
+
+class LoadingWindow(QMainWindow):
+    """A window that paints at once and says it is loading."""
+
+    first_painted = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("Chain Lab")
+        label = QLabel("Chain Lab\n\nloading the engine…")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setStyleSheet("font-size: 20px; color: #555;")
+        self.setCentralWidget(label)
+        self._painted = False
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_painted.emit()
+
+
+def launch(session_path: str | None = None, screenshot: str | None = None) -> int:
+    if screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Chain Lab")
+    app.setOrganizationName("ChainLab")
+    loading = LoadingWindow()
+    from gui.settings import open_settings
+
+    geometry = open_settings().value("geometry")
+    if geometry is not None:
+        loading.restoreGeometry(geometry)
+    else:
+        loading.resize(1400, 900)
+    holder: dict[str, object] = {}
+
+    def on_first_paint() -> None:
+        if os.environ.get("CHAINLAB_REPORT_STARTUP"):
+            print(f"first-paint-seconds {seconds_since_process_start():.3f}", flush=True)
+        QTimer.singleShot(0, load)
+
+    def load() -> None:
+        try:
+            window = build_window(session_path)
+        except Exception as error:  # the app cannot start: say why instead of hanging
+            if not screenshot:
+                QMessageBox.critical(loading, "Chain Lab cannot start", f"{error}")
+            QApplication.exit(1)
+            raise
+        holder["window"] = window
+        window.show()
+        loading.close()
+        if os.environ.get("CHAINLAB_REPORT_STARTUP"):
+            print(f"ready-seconds {seconds_since_process_start():.3f}", flush=True)
+        if screenshot:
+            QTimer.singleShot(400, lambda: save_screenshot(window, Path(screenshot)))
+
+    loading.first_painted.connect(on_first_paint)
+    _close_on_terminate(app)
+    loading.show()
+    if screenshot and os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        loading.repaint()  # offscreen windows get no expose event of their own
+    return app.exec()
+
+
+def _close_on_terminate(app: QApplication) -> None:
+    """SIGTERM/SIGINT close the windows as the Quit action does (workers stopped, layout
+    saved) instead of killing the process mid-write. Unsaved changes are kept in a
+    recovery file rather than asked about, since nobody may be there to answer."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        for widget in app.topLevelWidgets():
+            state = getattr(widget, "state", None)
+            if state is not None and getattr(state, "dirty", False):
+                _write_recovery(state)
+                state.dirty = False
+        QTimer.singleShot(0, app.closeAllWindows)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    # Python runs signal handlers only when it holds control; a light timer gives it that.
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+
+
+def _write_recovery(state: object) -> None:
+    from engine.session import save_session
+    from gui.settings import recovery_path
+
+    path = recovery_path()
+    try:
+        save_session(state.current_session(), path)  # type: ignore[attr-defined]
+        print(f"unsaved session kept in {path}", file=sys.stderr)
+    except OSError as error:
+        print(f"could not keep the unsaved session: {error}", file=sys.stderr)
+
+
+def build_window(session_path: str | None):  # type: ignore[no-untyped-def]
+    from gui.main_window import MainWindow
+    from gui.state import AppState
+
+    state = AppState()
+    window = MainWindow(state)
+    if session_path:
+        if not Path(session_path).exists():
+            QMessageBox.warning(window, "Cannot open session", f"{session_path}: no such file")
+        else:
+            window.open_path(session_path, ask=False)
+    return window
+
+
+def save_screenshot(window: QMainWindow, path: Path) -> None:
+    from gui.export import ExportError, export_widget_png
+
+    QApplication.processEvents()
+    try:
+        export_widget_png(window, path)
+    except ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        window.state.dirty = False  # type: ignore[attr-defined]
+        QApplication.exit(2)
+        return
+    print(f"wrote {path}", file=sys.stderr)
+    window.state.dirty = False  # type: ignore[attr-defined]  # nothing to ask about on exit
+    window.close()
+    QApplication.quit()

@@ -1,0 +1,94 @@
+"""The selected layer's numbers, written out as the chain rule (HTML for the details pane).
+
+Every number printed here is taken from the engine's :class:`LayerRecord`; the products
+are the engine's results, shown beside their factors, never recomputed here.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from engine.stepper import LayerRecord
+
+MAX_UNITS = 4
+
+
+def fmt(value: float) -> str:
+    if not np.isfinite(value):
+        return "NaN" if np.isnan(value) else ("∞" if value > 0 else "−∞")
+    return f"{value:.4g}".replace("-", "−")
+
+
+def vector(values: np.ndarray) -> str:
+    flat = np.asarray(values).reshape(-1)
+    shown = ", ".join(fmt(v) for v in flat[:MAX_UNITS])
+    more = f", … ({flat.size} values)" if flat.size > MAX_UNITS else ""
+    return f"[{shown}{more}]" if flat.size != 1 else shown
+
+
+def _row(name: str, value: str) -> str:
+    return f"<tr><td><b>{html.escape(name)}</b></td><td>{value}</td></tr>"
+
+
+def layer_html(record: LayerRecord, batch: int) -> str:
+    """Forward values, backward values and the chain-rule products of one layer (sample 0)."""
+    title = f"Layer {record.index} · {record.type}" + (
+        f" ({record.kind})" if record.type != "linear" else "")
+    note = f"sample 0 of {batch}" if batch > 1 else "the single sample"
+    parts = [f"<h3>{html.escape(title)}</h3><p><i>{note}</i></p><table cellspacing=4>"]
+    has_input = record.input.size > 0
+    has_output = record.output.size > 0
+    x = record.input[0] if has_input else None
+    y = record.output[0] if has_output else None
+    in_name, out_name = {"activation": ("z", "a"), "linear": ("x", "y")}.get(record.type,
+                                                                           ("x", "y"))
+    if x is not None:
+        parts.append(_row(f"input {in_name}", vector(x)))
+    if y is not None:
+        parts.append(_row(f"output {out_name}", vector(y)))
+    if record.grad_output is None:
+        parts.append("</table><p>Backward pass has not reached this layer.</p>")
+        return "".join(parts)
+    upstream = record.grad_output[0]
+    parts.append(_row(f"upstream dL/d{out_name}", vector(upstream)))
+    if record.grad_input is None:
+        parts.append("</table><p>Step backward to propagate through this layer.</p>")
+        return "".join(parts)
+    grad_in = record.grad_input[0]
+    if record.type == "activation" and record.local is not None:
+        local = record.local[0]
+        parts.append(_row("local f′(z)", vector(local)))
+        parts.append("</table><p><b>Chain rule</b> (elementwise):</p><ul>")
+        for unit in range(min(MAX_UNITS, upstream.size)):
+            parts.append(
+                f"<li>dL/dz<sub>{unit}</sub> = dL/da × f′(z) = {fmt(upstream[unit])} × "
+                f"{fmt(local[unit])} = <b>{fmt(grad_in[unit])}</b></li>")
+        parts.append("</ul>")
+    elif record.type == "linear":
+        weight, grad_weight = record.params["weight"], record.grads.get("weight")
+        parts.append(_row("weight W", vector(weight)))
+        parts.append(_row("dL/dx = Wᵀ · dL/dy", vector(grad_in)))
+        parts.append("</table>")
+        if grad_weight is not None and x is not None:
+            parts.append("<p><b>Chain rule</b>: dL/dW<sub>jk</sub> = Σ<sub>samples</sub> "
+                         "dL/dy<sub>j</sub> × x<sub>k</sub></p><ul>")
+            if batch == 1:
+                for j in range(min(2, upstream.size)):
+                    for k in range(min(2, x.size)):
+                        parts.append(f"<li>dL/dW<sub>{j}{k}</sub> = {fmt(upstream[j])} × "
+                                     f"{fmt(x[k])} = <b>{fmt(grad_weight[j, k])}</b></li>")
+            else:
+                parts.append(f"<li>dL/dW = {vector(grad_weight)} (summed over {batch} "
+                             "samples)</li>")
+            if weight.size == 1:
+                parts.append(f"<li>dL/dx = W × dL/dy = {fmt(weight[0, 0])} × "
+                             f"{fmt(upstream[0])} = <b>{fmt(grad_in[0])}</b></li>")
+            parts.append(f"<li>dL/db = Σ dL/dy = {vector(record.grads['bias'])}</li></ul>")
+    else:
+        parts.append(_row(f"dL/d{in_name} (through the norm's Jacobian)", vector(grad_in)))
+        for name, grad in record.grads.items():
+            parts.append(_row(f"dL/d{name} (affine)", vector(grad)))
+        parts.append("</table>")
+    return "".join(parts)

@@ -1,0 +1,314 @@
+"""Training: dataset, loss and SGD settings, Run/Pause/Step; live loss curve, decision
+boundary, update-to-data ratio, weight norms and output norms per layer over steps.
+
+Training runs on the state's worker thread; this panel only buffers the snapshots it is
+sent and redraws at most ~30 times a second. Listens to ``training_progressed``,
+``training_reset``, ``training_state_changed``, ``boundary_computed``, ``data_changed``,
+``chain_changed`` and ``session_changed``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.layers import Linear
+from engine.losses import LOSSES
+from engine.session import CsvData, GeneratedData, SessionError
+from engine.training import TrainStep
+from gui.panels.gradient_panel import depth_colour
+from gui.plot_specs import boundary_colormap
+from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot
+from gui.state import AppState
+
+GENERATED = ("circle", "xor", "gaussian", "spiral", "plane", "multi_gaussian", "sin",
+             "seed_example")
+CSV_ITEM = "CSV file…"
+
+
+class TrainingPanel(QWidget):
+    """Train the chain with SGD and watch it learn."""
+
+    def __init__(self, state: AppState) -> None:
+        super().__init__()
+        self.state = state
+        layout = QHBoxLayout(self)
+        layout.addWidget(self._controls())
+        plots = QGridLayout()
+        self.loss_plot = titled_plot("Training loss", "step", "loss (log)", name="loss")
+        self.loss_plot.getPlotItem().setLogMode(y=True)
+        self.loss_plot.setClipToView(True)
+        self.loss_plot.setDownsampling(auto=True, mode="peak")
+        self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2),
+                                              name="loss")
+        self.boundary_plot = titled_plot("Decision boundary", "x1", "x2",
+                                         name="decision_boundary")
+        self.boundary_image = pg.ImageItem()
+        self.boundary_image.setLookupTable(boundary_colormap().getLookupTable(nPts=256))
+        self.boundary_plot.addItem(self.boundary_image)
+        self.points = {sign: self.boundary_plot.plot(
+            [], [], pen=None, symbol="o", symbolSize=6, symbolPen="w",
+            symbolBrush=colour) for sign, colour in ((1, "#0877bd"), (-1, "#f59322"))}
+        self.boundary_plot.getPlotItem().export_table = self._boundary_table
+        self._boundary_values: np.ndarray | None = None
+        self.ratio_plot = titled_plot("Update-to-data ratio per linear layer", "step",
+                                      "lr·std(∇W)/std(W) (log)", name="update_ratio")
+        self.ratio_plot.getPlotItem().setLogMode(y=True)
+        self.ratio_plot.addLine(y=-3, pen=pg.mkPen("k", style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.weight_plot = titled_plot("Weight norm ‖W‖ per linear layer", "step", "‖W‖",
+                                       name="weight_norms")
+        self.output_plot = titled_plot("Output norm ‖z‖ per linear layer", "step", "‖z‖ (log)",
+                                       name="output_norms")
+        self.output_plot.getPlotItem().setLogMode(y=True)
+        for plot in (self.ratio_plot, self.weight_plot, self.output_plot):
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+        plots.addWidget(self.loss_plot, 0, 0)
+        plots.addWidget(self.boundary_plot, 0, 1)
+        plots.addWidget(self.ratio_plot, 1, 0)
+        plots.addWidget(self.weight_plot, 1, 1)
+        plots.addWidget(self.output_plot, 2, 0, 1, 2)
+        layout.addLayout(plots, 1)
+        self.layer_curves: dict[str, list[pg.PlotDataItem]] = {}
+
+        self._redraw_timer = RedrawTimer(self.redraw, self)
+        state.training_progressed.connect(self._on_training_progressed)
+        state.training_reset.connect(self._on_training_reset)
+        state.training_state_changed.connect(self._on_training_state_changed)
+        state.boundary_computed.connect(self._on_boundary_computed)
+        state.data_changed.connect(self._on_data_changed)
+        state.session_changed.connect(self._sync_controls)
+        state.chain_changed.connect(self._on_training_reset)
+        state.message_posted.connect(self._on_message)
+        self._sync_controls()
+        self._on_data_changed()
+        self._on_training_reset()
+
+    def plots(self) -> list[pg.PlotWidget]:
+        return [self.loss_plot, self.boundary_plot, self.ratio_plot, self.weight_plot,
+                self.output_plot]
+
+    # -- controls --------------------------------------------------------------------------
+
+    def _controls(self) -> QWidget:
+        box = QWidget()
+        box.setMaximumWidth(260)
+        column = QVBoxLayout(box)
+        form = QFormLayout()
+        self.dataset_box = QComboBox()
+        self.dataset_box.addItems([*GENERATED, CSV_ITEM])
+        self.samples_spin = QSpinBox()
+        self.samples_spin.setRange(1, 100_000)
+        self.noise_spin = QDoubleSpinBox()
+        self.noise_spin.setRange(0.0, 0.5)
+        self.noise_spin.setSingleStep(0.05)
+        self.apply_data = QPushButton("Generate data")
+        self.apply_data.clicked.connect(self._on_apply_data)
+        self.dataset_box.activated.connect(self._on_dataset_chosen)
+        self.loss_box = QComboBox()
+        self.loss_box.addItems(list(LOSSES))
+        self.loss_box.activated.connect(lambda _: self.state.set_loss(self.loss_box.currentText()))
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(5)
+        self.lr_spin.setRange(1e-5, 100.0)
+        self.lr_spin.setSingleStep(0.01)
+        self.lr_spin.setToolTip("Takes effect at the next step, without a reset")
+        self.lr_spin.valueChanged.connect(lambda v: self.state.set_train_settings(lr=v))
+        self.momentum_spin = QDoubleSpinBox()
+        self.momentum_spin.setRange(0.0, 0.999)
+        self.momentum_spin.setSingleStep(0.1)
+        self.momentum_spin.valueChanged.connect(
+            lambda v: self.state.set_train_settings(momentum=v))
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(0, 1_000_000)
+        self.batch_spin.setSpecialValueText("full batch")
+        self.batch_spin.valueChanged.connect(
+            lambda v: self.state.set_train_settings(batch_size=v))
+        form.addRow("dataset", self.dataset_box)
+        form.addRow("samples", self.samples_spin)
+        form.addRow("noise", self.noise_spin)
+        form.addRow(self.apply_data)
+        form.addRow("loss", self.loss_box)
+        form.addRow("learning rate", self.lr_spin)
+        form.addRow("momentum", self.momentum_spin)
+        form.addRow("batch size", self.batch_spin)
+        column.addLayout(form)
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton("Run")
+        # Fixed sizes: a label or button that changes size on every step would re-lay out
+        # (and repaint) every plot beside it.
+        self.run_button.setFixedWidth(self.run_button.fontMetrics().horizontalAdvance("Pause") + 40)
+        self.run_button.setToolTip("Run or pause training (Ctrl+R)")
+        self.run_button.clicked.connect(self._on_run_clicked)
+        self.step_button = QPushButton("Step")
+        self.step_button.setToolTip("One SGD step")
+        self.step_button.clicked.connect(self.state.train_step)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.step_button)
+        column.addLayout(buttons)
+        self.status = QLabel("Not trained yet.")
+        self.status.setWordWrap(True)
+        self.status.setFixedHeight(self.status.fontMetrics().lineSpacing() * 4)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        column.addWidget(self.status)
+        column.addStretch(1)
+        return box
+
+    def _sync_controls(self) -> None:
+        settings, session = self.state.train_settings, self.state.session
+        for widget in (self.lr_spin, self.momentum_spin, self.batch_spin, self.loss_box):
+            widget.blockSignals(True)
+        self.lr_spin.setValue(settings.lr)
+        self.momentum_spin.setValue(settings.momentum)
+        self.batch_spin.setValue(settings.batch_size)
+        self.loss_box.setCurrentText(session.loss)
+        for widget in (self.lr_spin, self.momentum_spin, self.batch_spin, self.loss_box):
+            widget.blockSignals(False)
+        data = session.data
+        if isinstance(data, GeneratedData):
+            self.dataset_box.setCurrentText(data.dataset)
+            self.samples_spin.setValue(data.samples)
+            self.noise_spin.setValue(data.noise)
+
+    def _on_dataset_chosen(self) -> None:
+        if self.dataset_box.currentText() == CSV_ITEM:
+            self._load_csv()
+        else:
+            self._on_apply_data()
+
+    def _on_apply_data(self) -> None:
+        name = self.dataset_box.currentText()
+        if name == CSV_ITEM:
+            self._load_csv()
+            return
+        try:
+            self.state.set_data(GeneratedData(dataset=name, samples=self.samples_spin.value(),
+                                              noise=self.noise_spin.value()))
+        except SessionError as error:
+            QMessageBox.warning(self, "Dataset", str(error))
+
+    def _load_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load CSV data", "", "CSV (*.csv)")
+        if not path:
+            self._sync_controls()
+            return
+        classification = QMessageBox.question(
+            self, "CSV data", "Is the last column a class label (classification)?\n"
+            "Answer No for a regression target.") == QMessageBox.StandardButton.Yes
+        self.load_csv_path(path, "classification" if classification else "regression")
+
+    def load_csv_path(self, path: str, task: str = "regression") -> bool:
+        try:
+            self.state.set_data(CsvData(dataset="csv", path=str(path), task=task))
+        except SessionError as error:
+            QMessageBox.warning(self, "CSV data", str(error))
+            self._sync_controls()
+            return False
+        return True
+
+    def _on_run_clicked(self) -> None:
+        if self.state.is_training():
+            self.state.pause_training()
+        else:
+            self.state.start_training()
+
+    def _on_training_state_changed(self, running: bool) -> None:
+        self.run_button.setText("Pause" if running else "Run")
+        self.step_button.setEnabled(not running)
+
+    def _on_message(self, message: str) -> None:
+        if "non-finite" in message or "NaN" in message or "training" in message:
+            self.status.setText(message)
+
+    # -- data ------------------------------------------------------------------------------
+
+    def _on_training_reset(self) -> None:
+        linear = [i for i, layer in enumerate(self.state.chain.layers)
+                  if isinstance(layer, Linear)]
+        self.linear_indices = linear
+        self.table = GrowingTable(2 + 3 * len(linear))
+        for key, plot in (("ratio", self.ratio_plot), ("weight", self.weight_plot),
+                          ("output", self.output_plot)):
+            item = plot.getPlotItem()
+            for curve in self.layer_curves.get(key, []):
+                item.removeItem(curve)
+            if item.legend is None and len(linear) <= 8:
+                item.addLegend(offset=(-10, 10))
+            if item.legend is not None:
+                item.legend.clear()
+            self.layer_curves[key] = [
+                item.plot([], [], pen=pg.mkPen(depth_colour(n, len(linear)), width=1.5),
+                          name=f"layer {i}" if len(linear) <= 8 else None)
+                for n, i in enumerate(linear)]
+        self.status.setText("Not trained yet.")
+        self._redraw_timer.mark_dirty()
+
+    def _on_training_progressed(self, steps: list[TrainStep]) -> None:
+        linear = self.linear_indices
+        rows = [[s.step, s.loss, *s.update_ratios, *s.weight_norms,
+                 *(s.output_norms[i] for i in linear)] for s in steps]
+        self.table.extend(rows)
+        last = steps[-1]
+        warning = f"\n⚠ {last.nonfinite.describe()}; press Reset" if last.nonfinite else ""
+        self.status.setText(f"step {last.step}   loss {last.loss:.4g}   lr {last.lr:g}{warning}")
+        self._redraw_timer.mark_dirty()
+
+    def _on_data_changed(self) -> None:
+        inputs, targets = self.state.dataset.inputs, self.state.dataset.targets
+        two_d = inputs.shape[1] == 2
+        self.boundary_plot.setVisible(two_d)
+        if two_d:
+            for sign, curve in self.points.items():
+                mask = (targets > 0) if sign > 0 else (targets <= 0)
+                curve.setData(inputs[mask, 0], inputs[mask, 1])
+        self._sync_controls()
+
+    def _on_boundary_computed(self, values: np.ndarray | None) -> None:
+        self._boundary_values = values
+        extent = self.state.boundary_extent()
+        if values is None or extent is None:
+            self.boundary_image.clear()
+            return
+        x0, x1, y0, y1 = extent
+        self.boundary_image.setImage(values.T, autoLevels=False)
+        self.boundary_image.setLevels((0.0, 1.0) if self.state.session.loss != "mse"
+                                      else (-1.0, 1.0))
+        self.boundary_image.setRect(pg.QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
+
+    def _boundary_table(self) -> tuple[list[str], list[list[object]]]:
+        inputs, targets = self.state.dataset.inputs, self.state.dataset.targets
+        if inputs.shape[1] != 2:
+            return ["kind", "x1", "x2", "value"], []
+        rows: list[list[object]] = [["point", float(x), float(y), float(t)]
+                                    for (x, y), t in zip(inputs, targets, strict=False)]
+        extent = self.state.boundary_extent()
+        if self._boundary_values is not None and extent is not None:
+            res = self._boundary_values.shape[0]
+            xs, ys = np.linspace(extent[0], extent[1], res), np.linspace(extent[2], extent[3], res)
+            rows += [["grid", float(xs[c]), float(ys[r]), float(self._boundary_values[r, c])]
+                     for r in range(res) for c in range(res)]
+        return ["kind", "x1", "x2", "value"], rows
+
+    def redraw(self) -> None:
+        data = self.table.view()
+        steps = data[:, 0]
+        self.loss_curve.setData(steps, data[:, 1])
+        n = len(self.linear_indices)
+        for key, start in (("ratio", 2), ("weight", 2 + n), ("output", 2 + 2 * n)):
+            for j, curve in enumerate(self.layer_curves[key]):
+                curve.setData(steps, data[:, start + j])

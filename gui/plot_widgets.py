@@ -1,0 +1,144 @@
+"""Plot widgets shared by the panels: a log-scale bar chart, export menus, a redraw timer.
+
+Plot items are created once and updated with ``setData``/``setOpts``; panels mark
+themselves dirty and a ~30 Hz timer redraws only what changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from gui.export import ExportError, export_plot
+
+REDRAW_INTERVAL_MS = 33  # at most ~30 redraws a second
+
+
+class LogAxis(pg.AxisItem):
+    """An axis for data plotted as log10 values: ticks read 1e-3, 1e0, 1e2."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        return [f"1e{round(v)}" if abs(v - round(v)) < 1e-6 else "" for v in values]
+
+
+def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool = False,
+                name: str = "") -> pg.PlotWidget:
+    axis = {"left": LogAxis("left")} if log_axis else {}
+    widget = pg.PlotWidget(background="w", axisItems=axis)
+    item = widget.getPlotItem()
+    item.setTitle(title, color="k", size="10pt")
+    if x_label:
+        item.setLabel("bottom", x_label)
+    if y_label:
+        item.setLabel("left", y_label)
+    item.showGrid(x=True, y=True, alpha=0.2)
+    for side in ("left", "bottom"):
+        item.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" on an axis misleads
+    widget.setMinimumSize(220, 140)
+    widget.export_name = name or title.lower().replace(" ", "_")
+    install_export_menu(widget)
+    return widget
+
+
+def install_export_menu(widget: pg.PlotWidget) -> None:
+    """Add "Export PNG/SVG/CSV…" to the plot's context menu."""
+    menu = widget.getPlotItem().getViewBox().menu
+    menu.addSeparator()
+    for label, suffix in (("Export PNG…", ".png"), ("Export SVG…", ".svg"),
+                          ("Export CSV…", ".csv")):
+        action = menu.addAction(label)
+        action.triggered.connect(lambda _=False, s=suffix: ask_and_export(widget, s))
+
+
+def ask_and_export(widget: pg.PlotWidget, suffix: str) -> None:
+    name = getattr(widget, "export_name", "plot")
+    path, _ = QFileDialog.getSaveFileName(widget, f"Export {name}", f"{name}{suffix}",
+                                          f"{suffix[1:].upper()} (*{suffix})")
+    if not path:
+        return
+    if Path(path).suffix.lower() != suffix:
+        path += suffix
+    try:
+        export_plot(widget, path)
+    except ExportError as error:
+        QMessageBox.warning(widget, "Export failed", str(error))
+
+
+class LogBars:
+    """Bars whose heights are log10 of positive values, drawn on a :class:`LogAxis` plot.
+
+    Non-positive and non-finite values draw no bar. ``table()`` returns the raw values
+    for CSV/SVG export.
+    """
+
+    def __init__(self, widget: pg.PlotWidget, label: str, colour: str, offset: float = 0.0,
+                 width: float = 0.4) -> None:
+        self.label, self.offset, self.width = label, offset, width
+        self.item = pg.BarGraphItem(x=[], height=[], width=width, brush=colour, name=label)
+        widget.addItem(self.item)
+        self.x = np.zeros(0)
+        self.values = np.zeros(0)
+
+    def set_values(self, x: np.ndarray, values: np.ndarray, floor: float) -> None:
+        self.x, self.values = np.asarray(x, dtype=float), np.asarray(values, dtype=float)
+        ok = np.isfinite(self.values) & (self.values > 0)
+        logs = np.log10(self.values[ok])
+        self.item.setOpts(x=self.x[ok] + self.offset, y0=np.full(logs.size, floor),
+                          y1=logs, height=None, width=self.width)
+
+
+def log_floor(*arrays: np.ndarray) -> float:
+    values = np.concatenate([np.asarray(a, dtype=float).reshape(-1) for a in arrays])
+    values = values[np.isfinite(values) & (values > 0)]
+    return math.floor(np.log10(values.min())) - 0.5 if values.size else -1.0
+
+
+class RedrawTimer(QObject):
+    """Calls ``redraw`` at most every ``REDRAW_INTERVAL_MS`` while ``mark_dirty`` is called."""
+
+    def __init__(self, redraw: Callable[[], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._redraw = redraw
+        self._dirty = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_INTERVAL_MS)
+        self._timer.timeout.connect(self._on_timeout)
+        self._timer.start()
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def flush(self) -> None:
+        self._on_timeout()
+
+    def _on_timeout(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self._redraw()
+
+
+class GrowingTable:
+    """Rows appended in amortised O(1) (capacity doubles); ``view()`` shows the filled part."""
+
+    def __init__(self, columns: int) -> None:
+        self._data = np.full((256, columns), np.nan)
+        self.size = 0
+
+    def extend(self, rows: list[list[float]] | np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=float).reshape(-1, self._data.shape[1])
+        needed = self.size + len(rows)
+        if needed > len(self._data):
+            grown = np.full((max(needed, 2 * len(self._data)), self._data.shape[1]), np.nan)
+            grown[:self.size] = self._data[:self.size]
+            self._data = grown
+        self._data[self.size:needed] = rows
+        self.size = needed
+
+    def view(self) -> np.ndarray:
+        return self._data[:self.size]

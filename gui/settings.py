@@ -1,0 +1,43 @@
+"""Persistent settings (window layout, geometry, recent files) in QSettings.
+
+``CHAINLAB_SETTINGS`` names an INI file to use instead of the platform's store (tests use
+it to stay out of the user's settings).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths
+
+MAX_RECENT = 8
+
+
+def open_settings() -> QSettings:
+    path = os.environ.get("CHAINLAB_SETTINGS")
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings("ChainLab", "Chain Lab")
+
+
+def recent_files(settings: QSettings) -> list[str]:
+    value = settings.value("recent_files", [])
+    if isinstance(value, str):  # QSettings returns a lone string for one-item lists
+        value = [value]
+    return [str(v) for v in value or []]
+
+
+def add_recent_file(settings: QSettings, path: str) -> list[str]:
+    files = [path, *(f for f in recent_files(settings) if f != path)][:MAX_RECENT]
+    settings.setValue("recent_files", files)
+    return files
+
+
+def recovery_path() -> Path:
+    """Where a session with unsaved changes is kept when the app is told to terminate."""
+    settings_file = os.environ.get("CHAINLAB_SETTINGS")
+    folder = Path(settings_file).parent if settings_file else Path(
+        QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "recovered-session.json"

@@ -1,0 +1,80 @@
+"""Run an engine generator on a QThread and hand its snapshots to the GUI thread in batches.
+
+The generator (``Trainer.steps()``, ``evolve()``) knows nothing of threads. The worker
+checks a stop flag between items, and emits what it collected at most every
+``emit_interval`` seconds, so a fast loop never floods the GUI's event queue. Items are
+immutable snapshots made by the engine, so passing them across threads is safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+
+class GeneratorWorker(QObject):
+    """Emits ``progressed(list)`` with new items, then ``finished()`` or ``failed(str)``."""
+
+    progressed = Signal(list)
+    finished = Signal()
+    failed = Signal(str)
+
+    def __init__(self, items: Iterator[Any], emit_interval: float = 1 / 30) -> None:
+        super().__init__()
+        self._items = items
+        self._emit_interval = emit_interval
+        self._stop = threading.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @Slot()
+    def run(self) -> None:
+        pending: list[Any] = []
+        last_emit = time.monotonic()
+        try:
+            for item in self._items:
+                pending.append(item)
+                now = time.monotonic()
+                if now - last_emit >= self._emit_interval:
+                    self.progressed.emit(pending)
+                    pending, last_emit = [], now
+                if self._stop.is_set():
+                    break
+            if pending:
+                self.progressed.emit(pending)
+        except Exception as error:  # shown to the user; the app keeps running
+            traceback.print_exc()
+            self.failed.emit(f"{type(error).__name__}: {error}")
+            return
+        self.finished.emit()
+
+
+class WorkerThread:
+    """Owns one :class:`GeneratorWorker` and its QThread; ``stop()`` joins them."""
+
+    def __init__(self, worker: GeneratorWorker) -> None:
+        self.worker = worker
+        self.thread = QThread()
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+        worker.finished.connect(self.thread.quit)
+        worker.failed.connect(self.thread.quit)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def is_running(self) -> bool:
+        return self.thread.isRunning()
+
+    def stop(self, timeout_ms: int = 10_000) -> None:
+        """Ask the generator to stop after its current item and wait for the thread."""
+        self.worker.request_stop()
+        if self.thread.isRunning():
+            self.thread.quit()
+            self.thread.wait(timeout_ms)

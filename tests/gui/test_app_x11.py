@@ -1,0 +1,115 @@
+"""End to end: the real app in a real X server (Xvfb), a screenshot, a clean close.
+
+Also the ``--screenshot`` command line, which renders offscreen.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def read_xwd(data: bytes) -> np.ndarray:
+    """Pixels of a 24/32-bit ZPixmap XWD dump (what ``xwd -root`` writes) as (h, w) ints."""
+    header = struct.unpack(">25I", data[:100])
+    header_size, width, height = header[0], header[4], header[5]
+    bits_per_pixel, bytes_per_line, ncolors = header[11], header[12], header[19]
+    byte_order = header[7]
+    assert bits_per_pixel == 32, bits_per_pixel
+    offset = header_size + ncolors * 12
+    dtype = "<u4" if byte_order == 0 else ">u4"
+    rows = np.frombuffer(data[offset:offset + bytes_per_line * height], dtype=np.uint8)
+    rows = rows.reshape(height, bytes_per_line)[:, :width * 4]
+    return rows.copy().view(dtype).reshape(height, width) & 0xFFFFFF
+
+
+def save_png(pixels: np.ndarray, path: Path) -> None:
+    height, width = pixels.shape
+    argb = (pixels | 0xFF000000).astype(np.uint32)
+    image = QImage(argb.tobytes(), width, height, width * 4, QImage.Format.Format_ARGB32)
+    assert image.save(str(path))
+
+
+@pytest.fixture
+def xvfb_display():  # type: ignore[no-untyped-def]
+    if not shutil.which("Xvfb") or not shutil.which("xwd"):
+        pytest.skip("Xvfb/xwd not installed (./run-tests installs them when run as root)")
+    display = f":{90 + os.getpid() % 100}"
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten",
+                               "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    socket = Path(f"/tmp/.X11-unix/X{display[1:]}")
+    deadline = time.monotonic() + 10
+    while not socket.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not socket.exists():
+        server.kill()
+        pytest.fail("Xvfb did not start")
+    yield display
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.mark.xvfb
+def test_real_app_in_x_server(xvfb_display: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env.update(DISPLAY=xvfb_display, QT_QPA_PLATFORM="xcb", CHAINLAB_REPORT_STARTUP="1",
+               CHAINLAB_SETTINGS=str(tmp_path / "settings.ini"))
+    log = (tmp_path / "stderr.txt").open("w")
+    app = subprocess.Popen([sys.executable, str(ROOT / "main.py"),
+                            str(ROOT / "examples" / "deep_tanh.json")],
+                           stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = app.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("ready-seconds"):
+                break
+        assert any(line.startswith("ready-seconds") for line in lines), \
+            f"the window never became ready: {lines} {(tmp_path / 'stderr.txt').read_text()}"
+        time.sleep(1.5)  # let it paint
+        dump = subprocess.run(["xwd", "-root", "-silent", "-display", xvfb_display],
+                              capture_output=True, check=True).stdout
+        pixels = read_xwd(dump)
+        save_png(pixels, tmp_path / "x11.png")
+        shot_dir = os.environ.get("CHAINLAB_SCREENSHOT_DIR")
+        if shot_dir:
+            save_png(pixels, Path(shot_dir) / "x11-end-to-end.png")
+        colours = np.unique(pixels)
+        assert colours.size > 50, "the screen is blank"
+        assert (pixels != pixels[0, 0]).mean() > 0.3, "the window does not fill the screen"
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(20) == 0
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+        app.stdout.close()
+        log.close()
+
+
+def test_screenshot_command(tmp_path: Path) -> None:
+    out = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
+           "CHAINLAB_SETTINGS": str(tmp_path / "s.ini")}
+    subprocess.run([sys.executable, str(ROOT / "main.py"), "--screenshot", str(out),
+                    str(ROOT / "examples" / "seed.json")], check=True, env=env, timeout=120,
+                   capture_output=True)
+    image = QImage(str(out))
+    assert image.width() >= 800
+    assert image.height() >= 500

@@ -1,0 +1,76 @@
+"""Sessions from the GUI: open, save, reopen, bad files, unsaved changes, layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from engine.session import load_session
+from gui.main_window import MainWindow
+from gui.state import AppState
+from tests.gui.conftest import choose
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_open_bad_file_keeps_the_session(qtbot, window, dialogs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    before = window.state.chain.to_spec()
+    bad = tmp_path / "bad.json"
+    session = json.loads((ROOT / "examples" / "seed.json").read_text())
+    session["network"]["layers"][0]["weight"] = [[1.0, 2.0]]
+    bad.write_text(json.dumps(session))
+    assert not window.open_path(bad)
+    title, text = dialogs[-1]
+    assert title == "Cannot open session"
+    assert "network.layers.0.weight: expected shape [1, 1]" in text
+    assert window.state.chain.to_spec() == before
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    assert not window.open_path(garbage)
+    assert "invalid JSON at line 1" in dialogs[-1][1]
+    assert window.state.chain.to_spec() == before
+
+
+def test_save_and_reopen_round_trip(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert window.open_path(ROOT / "examples" / "spiral_train.json")
+    assert window.state.network.input_size == 2
+    window.training.lr_spin.setValue(0.07)
+    qtbot.mouseClick(window.training.step_button, Qt.MouseButton.LeftButton)
+    assert window.state.dirty
+    assert window.isWindowModified()
+    path = tmp_path / "saved.json"
+    assert window._save_to(path)
+    assert not window.state.dirty
+    saved = load_session(path)
+    assert saved.task.lr == 0.07
+    assert saved.network.layers[0].weight is not None  # the trained parameters
+    fresh = MainWindow(AppState())
+    qtbot.addWidget(fresh)
+    assert fresh.open_path(path, ask=False)
+    assert fresh.state.chain.to_spec() == window.state.chain.to_spec()
+    assert str(path.resolve()) in [a.text() for a in fresh.recent_menu.actions()]
+
+
+def test_unsaved_changes_are_asked_about(qtbot, window, dialogs) -> None:  # type: ignore[no-untyped-def]
+    choose(qtbot, window.builder.global_activation, "relu")
+    assert window.state.dirty
+    window.new_session()  # the dialog answers "Discard"
+    assert dialogs[-1][0] == "Unsaved changes"
+    assert not window.state.dirty
+
+
+def test_layout_persists_between_launches(qtbot, settings_file: Path, dialogs) -> None:  # type: ignore[no-untyped-def]
+    first = MainWindow(AppState())
+    qtbot.addWidget(first)
+    first.show()
+    first.docks["inputs"].hide()
+    first.resize(701, 502)  # the offscreen screen is 800×600
+    first.close()
+    assert settings_file.exists()
+    second = MainWindow(AppState())
+    qtbot.addWidget(second)
+    second.show()
+    assert second.docks["inputs"].isHidden()
+    assert second.size().height() == 502
