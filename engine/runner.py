@@ -57,7 +57,7 @@ def run_session(session: Session, base_dir: Path = Path(),
     output.result.update(pass_result(final))
     output.tables["layers"] = _layer_table(output.result["layers"])
     output.plots.append(gradient_flow_plot(output.result["layers"]))
-    boundary = _boundary_plot(experiment)
+    boundary = boundary_plot(experiment)
     if boundary is not None:
         output.plots.append(boundary)
     return output
@@ -139,7 +139,7 @@ def gradient_flow_plot(layers: list[dict[str, Any]]) -> LinePlot:
                     log_y=True)
 
 
-def _boundary_plot(experiment: Experiment) -> BoundaryPlot | None:
+def boundary_plot(experiment: Experiment) -> BoundaryPlot | None:
     dataset = experiment.dataset
     if dataset.inputs.shape[1] != 2 or dataset_task(experiment.session.data) != \
             "classification" or not np.isfinite(dataset.inputs).all():

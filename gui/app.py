@@ -86,6 +86,8 @@ def launch(session_path: str | None = None, screenshot: str | None = None) -> in
             QApplication.exit(1)
             raise
         holder["window"] = window
+        if screenshot:
+            window.resize(1400, 900)  # the same picture whatever the (virtual) screen
         window.show()
         loading.close()
         if os.environ.get("CHAINLAB_REPORT_STARTUP"):

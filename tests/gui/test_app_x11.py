@@ -113,3 +113,11 @@ def test_screenshot_command(tmp_path: Path) -> None:
     image = QImage(str(out))
     assert image.width() >= 800
     assert image.height() >= 500
+
+
+def test_first_window_needs_no_torch() -> None:
+    """The loading window is painted before torch is imported (that is what makes the
+    first paint fast; bench/bench_startup.py measures it)."""
+    code = ("import sys, gui.app\n"
+            "assert 'torch' not in sys.modules and 'pyqtgraph' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

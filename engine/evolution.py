@@ -1,0 +1,257 @@
+"""A genetic algorithm over 4-bit log-quantised weights, with no gradient anywhere.
+
+Each individual is a whole weight set (a genome of 4-bit codes, see :mod:`engine.genome`).
+One generation: the best ``elite`` are copied unchanged; parents are chosen (uniform,
+tournament or rank-weighted); uniform crossover mixes each pair code by code; every bit
+of every child flips with probability ``mutation_rate``. Selection, crossover and
+mutation act on the whole population at once as tensor operations, and the population's
+losses come from :class:`engine.population.PopulationEvaluator`.
+
+``evolve`` is a generator yielding one immutable :class:`GenerationStats` per generation;
+it knows nothing of threads.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.evolution_config import EvolveTask
+from engine.genome import CODES
+from engine.population import PopulationEvaluator
+
+SAMPLE_ROWS = 48  # individuals shown by the genome view
+BIT_WEIGHTS = (1, 2, 4, 8)
+DENSE_MUTATION_RATE = 0.1  # above this, one uniform draw per bit is cheaper than skipping
+_CODE_BITS = torch.tensor([[(code >> bit) & 1 for bit in range(4)] for code in range(CODES)],
+                          dtype=torch.float64)  # (16, 4)
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """How the first non-elite child of a generation was made (for the genome view)."""
+
+    parents: tuple[int, int]  # indices in the previous generation, best first
+    from_first_parent: np.ndarray  # (genome,) bool: crossover mask, True = parent A's code
+    flipped: np.ndarray  # (genome,) uint8: the bits that mutation flipped (xor mask)
+    parent_codes: np.ndarray  # (2, genome) uint8
+    child_codes: np.ndarray  # (genome,) uint8
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """One generation's results; arrays are copies."""
+
+    generation: int
+    best: float
+    mean: float
+    std: float
+    worst: float
+    diversity: float  # mean pairwise Hamming distance, bits
+    seconds: float  # wall time since the run started
+    evaluations: int  # individual forward passes so far (full batch each)
+    best_genome: np.ndarray  # (genome,) uint8
+    sample: np.ndarray  # (≤ SAMPLE_ROWS, genome) uint8, sorted best first
+    elites: int  # the first `elites` rows of `sample` are this generation's elites
+    lineage: Lineage | None
+
+
+class Population:
+    """The population's codes and losses, and the operators that make the next one."""
+
+    def __init__(self, evaluator: PopulationEvaluator, task: EvolveTask,
+                 generator: torch.Generator, initial: torch.Tensor | None = None) -> None:
+        self.evaluator, self.task, self.generator = evaluator, task, generator
+        self.device = evaluator.device
+        size = evaluator.layout.size
+        if initial is None:
+            self.codes = torch.randint(0, CODES, (task.population, size), generator=generator,
+                                       device=self.device, dtype=torch.uint8)
+        else:
+            self.codes = initial.to(self.device, torch.uint8)
+        self.losses = self._nan_to_inf(evaluator.losses(self.codes))
+        self.evaluations = len(self.codes)
+        self.lineage: Lineage | None = None
+
+    @staticmethod
+    def _nan_to_inf(losses: torch.Tensor) -> torch.Tensor:
+        # an individual whose loss is NaN is the worst, not an unorderable one
+        return torch.nan_to_num(losses, nan=math.inf)
+
+    def _rand(self, *shape: int) -> torch.Tensor:
+        return torch.rand(shape, generator=self.generator, device=self.device)
+
+    def select_parents(self, count: int) -> torch.Tensor:
+        """Indices of ``count`` parents by the task's selection rule."""
+        n = len(self.codes)
+        task = self.task
+        if task.selection == "uniform":
+            return torch.randint(0, n, (count,), generator=self.generator, device=self.device)
+        if task.selection == "tournament":
+            entrants = torch.randint(0, n, (count, task.tournament_size),
+                                     generator=self.generator, device=self.device)
+            winner = self.losses[entrants].argmin(1)
+            return entrants.gather(1, winner.unsqueeze(1)).squeeze(1)
+        # rank-weighted: the best has weight n, the worst 1
+        ranks = torch.empty(n, device=self.device)
+        ranks[self.losses.argsort(stable=True)] = torch.arange(
+            n, 0, -1, dtype=ranks.dtype, device=self.device)
+        return torch.multinomial(ranks, count, replacement=True, generator=self.generator)
+
+    def step(self) -> None:
+        """Replace the population by the next generation and evaluate its children."""
+        task, n = self.task, len(self.codes)
+        order = self.losses.argsort(stable=True)
+        elites = order[:task.elite]
+        children_needed = n - task.elite
+        per_pair = task.children_per_pair
+        pairs = math.ceil(children_needed / per_pair)
+        parents = self.select_parents(2 * pairs).reshape(pairs, 2)
+        first, second = self.codes[parents[:, 0]], self.codes[parents[:, 1]]
+        if task.crossover:
+            mask = self._coin_flips(pairs, first.shape[1])  # True: from the first parent
+        else:
+            mask = torch.ones_like(first, dtype=torch.bool)  # children copy one parent each
+        children = [torch.where(mask, first, second)]
+        if per_pair == 2:
+            children.append(torch.where(mask, second, first))
+        # interleave so that children of the same pair sit side by side
+        offspring = torch.stack(children, 1).reshape(-1, first.shape[1])[:children_needed]
+        flips = self._mutation_masks(offspring.shape)
+        offspring ^= flips
+        self._record_lineage(parents, mask, flips, offspring, first, second)
+        child_losses = self._nan_to_inf(self.evaluator.losses(offspring))
+        self.codes = torch.cat([self.codes[elites], offspring])
+        self.losses = torch.cat([self.losses[elites], child_losses])
+        self.evaluations += len(offspring)
+
+    def _coin_flips(self, rows: int, columns: int) -> torch.Tensor:
+        """Fair coins (rows, columns) bool, eight from each random byte (the generator,
+        not the arithmetic, is what costs here)."""
+        per_row = (columns + 7) // 8
+        random_bytes = torch.randint(0, 256, (rows, per_row), generator=self.generator,
+                                     device=self.device, dtype=torch.uint8)
+        shifts = torch.arange(8, device=self.device, dtype=torch.uint8)
+        bits = (random_bytes.unsqueeze(-1) >> shifts) & 1
+        return bits.reshape(rows, per_row * 8)[:, :columns].bool()
+
+    def _mutation_masks(self, shape: torch.Size) -> torch.Tensor:
+        """An xor mask per code: each of its 4 bits set independently with probability p.
+
+        For small p the flipped bits are found by geometric skipping: in a Bernoulli(p)
+        process the gaps between successes are Geometric(p), so drawing the gaps gives
+        exactly the same distribution as one coin per bit, with p·bits draws instead of
+        bits draws.
+        """
+        rate = self.task.mutation_rate
+        masks = torch.zeros(shape, dtype=torch.uint8, device=self.device)
+        if rate == 0.0 or masks.numel() == 0:
+            return masks
+        if rate >= DENSE_MUTATION_RATE:
+            for weight in BIT_WEIGHTS:
+                masks |= (self._rand(*shape) < rate).to(torch.uint8) * weight
+            return masks
+        total_bits = masks.numel() * 4
+        positions = self._bernoulli_positions(total_bits, rate)
+        flat = masks.view(-1)
+        values = torch.bitwise_left_shift(torch.ones_like(positions), positions % 4)
+        # each (code, bit) appears at most once, so adding powers of two sets bits
+        flat.index_put_((positions // 4,), values.to(torch.uint8), accumulate=True)
+        return masks
+
+    def _bernoulli_positions(self, total: int, rate: float) -> torch.Tensor:
+        """Sorted indices of successes among ``total`` independent Bernoulli(rate) trials."""
+        log_fail = math.log1p(-rate)
+        expected = total * rate
+        found: list[torch.Tensor] = []
+        reached = -1
+        while reached < total:
+            draws = int(expected + 6 * math.sqrt(expected) + 16)
+            uniform = torch.rand(draws, generator=self.generator, device=self.device,
+                                 dtype=torch.float64)
+            # 1 - u lies in (0, 1]: log is finite or 0; a gap is at least 1
+            gaps = torch.floor(torch.log1p(-uniform) / log_fail).long() + 1
+            positions = reached + torch.cumsum(gaps, 0)
+            found.append(positions)
+            reached = int(positions[-1])
+            expected = max((total - reached) * rate, 1.0)
+        positions = torch.cat(found)
+        return positions[positions < total]
+
+    def _record_lineage(self, parents: torch.Tensor, mask: torch.Tensor, flips: torch.Tensor,
+                        offspring: torch.Tensor, first: torch.Tensor,
+                        second: torch.Tensor) -> None:
+        if len(offspring) == 0:
+            self.lineage = None
+            return
+        self.lineage = Lineage(
+            parents=(int(parents[0, 0]), int(parents[0, 1])),
+            from_first_parent=mask[0].cpu().numpy().copy(),
+            flipped=flips[0].cpu().numpy().copy(),
+            parent_codes=torch.stack([first[0], second[0]]).cpu().numpy().copy(),
+            child_codes=offspring[0].cpu().numpy().copy(),
+        )
+
+    def diversity(self) -> float:
+        """Mean Hamming distance (bits) over all pairs of individuals, from bit counts:
+        at each bit, n₁·n₀ of the N(N−1)/2 pairs differ."""
+        n, size = self.codes.shape
+        if n < 2:
+            return 0.0
+        # how often each code occurs in each column, then how many of those set each bit
+        column_codes = self.codes.long() + CODES * torch.arange(size, device=self.device)
+        counts = torch.bincount(column_codes.reshape(-1), minlength=CODES * size)
+        ones = counts.reshape(size, CODES).double() @ _CODE_BITS.to(self.device)
+        return float((ones * (n - ones)).sum() / (n * (n - 1) / 2))
+
+    def stats(self, generation: int, started: float) -> GenerationStats:
+        order = self.losses.argsort(stable=True)
+        finite = self.losses[torch.isfinite(self.losses)]
+        return GenerationStats(
+            generation=generation,
+            best=float(self.losses[order[0]]),
+            mean=float(finite.mean()) if finite.numel() else math.inf,
+            std=float(finite.std()) if finite.numel() > 1 else 0.0,
+            worst=float(self.losses.max()),
+            diversity=self.diversity(),
+            seconds=time.perf_counter() - started,
+            evaluations=self.evaluations,
+            best_genome=self.codes[order[0]].cpu().numpy().copy(),
+            sample=self.codes[order[:SAMPLE_ROWS]].cpu().numpy().copy(),
+            elites=min(self.task.elite, SAMPLE_ROWS),
+            lineage=self.lineage,
+        )
+
+
+def resolve_device(requested: str) -> tuple[torch.device, str]:
+    """The device to run on and a note when the request could not be met."""
+    if requested in ("cuda", "auto") and torch.cuda.is_available():
+        return torch.device("cuda"), ""
+    if requested == "cuda":
+        return torch.device("cpu"), "CUDA was requested but is not available; ran on the CPU"
+    return torch.device("cpu"), ""
+
+
+def evolve(evaluator: PopulationEvaluator, task: EvolveTask, seed: int,
+           initial: torch.Tensor | None = None,
+           generations: int | None = None) -> Iterator[GenerationStats]:
+    """Yield generation 0 (the initial population), then one stats record per generation.
+
+    ``generations`` overrides ``task.generations`` (None in the GUI: run until stopped).
+    The same evaluator device, task and seed give bit-identical histories.
+    """
+    generator = torch.Generator(device=evaluator.device).manual_seed(seed)
+    started = time.perf_counter()
+    population = Population(evaluator, task, generator, initial)
+    yield population.stats(0, started)
+    limit = task.generations if generations is None else generations
+    generation = 0
+    while limit <= 0 or generation < limit:
+        generation += 1
+        population.step()
+        yield population.stats(generation, started)

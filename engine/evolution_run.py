@@ -1,0 +1,74 @@
+"""The headless ``evolve`` task: run the GA on a session and lay out its results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from engine.evolution import evolve, resolve_device
+from engine.evolution_config import EvolveTask
+from engine.experiment import Experiment
+from engine.genome import GenomeLayout, genome_hex, load_genome, resolve_scales
+from engine.plots import LinePlot, Series
+from engine.population import PopulationEvaluator
+from engine.runner import RunOutput, boundary_plot, gradient_flow_plot, pass_result
+from engine.stepper import Pass
+
+
+def run_evolution(experiment: Experiment, task: EvolveTask,
+                  progress: Callable[[int, int], None] | None = None) -> RunOutput:
+    chain, session = experiment.chain, experiment.session
+    layout = GenomeLayout.of(chain)
+    scales = resolve_scales(task.scales, len(layout.layers))
+    device, note = resolve_device(task.device)
+    evaluator = PopulationEvaluator(chain, experiment.inputs, experiment.targets, session.loss,
+                                    scales, device)
+    history: dict[str, list[float]] = {key: [] for key in
+                                       ("best", "mean", "worst", "diversity", "seconds")}
+    std, evaluations, best_genome = [], [], None
+    for stats in evolve(evaluator, task, session.seed):
+        history["best"].append(stats.best)
+        history["mean"].append(stats.mean)
+        history["worst"].append(stats.worst)
+        history["diversity"].append(stats.diversity)
+        history["seconds"].append(stats.seconds)
+        std.append(stats.std)
+        evaluations.append(stats.evaluations)
+        best_genome = stats.best_genome
+        if progress is not None:
+            progress(stats.generation, task.generations)
+    assert best_genome is not None
+    load_genome(chain, torch.from_numpy(best_genome), scales)
+    final = Pass(chain, experiment.inputs, experiment.targets, session.loss).run()
+    result = {
+        "format": "chainlab-result/1", "task": "evolve", "device": str(device),
+        "device_note": note or None,
+        "history": history,
+        "network": chain.to_spec().model_dump(mode="json", exclude_none=True),
+        "genome": genome_hex(torch.from_numpy(best_genome)),
+        "scales": scales,
+    }
+    result.update(pass_result(final))  # "loss" of the best network, ordinary forward pass
+    output = RunOutput(result=result)
+    generations = list(range(len(history["best"])))
+    output.tables["history"] = (
+        ["generation", "best", "mean", "std", "worst", "diversity", "seconds", "evaluations"],
+        [[g, history["best"][g], history["mean"][g], std[g], history["worst"][g],
+          history["diversity"][g], history["seconds"][g], evaluations[g]] for g in generations])
+    x = np.asarray(generations, dtype=float)
+    output.plots.append(LinePlot("evolution_loss", "Population loss per generation",
+                                 "generation", "loss", (
+                                     Series("best", x, np.asarray(history["best"])),
+                                     Series("mean", x, np.asarray(history["mean"])),
+                                     Series("worst", x, np.asarray(history["worst"]))),
+                                 log_y=True))
+    output.plots.append(LinePlot("diversity", "Population diversity", "generation",
+                                 "mean pairwise Hamming distance (bits)",
+                                 (Series("diversity", x, np.asarray(history["diversity"])),)))
+    output.plots.append(gradient_flow_plot(output.result["layers"]))
+    boundary = boundary_plot(experiment)  # of the best individual, now loaded in the chain
+    if boundary is not None:
+        output.plots.append(boundary)
+    return output

@@ -1,0 +1,126 @@
+"""Evaluate a whole population of genomes with batched tensor operations, no autograd.
+
+Individual i's weights are ``decode(codes[i])``; one ``baddbmm`` per linear layer
+evaluates every individual at once on the full dataset. Large populations are evaluated
+in chunks so that the activations stay within a memory budget.
+
+Shape: activations are (individuals, samples, features) throughout.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from engine import activations
+from engine.chain import Chain
+from engine.genome import GenomeLayout, code_table
+from engine.layers import Activation, Linear, Norm
+
+# Individuals are evaluated in chunks whose activations (≈ 4 MB of float32) stay in the
+# CPU's cache, so the bias add, the activation and the loss cost almost nothing on top of
+# the matrix products (bench/bench_evolution.py measures this against plain bmm). On a
+# GPU, bigger chunks keep the device busy.
+CHUNK_ELEMENTS_CPU = 1 << 20
+CHUNK_ELEMENTS_GPU = 1 << 27
+
+
+class PopulationEvaluator:
+    """Losses of many genomes for one chain architecture, dataset and loss.
+
+    Parameters
+    ----------
+    chain : Chain
+        Architecture (and the norm layers' default affine parameters).
+    inputs, targets : torch.Tensor
+        The full batch, targets prepared for ``loss``.
+    scales : list[float]
+        α per linear layer.
+    device : torch.device
+    """
+
+    def __init__(self, chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str,
+                 scales: list[float], device: torch.device) -> None:
+        self.chain, self.loss, self.device = chain, loss, device
+        self.layout = GenomeLayout.of(chain)
+        self.dtype = chain.dtype
+        self.inputs = inputs.to(device)
+        self.targets = targets.to(device)
+        self.table = code_table(self.dtype).to(device)  # α = 1; scaled per layer below
+        self.scales = [float(alpha) for alpha in scales]
+        widest = max([chain.input_size, *(s[0] for s in self.layout.shapes)])
+        budget = CHUNK_ELEMENTS_CPU if device.type == "cpu" else CHUNK_ELEMENTS_GPU
+        self.chunk = max(1, budget // (len(inputs) * widest))
+
+    def losses(self, genomes: torch.Tensor) -> torch.Tensor:
+        """Loss of each genome (N,) from codes (N, genome size)."""
+        with torch.inference_mode():
+            parts = [self._losses(genomes[start:start + self.chunk])
+                     for start in range(0, len(genomes), self.chunk)]
+        return torch.cat(parts) if parts else torch.zeros(0, device=self.device)
+
+    def _losses(self, genomes: torch.Tensor) -> torch.Tensor:
+        values = self.table[genomes.long()]  # decode the whole chunk at once: (N, genome)
+        h = self.inputs  # (samples, in), broadcast over individuals by the first matmul
+        number = 0
+        for layer in self.chain.layers:
+            if isinstance(layer, Linear):
+                weight, bias = self.layout.slices(values, number)
+                alpha = self.scales[number]
+                if alpha != 1.0:
+                    weight, bias = weight * alpha, bias * alpha
+                # (N, S, in) @ (N, in, out) + (N, 1, out); bmm then add_ is faster than
+                # baddbmm, which first copies the broadcast bias into its output
+                h = torch.matmul(h, weight.transpose(1, 2)).add_(bias.unsqueeze(1))
+                number += 1
+            elif isinstance(layer, Activation):
+                h = _activate_in_place(layer.kind, h)
+            elif isinstance(layer, Norm):
+                h = _norm(layer, h)
+        if h.dim() == 2:  # a chain with no linear layer
+            h = h.expand(len(genomes), *h.shape)
+        return self._loss(h)
+
+    def _loss(self, output: torch.Tensor) -> torch.Tensor:
+        count = len(output)
+        if self.loss == "mse":
+            diff = output - self.targets
+            return diff.pow_(2).mean(dim=(1, 2))
+        if self.loss == "bce_with_logits":
+            target = self.targets.expand_as(output)
+            return F.binary_cross_entropy_with_logits(output, target, reduction="none"
+                                                      ).mean(dim=(1, 2))
+        samples = output.shape[1]
+        flat = F.cross_entropy(output.reshape(count * samples, -1),
+                               self.targets.repeat(count), reduction="none")
+        return flat.reshape(count, samples).mean(1)
+
+
+def _activate_in_place(kind: str, h: torch.Tensor) -> torch.Tensor:
+    # h is a fresh tensor from baddbmm/norm, so in-place saves a full-size allocation
+    if kind == "tanh":
+        return h.tanh_()
+    if kind == "sigmoid":
+        return h.sigmoid_()
+    if kind == "relu":
+        return h.relu_()
+    if kind == "identity":
+        return h
+    return activations.activate(kind, h)
+
+
+def _norm(layer: Norm, h: torch.Tensor) -> torch.Tensor:
+    """The norm over each individual's own batch (batch norm: dim 1) or features (dim 2),
+    with the layer's default affine parameters."""
+    features = h.shape[-1]
+    if layer.kind == "batch":
+        mean = h.mean(1, keepdim=True)
+        var = h.var(1, unbiased=False, keepdim=True)
+        weight, bias = layer.params["weight"].to(h), layer.params["bias"].to(h)
+        return (h - mean) * torch.rsqrt(var + layer.eps) * weight + bias
+    if layer.kind == "layer":
+        return F.layer_norm(h, (features,), layer.params["weight"].to(h),
+                            layer.params["bias"].to(h), layer.eps)
+    if layer.kind == "rms":
+        return F.rms_norm(h, (features,), layer.params["weight"].to(h), layer.eps)
+    return F.normalize(h, p=1.0 if layer.kind == "l1" else 2.0, dim=-1, eps=layer.eps)

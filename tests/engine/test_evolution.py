@@ -1,0 +1,180 @@
+"""The genetic algorithm: operator statistics, elitism, determinism, batched evaluation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from engine.chain import Chain
+from engine.evolution import Population, evolve, resolve_device
+from engine.evolution_config import EvolveTask
+from engine.genome import GenomeLayout, load_genome
+from engine.losses import prepare_targets
+from engine.population import PopulationEvaluator
+from engine.specs import ActivationSpec, LinearSpec, NetworkSpec, NormSpec
+from engine.stepper import Pass
+
+
+def setup(loss: str = "bce_with_logits", norm: str | None = None,
+          samples: int = 32) -> tuple[Chain, PopulationEvaluator]:
+    layers: list = [LinearSpec(out_features=6)]
+    if norm:
+        layers.append(NormSpec(kind=norm))
+    layers += [ActivationSpec(kind="tanh"),
+               LinearSpec(out_features=2 if loss == "cross_entropy" else 1)]
+    chain = Chain(NetworkSpec(input_size=2, layers=layers), "float64",
+                  torch.Generator().manual_seed(0))
+    rng = torch.Generator().manual_seed(1)
+    x = torch.randn(samples, 2, generator=rng, dtype=torch.float64)
+    raw = (x[:, 0] * x[:, 1] > 0).double()
+    targets = prepare_targets(loss, raw if loss != "mse" else x[:, :1] * 0.5,
+                              chain.output_size)
+    return chain, PopulationEvaluator(chain, x, targets, loss, [1.0, 0.5], torch.device("cpu"))
+
+
+@pytest.mark.parametrize("loss", ["bce_with_logits", "mse", "cross_entropy"])
+@pytest.mark.parametrize("norm", [None, "batch", "layer", "rms", "l2"])
+def test_batched_losses_equal_the_ordinary_forward_pass(loss: str, norm: str | None) -> None:
+    chain, evaluator = setup(loss, norm)
+    genomes = torch.randint(0, 16, (7, evaluator.layout.size), dtype=torch.uint8,
+                            generator=torch.Generator().manual_seed(2))
+    batched = evaluator.losses(genomes)
+    for row, genome in enumerate(genomes):
+        load_genome(chain, genome, [1.0, 0.5])
+        single = Pass(chain, evaluator.inputs, evaluator.targets, loss).run().loss
+        assert float(batched[row]) == pytest.approx(float(single), rel=1e-12, abs=1e-14)
+
+
+def test_chunked_evaluation_matches_unchunked() -> None:
+    _, evaluator = setup()
+    genomes = torch.randint(0, 16, (50, evaluator.layout.size), dtype=torch.uint8)
+    whole = evaluator.losses(genomes)
+    evaluator.chunk = 7
+    assert torch.equal(evaluator.losses(genomes), whole)
+
+
+def population(task: EvolveTask, seed: int = 0) -> Population:
+    _, evaluator = setup()
+    return Population(evaluator, task, torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("rate", [0.015, 0.05, 0.3])
+def test_mutation_flips_each_bit_at_the_rate(rate: float) -> None:
+    pop = population(EvolveTask(population=10, mutation_rate=rate))
+    masks = pop._mutation_masks(torch.Size((4000, 50)))
+    bits = np.unpackbits(masks.numpy().reshape(-1, 1), axis=1)[:, 4:]  # low 4 bits
+    assert masks.max() < 16
+    n = bits.size
+    assert abs(bits.mean() - rate) < 5 * math.sqrt(rate * (1 - rate) / n)
+    # every bit position flips at the same rate, independently of its neighbours
+    per_bit = bits.mean(0)
+    assert np.all(np.abs(per_bit - rate) < 5 * math.sqrt(rate * (1 - rate) / (n / 4)))
+    both = (bits[:, 0] & bits[:, 1]).mean()
+    assert abs(both - rate**2) < 5 * math.sqrt(rate**2 / (n / 4)) + 1e-4
+
+
+def test_no_mutation_at_rate_zero_and_all_bits_at_one() -> None:
+    assert population(EvolveTask(mutation_rate=0.0))._mutation_masks(
+        torch.Size((10, 10))).sum() == 0
+    assert torch.all(population(EvolveTask(mutation_rate=1.0))._mutation_masks(
+        torch.Size((10, 10))) == 15)
+
+
+def test_crossover_takes_each_code_from_one_parent_half_the_time() -> None:
+    pop = population(EvolveTask(population=200, elite=0, mutation_rate=0.0))
+    old = pop.codes.clone()
+    pop.step()
+    lineage = pop.lineage
+    assert lineage is not None
+    a, b = old[lineage.parents[0]].numpy(), old[lineage.parents[1]].numpy()
+    child = lineage.child_codes
+    mask = lineage.from_first_parent
+    assert np.array_equal(child, np.where(mask, a, b))
+    coins = pop._coin_flips(2000, 37).numpy()
+    assert abs(coins.mean() - 0.5) < 0.01
+    assert abs(coins[:, 0].mean() - 0.5) < 0.05
+
+
+def test_two_children_are_complementary_and_no_crossover_copies() -> None:
+    pop = population(EvolveTask(population=50, elite=0, mutation_rate=0.0,
+                                children_per_pair=2))
+    old = pop.codes.clone()
+    pop.step()
+    lineage = pop.lineage
+    a, b = old[lineage.parents[0]], old[lineage.parents[1]]
+    assert torch.equal(pop.codes[0], torch.where(torch.tensor(lineage.from_first_parent), a, b))
+    assert torch.equal(pop.codes[1], torch.where(torch.tensor(lineage.from_first_parent), b, a))
+    copy = population(EvolveTask(population=50, elite=0, mutation_rate=0.0, crossover=False))
+    before = copy.codes.clone()
+    copy.step()
+    parents = copy.lineage.parents
+    assert torch.equal(copy.codes[0], before[parents[0]])
+    assert torch.equal(copy.codes[1], before[parents[1]])
+
+
+def test_elites_are_copied_unchanged() -> None:
+    pop = population(EvolveTask(population=30, elite=3, mutation_rate=0.5))
+    order = pop.losses.argsort(stable=True)
+    best = pop.codes[order[:3]].clone()
+    best_losses = pop.losses[order[:3]].clone()
+    pop.step()
+    assert torch.equal(pop.codes[:3], best)
+    assert torch.equal(pop.losses[:3], best_losses)
+
+
+@pytest.mark.parametrize("selection", ["uniform", "tournament", "rank"])
+def test_selection_prefers_the_fit(selection: str) -> None:
+    pop = population(EvolveTask(population=100, selection=selection, tournament_size=4))
+    pop.losses = torch.arange(100, dtype=torch.float64)  # individual i has rank i
+    picks = pop.select_parents(20000).double()
+    if selection == "uniform":
+        assert abs(picks.mean() - 49.5) < 1.5
+    elif selection == "tournament":
+        # the best of 4 uniform draws: E[min] = sum_k P(min >= k)
+        expected = sum(((100 - k) / 100) ** 4 for k in range(1, 100))
+        assert abs(picks.mean() - expected) < 1.0
+    else:
+        weights = torch.arange(100, 0, -1).double()
+        expected = float((weights * torch.arange(100)).sum() / weights.sum())
+        assert abs(picks.mean() - expected) < 1.5
+
+
+def test_best_loss_never_rises_and_history_is_deterministic() -> None:
+    _, evaluator = setup()
+    task = EvolveTask(population=40, elite=2, generations=25, mutation_rate=0.05)
+    first = list(evolve(evaluator, task, seed=3))
+    second = list(evolve(evaluator, task, seed=3))
+    other = list(evolve(evaluator, task, seed=4))
+    best = [s.best for s in first]
+    assert len(first) == 26
+    assert all(b2 <= b1 for b1, b2 in zip(best, best[1:], strict=False))
+    assert best == [s.best for s in second]
+    assert [s.mean for s in first] == [s.mean for s in second]
+    assert np.array_equal(first[-1].best_genome, second[-1].best_genome)
+    assert best != [s.best for s in other]
+    assert first[-1].evaluations == 40 + 25 * 38
+
+
+def test_diversity_is_the_mean_pairwise_hamming_distance() -> None:
+    pop = population(EvolveTask(population=12))
+    codes = pop.codes.numpy()
+    bits = np.unpackbits(codes[:, :, None], axis=2)[:, :, 4:].reshape(12, -1)
+    pairs = [(bits[i] != bits[j]).sum() for i in range(12) for j in range(i + 1, 12)]
+    assert pop.diversity() == pytest.approx(np.mean(pairs), rel=1e-12)
+
+
+def test_cuda_request_falls_back_with_a_note() -> None:
+    device, note = resolve_device("cuda")
+    if torch.cuda.is_available():
+        assert device.type == "cuda"
+    else:
+        assert device.type == "cpu"
+        assert "CUDA" in note
+
+
+def test_layout_matches_evaluator() -> None:
+    chain, evaluator = setup()
+    assert evaluator.layout == GenomeLayout.of(chain)
