@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def test_evolve_result(tmp_path: Path) -> None:
     for key in ("best", "mean", "worst", "diversity", "seconds"):
         assert len(history[key]) == 13, key
     best = history["best"]
-    assert all(b <= a for a, b in zip(best, best[1:], strict=False))
+    assert all(b <= a for a, b in itertools.pairwise(best))
     assert all(s2 >= s1 for s1, s2 in zip(history["seconds"], history["seconds"][1:],
                                            strict=False))
     genome = data["genome"]

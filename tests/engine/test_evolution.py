@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -150,7 +151,7 @@ def test_best_loss_never_rises_and_history_is_deterministic() -> None:
     other = list(evolve(evaluator, task, seed=4))
     best = [s.best for s in first]
     assert len(first) == 26
-    assert all(b2 <= b1 for b1, b2 in zip(best, best[1:], strict=False))
+    assert all(b2 <= b1 for b1, b2 in itertools.pairwise(best))
     assert best == [s.best for s in second]
     assert [s.mean for s in first] == [s.mean for s in second]
     assert np.array_equal(first[-1].best_genome, second[-1].best_genome)

@@ -28,7 +28,8 @@ def test_every_code() -> None:
         expected[code] = 0.0 if exponent == 7 else (-1) ** sign * 2.0 ** -exponent
     assert code_table().tolist() == [expected[c] for c in range(16)]
     assert len(set(code_table().tolist())) == 15  # +0 and −0 compare equal
-    assert torch.signbit(code_table()[15]) and not torch.signbit(code_table()[7])
+    assert torch.signbit(code_table()[15])
+    assert not torch.signbit(code_table()[7])
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.5, 3.0])
