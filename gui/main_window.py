@@ -27,6 +27,7 @@ from engine.torch_export import python_source
 from gui.export import ExportError, export_plot, export_widget_png
 from gui.panels.builder_panel import ChainBuilderPanel
 from gui.panels.chain_view_panel import ChainViewPanel
+from gui.panels.evolution_panel import EvolutionPanel
 from gui.panels.gradient_panel import GradientFlowPanel
 from gui.panels.inputs_panel import InputsPanel
 from gui.panels.training_panel import TrainingPanel
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self.inputs = InputsPanel(state)
         self.gradients = GradientFlowPanel(state)
         self.training = TrainingPanel(state)
+        self.evolution = EvolutionPanel(state)
         self.docks = {
             "builder": self._dock("Chain builder", self.builder,
                                   Qt.DockWidgetArea.LeftDockWidgetArea),
@@ -73,8 +75,11 @@ class MainWindow(QMainWindow):
                                     Qt.DockWidgetArea.BottomDockWidgetArea),
             "training": self._dock("Training", self.training,
                                    Qt.DockWidgetArea.BottomDockWidgetArea),
+            "evolution": self._dock("Evolution", self.evolution,
+                                    Qt.DockWidgetArea.BottomDockWidgetArea),
         }
         self.tabifyDockWidget(self.docks["gradients"], self.docks["training"])
+        self.tabifyDockWidget(self.docks["training"], self.docks["evolution"])
         self.docks["gradients"].raise_()
         self.resizeDocks([self.docks["builder"], self.docks["inputs"]], [330, 300],
                          Qt.Orientation.Horizontal)
@@ -87,6 +92,8 @@ class MainWindow(QMainWindow):
         state.session_changed.connect(self._on_session_changed)
         state.dirty_changed.connect(self.setWindowModified)
         state.message_posted.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        state.evolution.message_posted.connect(
+            lambda text: self.statusBar().showMessage(text, 8000))
         state.pass_changed.connect(self._update_status)
         state.training_progressed.connect(self._update_status)
         state.training_state_changed.connect(self._on_training_state_changed)
@@ -292,7 +299,8 @@ class MainWindow(QMainWindow):
 
     def all_plots(self) -> dict[str, pg.PlotWidget]:
         return {plot.export_name: plot
-                for plot in [*self.gradients.plots(), *self.training.plots()]}
+                for plot in [*self.gradients.plots(), *self.training.plots(),
+                             *self.evolution.plots()]}
 
     def export_plot_dialog(self) -> None:
         plots = self.all_plots()

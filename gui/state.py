@@ -23,6 +23,7 @@ from engine.losses import TargetError, prepare_targets
 from engine.optim import SGDConfig
 from engine.plots import decision_values, grid_extent
 from engine.session import (
+    EvolveTask,
     GeneratedData,
     Session,
     SessionError,
@@ -35,6 +36,7 @@ from engine.specs import ActivationSpec, LayerSpec, NetworkSpec, seed_example
 from engine.stats import LayerStats, layer_stats
 from engine.stepper import Pass, StepOrderError
 from engine.training import Trainer, TrainStep
+from gui.evolution_state import EvolutionRun
 from gui.worker import GeneratorWorker, WorkerThread
 
 BOUNDARY_INTERVAL = 0.1  # seconds between decision-boundary grids while training
@@ -94,6 +96,9 @@ class AppState(QObject):
         self._worker: WorkerThread | None = None
         self.use_probe = True
         self.stepping_batch_size = 0  # 0 = the whole dataset
+        self.evolution = EvolutionRun(self)
+        self.chain_changed.connect(self.evolution.reset)
+        self.data_changed.connect(self.evolution.reset)
         self._apply_session(session or default_session())
 
     # -- session ---------------------------------------------------------------------------
@@ -108,6 +113,9 @@ class AppState(QObject):
         self.base_dir = base_dir
         self.train_settings = session.task if isinstance(session.task, TrainTask) \
             else TrainTask()
+        if isinstance(session.task, EvolveTask):
+            self.evolution.set_task(session.task)
+        self.last_task_kind = session.task.kind
         self.use_probe = dataset.size == 1
         self.probe = list(dataset.inputs[0])
         self.probe_target = float(dataset.targets_for(session.loss).reshape(dataset.size, -1)[0, 0])
@@ -140,8 +148,8 @@ class AppState(QObject):
 
     def current_session(self) -> Session:
         """The session as it stands, with the chain's current parameters written out."""
-        return self.session.model_copy(update={"network": self.chain.to_spec(),
-                                               "task": self.train_settings})
+        task = self.evolution.task if self.last_task_kind == "evolve" else self.train_settings
+        return self.session.model_copy(update={"network": self.chain.to_spec(), "task": task})
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
@@ -364,6 +372,8 @@ class AppState(QObject):
     def start_training(self) -> None:
         if self.is_training() or self._ensure_trainer() is None:
             return
+        self.evolution.pause()
+        self.last_task_kind = "train"
         if self.history and self.history[-1].nonfinite is not None:
             self.message_posted.emit("the run went non-finite; press Reset to start again")
             return
@@ -406,7 +416,7 @@ class AppState(QObject):
         if self._worker is None:
             return
         worker, self._worker = self._worker, None
-        worker.stop()
+        worker.stop(receiver=self)
         self.training_state_changed.emit(False)
         self.recompute()
         self._emit_boundary()
@@ -477,7 +487,15 @@ class AppState(QObject):
     def is_classification(self) -> bool:
         return self.dataset.task == "classification"
 
+    def load_parameters(self, write: object) -> None:
+        """Let ``write(chain)`` set the chain's parameters (e.g. the GA's best), then redraw."""
+        self.stop_training()
+        write(self.chain)  # type: ignore[operator]
+        self._set_dirty()
+        self.recompute()
+
     def stop_everything(self) -> None:
+        self.evolution.stop_everything()
         self.stop_training()
 
 

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
 
 
 class GeneratorWorker(QObject):
@@ -72,9 +72,15 @@ class WorkerThread:
     def is_running(self) -> bool:
         return self.thread.isRunning()
 
-    def stop(self, timeout_ms: int = 10_000) -> None:
-        """Ask the generator to stop after its current item and wait for the thread."""
+    def stop(self, timeout_ms: int = 10_000, receiver: QObject | None = None) -> None:
+        """Ask the generator to stop after its current item and wait for the thread.
+
+        With ``receiver``, the snapshots the worker had already emitted are delivered to it
+        now, so that when this returns the receiver has seen every item computed.
+        """
         self.worker.request_stop()
         if self.thread.isRunning():
             self.thread.quit()
             self.thread.wait(timeout_ms)
+        if receiver is not None:
+            QCoreApplication.sendPostedEvents(receiver, QEvent.Type.MetaCall)

@@ -129,14 +129,11 @@ class InputsPanel(QWidget):
         self._on_data_changed()
 
     def _on_data_changed(self) -> None:
-        for slider in [*self.sliders, self.target_slider]:
-            if slider is not None:
-                slider.setParent(None)
-                slider.deleteLater()
         while self.slider_grid.count():
-            item = self.slider_grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = self.slider_grid.takeAt(0).widget()
+            if widget is not None:
+                widget.setParent(None)  # hide it now; deleteLater waits for the event loop
+                widget.deleteLater()
         self.sliders = []
         names = self.state.dataset.feature_names
         for feature, (low, high) in enumerate(self.state.probe_ranges()):

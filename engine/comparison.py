@@ -1,0 +1,69 @@
+"""What the GA is compared with: SGD on the same network and data, and the error of
+quantising a float network onto the GA's 4-bit grid."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from engine.chain import Chain
+from engine.genome import chain_genome, load_genome
+from engine.layers import Linear
+from engine.optim import SGDConfig
+from engine.stepper import Pass
+from engine.training import Trainer
+
+
+@dataclass(frozen=True)
+class SgdPoint:
+    forward_passes: int  # full-batch forward passes so far (one per step)
+    seconds: float  # wall time since the run started, backward passes included
+    loss: float  # before this step's update
+
+
+def sgd_curve(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str,
+              config: SGDConfig, seconds: float, max_steps: int = 1_000_000,
+              seed: int = 0) -> Iterator[SgdPoint]:
+    """Full-batch SGD on ``chain`` (changed in place) for ``seconds`` of wall time.
+
+    Each step costs a forward and a backward pass; it is counted as one forward pass, and
+    the wall time shows the whole cost.
+    """
+    trainer = Trainer(chain, inputs, targets, loss, config, 0,
+                      torch.Generator().manual_seed(seed))
+    started = time.perf_counter()
+    for record in trainer.steps(max_steps):
+        elapsed = time.perf_counter() - started
+        yield SgdPoint(record.step, elapsed, record.loss)
+        if elapsed >= seconds or record.nonfinite is not None:
+            return
+
+
+@dataclass(frozen=True)
+class QuantisationReport:
+    relative_error: float  # ‖W − Q(W)‖ / ‖W‖ over every linear parameter
+    float_loss: float
+    quantised_loss: float
+
+
+def quantisation_report(chain: Chain, scales: list[float], inputs: torch.Tensor,
+                        targets: torch.Tensor, loss: str) -> QuantisationReport:
+    """How far the chain's parameters move when snapped to the 4-bit grid, and what that
+    does to the loss. The chain is left as it was."""
+    original = [t.clone() for _, t in chain.parameters()]
+    float_loss = float(Pass(chain, inputs, targets, loss).run().loss)  # type: ignore[arg-type]
+    before = torch.cat([layer.params[n].reshape(-1) for layer in chain.layers
+                        if isinstance(layer, Linear) for n in ("weight", "bias")])
+    load_genome(chain, chain_genome(chain, scales), scales)
+    after = torch.cat([layer.params[n].reshape(-1) for layer in chain.layers
+                       if isinstance(layer, Linear) for n in ("weight", "bias")])
+    quantised_loss = float(Pass(chain, inputs, targets, loss).run().loss)  # type: ignore[arg-type]
+    with torch.no_grad():
+        for (_, tensor), saved in zip(chain.parameters(), original, strict=True):
+            tensor.copy_(saved)
+    norm = float(torch.linalg.vector_norm(before))
+    error = float(torch.linalg.vector_norm(before - after))
+    return QuantisationReport(error / norm if norm > 0 else 0.0, float_loss, quantised_loss)

@@ -1,0 +1,361 @@
+"""Population evolution: GA settings, Start/Pause/Step/Stop/Reset, and live plots.
+
+Shows best, mean ± sd and worst loss per generation, population diversity, the decision
+boundary of the current best (2-D data), the genome view, and GA versus SGD on the same
+network and data (loss against forward passes and against wall time). Listens to the
+state's ``evolution`` signals; redraws at most ~30 times a second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from pydantic import ValidationError
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.comparison import SgdPoint
+from engine.evolution import GenerationStats
+from engine.evolution_config import EvolveTask
+from gui.panels.genome_view import GenomeView
+from gui.plot_specs import boundary_colormap
+from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot
+from gui.state import AppState
+
+COLUMNS = ("generation", "best", "mean", "std", "worst", "diversity", "seconds", "evaluations")
+
+
+class EvolutionPanel(QWidget):
+    """Evolve the chain's weights with a genetic algorithm, live."""
+
+    def __init__(self, state: AppState) -> None:
+        super().__init__()
+        self.state = state
+        self.run = state.evolution
+        layout = QHBoxLayout(self)
+        layout.addWidget(self._controls())
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._progress_tab(), "Progress")
+        self.genome_view = GenomeView()
+        self.tabs.addTab(self.genome_view, "Genomes")
+        self.tabs.addTab(self._comparison_tab(), "GA vs SGD")
+        layout.addWidget(self.tabs, 1)
+        self.tabs.currentChanged.connect(lambda _: self._redraw_timer.mark_dirty())
+        self.table = GrowingTable(len(COLUMNS))
+        self.sgd = GrowingTable(3)
+        self._redraw_timer = RedrawTimer(self.redraw, self)
+        self.run.generations_arrived.connect(self._on_generations_arrived)
+        self.run.running_changed.connect(self._on_running_changed)
+        self.run.run_reset.connect(self._on_run_reset)
+        self.run.boundary_computed.connect(self._on_boundary_computed)
+        self.run.comparison_arrived.connect(self._on_comparison_arrived)
+        self.run.message_posted.connect(self.status.setText)
+        state.data_changed.connect(self._on_data_changed)
+        state.session_changed.connect(self._sync_controls)
+        self._sync_controls()
+        self._on_data_changed()
+
+    def plots(self) -> list[pg.PlotWidget]:
+        return [self.loss_plot, self.diversity_plot, self.boundary_plot, self.passes_plot,
+                self.time_plot]
+
+    # -- controls --------------------------------------------------------------------------
+
+    def _controls(self) -> QWidget:
+        box = QWidget()
+        box.setMaximumWidth(280)
+        column = QVBoxLayout(box)
+        form = QFormLayout()
+        self.population_spin = self._spin(form, "population", 2, 1_000_000)
+        self.elite_spin = self._spin(form, "elite", 0, 999_999)
+        self.selection_box = QComboBox()
+        self.selection_box.addItems(["tournament", "uniform", "rank"])
+        form.addRow("selection", self.selection_box)
+        self.tournament_spin = self._spin(form, "tournament size", 1, 1000)
+        self.crossover_check = QCheckBox("uniform crossover")
+        form.addRow(self.crossover_check)
+        self.children_box = QComboBox()
+        self.children_box.addItems(["2", "1"])
+        form.addRow("children per pair", self.children_box)
+        self.mutation_spin = QDoubleSpinBox()
+        self.mutation_spin.setDecimals(4)
+        self.mutation_spin.setRange(0.0, 1.0)
+        self.mutation_spin.setSingleStep(0.005)
+        form.addRow("bit-flip rate", self.mutation_spin)
+        self.generations_spin = self._spin(form, "generations", 1, 10_000_000)
+        self.scale_spin = QDoubleSpinBox()
+        self.scale_spin.setRange(1e-4, 1e4)
+        self.scale_spin.setDecimals(4)
+        form.addRow("scale α", self.scale_spin)
+        self.device_box = QComboBox()
+        self.device_box.addItems(["cpu", "cuda", "auto"])
+        form.addRow("device", self.device_box)
+        self.seed_check = QCheckBox("seed from the current chain")
+        self.seed_check.setToolTip("Start from the chain's weights snapped to the 4-bit grid")
+        form.addRow(self.seed_check)
+        column.addLayout(form)
+        for widget in (self.population_spin, self.elite_spin, self.tournament_spin,
+                       self.generations_spin):
+            widget.valueChanged.connect(self._apply_settings)
+        for combo in (self.selection_box, self.children_box, self.device_box):
+            combo.currentIndexChanged.connect(self._apply_settings)
+        self.mutation_spin.valueChanged.connect(self._apply_settings)
+        self.scale_spin.valueChanged.connect(self._apply_settings)
+        self.crossover_check.toggled.connect(self._apply_settings)
+        self.seed_check.toggled.connect(self._apply_settings)
+
+        buttons = QGridLayout()
+        # lambdas: clicked(bool) would otherwise arrive as start()'s generations argument
+        self.start_button = self._button(buttons, "Start", lambda: self.run.start(), 0, 0)
+        self.pause_button = self._button(buttons, "Pause", self.run.pause, 0, 1)
+        self.step_button = self._button(buttons, "Step", self.run.step, 0, 2)
+        self.stop_button = self._button(buttons, "Stop", self.run.stop, 1, 0)
+        self.reset_button = self._button(buttons, "Reset", self.run.reset, 1, 1)
+        self.use_best_button = self._button(buttons, "Use best", self.run.use_best_in_chain,
+                                            1, 2)
+        self.use_best_button.setToolTip("Load the best individual's weights into the chain")
+        column.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setFormat("generation %v of %m")
+        column.addWidget(self.progress)
+        self.rate_label = QLabel(" ")
+        column.addWidget(self.rate_label)
+        self.compare_button = QPushButton("Compare with SGD")
+        self.compare_button.setToolTip("Train the same network with full-batch SGD (the "
+                                       "Training panel's lr and momentum) for as long as "
+                                       "the GA has run")
+        self.compare_button.clicked.connect(self._on_compare)
+        column.addWidget(self.compare_button)
+        self.quantise_button = QPushButton("Quantisation error of the chain")
+        self.quantise_button.clicked.connect(
+            lambda: self.status.setText(self.run.quantisation_text()))
+        column.addWidget(self.quantise_button)
+        self.status = QLabel(" ")
+        self.status.setWordWrap(True)
+        self.status.setFixedHeight(self.status.fontMetrics().lineSpacing() * 5)
+        column.addWidget(self.status)
+        column.addStretch(1)
+        return box
+
+    @staticmethod
+    def _spin(form: QFormLayout, label: str, low: int, high: int) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        form.addRow(label, spin)
+        return spin
+
+    @staticmethod
+    def _button(grid: QGridLayout, text: str, slot: object, row: int, col: int) -> QPushButton:
+        button = QPushButton(text)
+        button.clicked.connect(slot)
+        grid.addWidget(button, row, col)
+        return button
+
+    def _sync_controls(self) -> None:
+        task = self.run.task
+        widgets = (self.population_spin, self.elite_spin, self.tournament_spin,
+                   self.generations_spin, self.selection_box, self.children_box,
+                   self.device_box, self.mutation_spin, self.scale_spin, self.crossover_check,
+                   self.seed_check)
+        for widget in widgets:
+            widget.blockSignals(True)
+        self.population_spin.setValue(task.population)
+        self.elite_spin.setValue(task.elite)
+        self.tournament_spin.setValue(task.tournament_size)
+        self.generations_spin.setValue(task.generations)
+        self.selection_box.setCurrentText(task.selection)
+        self.children_box.setCurrentText(str(task.children_per_pair))
+        self.device_box.setCurrentText(task.device)
+        self.mutation_spin.setValue(task.mutation_rate)
+        scales = task.scales if isinstance(task.scales, float | int) else task.scales[0]
+        self.scale_spin.setValue(float(scales))
+        self.crossover_check.setChecked(task.crossover)
+        self.seed_check.setChecked(self.run.seed_from_chain)
+        for widget in widgets:
+            widget.blockSignals(False)
+        self.progress.setMaximum(task.generations)
+
+    def _apply_settings(self) -> None:
+        try:
+            task = EvolveTask(
+                population=self.population_spin.value(), elite=self.elite_spin.value(),
+                selection=self.selection_box.currentText(),
+                tournament_size=self.tournament_spin.value(),
+                crossover=self.crossover_check.isChecked(),
+                children_per_pair=int(self.children_box.currentText()),
+                mutation_rate=self.mutation_spin.value(),
+                generations=self.generations_spin.value(), scales=self.scale_spin.value(),
+                device=self.device_box.currentText())
+        except ValidationError as error:
+            self.status.setText(f"invalid setting: {error.errors()[0]['msg']}")
+            return
+        if task.population < task.elite + 1:
+            self.status.setText(f"population must be at least elite + 1 = {task.elite + 1}")
+            return
+        if task.selection == "tournament" and task.tournament_size > task.population:
+            self.status.setText("the tournament cannot be larger than the population")
+            return
+        self.run.set_task(task)
+        self.run.seed_from_chain = self.seed_check.isChecked()
+        self.progress.setMaximum(task.generations)
+        self.status.setText("settings apply from the next Start after Reset or Stop"
+                            if self.run.history else " ")
+
+    # -- plots -----------------------------------------------------------------------------
+
+    def _progress_tab(self) -> QWidget:
+        tab = QWidget()
+        grid = QGridLayout(tab)
+        self.loss_plot = titled_plot("Loss per generation", "generation", "loss",
+                                     name="evolution_loss")
+        self.loss_plot.addLegend(offset=(-10, 10))
+        self.band_low = self.loss_plot.plot([], [], pen=None)
+        self.band_high = self.loss_plot.plot([], [], pen=None)
+        self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=(31, 119, 180, 50))
+        self.loss_plot.addItem(self.band)
+        self.best_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2),
+                                              name="best")
+        self.mean_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2),
+                                              name="mean ± sd")
+        self.worst_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#d62728", width=1),
+                                               name="worst")
+        self.loss_plot.getPlotItem().export_table = self._loss_table
+        self.diversity_plot = titled_plot("Population diversity", "generation",
+                                          "mean pairwise Hamming distance (bits)",
+                                          name="diversity")
+        self.diversity_curve = self.diversity_plot.plot([], [], pen=pg.mkPen("#9467bd",
+                                                                             width=2),
+                                                        name="diversity")
+        self.boundary_plot = titled_plot("Decision boundary of the best", "x1", "x2",
+                                         name="evolution_boundary")
+        self.boundary_image = pg.ImageItem()
+        self.boundary_image.setLookupTable(boundary_colormap().getLookupTable(nPts=256))
+        self.boundary_plot.addItem(self.boundary_image)
+        self.points = {sign: self.boundary_plot.plot(
+            [], [], pen=None, symbol="o", symbolSize=5, symbolPen="w",
+            symbolBrush=colour) for sign, colour in ((1, "#0877bd"), (-1, "#f59322"))}
+        for plot in (self.loss_plot, self.diversity_plot):
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+        grid.addWidget(self.loss_plot, 0, 0, 1, 2)
+        grid.addWidget(self.diversity_plot, 1, 0)
+        grid.addWidget(self.boundary_plot, 1, 1)
+        return tab
+
+    def _comparison_tab(self) -> QWidget:
+        tab = QWidget()
+        grid = QGridLayout(tab)
+        self.passes_plot = titled_plot("Best loss against forward passes",
+                                       "full-batch forward passes", "loss", name="ga_vs_sgd_passes")
+        self.time_plot = titled_plot("Best loss against wall time", "seconds", "loss",
+                                     name="ga_vs_sgd_time")
+        self.comparison_curves = {}
+        for plot, axis in ((self.passes_plot, "passes"), (self.time_plot, "time")):
+            plot.getPlotItem().setLogMode(x=True, y=True)
+            plot.addLegend(offset=(-10, 10))
+            self.comparison_curves[axis] = (
+                plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2), name="GA (best)"),
+                plot.plot([], [], pen=pg.mkPen("#ff7f0e", width=2), name="SGD"))
+        grid.addWidget(self.passes_plot, 0, 0)
+        grid.addWidget(self.time_plot, 0, 1)
+        return tab
+
+    def _on_generations_arrived(self, stats: list[GenerationStats]) -> None:
+        self.table.extend([[s.generation, s.best, s.mean, s.std, s.worst, s.diversity,
+                            s.seconds, s.evaluations] for s in stats])
+        last = stats[-1]
+        self.progress.setValue(min(last.generation, self.progress.maximum()))
+        data = self.table.view()
+        recent = data[-20:]
+        if len(recent) > 1 and recent[-1, 6] > recent[0, 6]:
+            rate = (recent[-1, 0] - recent[0, 0]) / (recent[-1, 6] - recent[0, 6])
+            self.rate_label.setText(f"{rate:.1f} generations/s   best {last.best:.4g}")
+        else:
+            self.rate_label.setText(f"best {last.best:.4g}")
+        self._latest = last
+        self._redraw_timer.mark_dirty()
+
+    def _on_running_changed(self, running: bool) -> None:
+        for button in (self.start_button, self.step_button, self.reset_button,
+                       self.use_best_button, self.compare_button):
+            button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+
+    def _on_run_reset(self) -> None:
+        self.table = GrowingTable(len(COLUMNS))
+        self.sgd = GrowingTable(3)
+        self._latest = None
+        self.genome_view.show_nothing()
+        self.boundary_image.clear()
+        self.progress.setValue(0)
+        self.rate_label.setText(" ")
+        self._on_running_changed(False)
+        self._redraw_timer.mark_dirty()
+
+    _latest: GenerationStats | None = None
+
+    def _on_boundary_computed(self, values: np.ndarray) -> None:
+        extent = self.state.boundary_extent()
+        if extent is None:
+            return
+        x0, x1, y0, y1 = extent
+        self.boundary_image.setImage(values.T, autoLevels=False)
+        self.boundary_image.setLevels((0.0, 1.0) if self.state.session.loss != "mse"
+                                      else (-1.0, 1.0))
+        self.boundary_image.setRect(pg.QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
+
+    def _on_data_changed(self) -> None:
+        inputs, targets = self.state.dataset.inputs, self.state.dataset.targets
+        self.boundary_plot.setVisible(inputs.shape[1] == 2)
+        if inputs.shape[1] == 2:
+            for sign, curve in self.points.items():
+                mask = (targets > 0) if sign > 0 else (targets <= 0)
+                curve.setData(inputs[mask, 0], inputs[mask, 1])
+
+    def _on_compare(self) -> None:
+        self.sgd = GrowingTable(3)
+        settings = self.state.train_settings
+        self.run.compare_with_sgd(settings.lr, settings.momentum)
+
+    def _on_comparison_arrived(self, points: list[SgdPoint]) -> None:
+        self.sgd.extend([[p.forward_passes, p.seconds, p.loss] for p in points])
+        self._redraw_timer.mark_dirty()
+
+    def _loss_table(self) -> tuple[list[str], list[list[object]]]:
+        return list(COLUMNS), self.table.view().tolist()
+
+    def redraw(self) -> None:
+        data = self.table.view()
+        generation = data[:, 0]
+        self.best_curve.setData(generation, data[:, 1])
+        self.mean_curve.setData(generation, data[:, 2])
+        worst = data[:, 4]
+        self.worst_curve.setData(generation, np.where(np.isfinite(worst), worst, np.nan),
+                                 connect="finite")
+        self.band_low.setData(generation, data[:, 2] - data[:, 3])
+        self.band_high.setData(generation, data[:, 2] + data[:, 3])
+        self.diversity_curve.setData(generation, data[:, 5])
+        ga_passes, ga_time = self.comparison_curves["passes"][0], self.comparison_curves["time"][0]
+        ga_passes.setData(data[:, 7], data[:, 1])
+        ga_time.setData(np.maximum(data[:, 6], 1e-4), data[:, 1])
+        sgd = self.sgd.view()
+        self.comparison_curves["passes"][1].setData(sgd[:, 0], sgd[:, 2])
+        self.comparison_curves["time"][1].setData(np.maximum(sgd[:, 1], 1e-4), sgd[:, 2])
+        if self._latest is None:
+            return
+        # the genome view is the costliest to draw: only while it shows, or once to fill it
+        if self.tabs.currentWidget() is self.genome_view or self.genome_view.last is None:
+            self.genome_view.show_generation(self._latest)
