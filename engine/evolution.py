@@ -158,11 +158,12 @@ class Population:
             return masks
         total_bits = masks.numel() * 4
         positions = self._bernoulli_positions(total_bits, rate)
-        flat = masks.view(-1)
         values = torch.bitwise_left_shift(torch.ones_like(positions), positions % 4)
-        # each (code, bit) appears at most once, so adding powers of two sets bits
-        flat.index_put_((positions // 4,), values.to(torch.uint8), accumulate=True)
-        return masks
+        # each (code, bit) appears at most once, so adding powers of two sets bits; int32
+        # because index_add_ on uint8 is not available on every device
+        codes = torch.zeros(masks.numel(), dtype=torch.int32, device=self.device)
+        codes.index_add_(0, positions // 4, values.to(torch.int32))
+        return codes.to(torch.uint8).view(shape)
 
     def _bernoulli_positions(self, total: int, rate: float) -> torch.Tensor:
         """Sorted indices of successes among ``total`` independent Bernoulli(rate) trials."""

@@ -46,11 +46,26 @@ class PopulationEvaluator:
         self.dtype = chain.dtype
         self.inputs = inputs.to(device)
         self.targets = targets.to(device)
+        # The first layer's bias rides in its matrix product: inputs gain a column of ones
+        # and the weights a row holding the bias, which saves a pass over (N, S, out).
+        ones = torch.ones(len(inputs), 1, dtype=self.inputs.dtype, device=device)
+        self.inputs_with_ones = torch.cat([self.inputs, ones], 1)
         self.table = code_table(self.dtype).to(device)  # α = 1; scaled per layer below
         self.scales = [float(alpha) for alpha in scales]
         widest = max([chain.input_size, *(s[0] for s in self.layout.shapes)])
         budget = CHUNK_ELEMENTS_CPU if device.type == "cpu" else CHUNK_ELEMENTS_GPU
         self.chunk = max(1, budget // (len(inputs) * widest))
+        # Each linear layer's output goes into a buffer reused from call to call: fresh
+        # multi-megabyte tensors would come from mmap and be page-faulted in every time.
+        self._outputs: dict[int, torch.Tensor] = {}
+
+    def _output(self, number: int, count: int, width: int) -> torch.Tensor:
+        buffer = self._outputs.get(number)
+        if buffer is None or buffer.shape[0] < count:
+            buffer = torch.empty(max(count, self.chunk), len(self.inputs), width,
+                                 dtype=self.dtype, device=self.device)
+            self._outputs[number] = buffer
+        return buffer[:count]
 
     def losses(self, genomes: torch.Tensor) -> torch.Tensor:
         """Loss of each genome (N,) from codes (N, genome size)."""
@@ -69,9 +84,15 @@ class PopulationEvaluator:
                 alpha = self.scales[number]
                 if alpha != 1.0:
                     weight, bias = weight * alpha, bias * alpha
-                # (N, S, in) @ (N, in, out) + (N, 1, out); bmm then add_ is faster than
-                # baddbmm, which first copies the broadcast bias into its output
-                h = torch.matmul(h, weight.transpose(1, 2)).add_(bias.unsqueeze(1))
+                out = self._output(number, len(genomes), weight.shape[1])
+                if number == 0 and h is self.inputs:
+                    # (S, in + 1) @ (N, in + 1, out): the bias is the last row
+                    weight_and_bias = torch.cat([weight.transpose(1, 2), bias.unsqueeze(1)], 1)
+                    h = torch.matmul(self.inputs_with_ones, weight_and_bias, out=out)
+                else:
+                    # (N, S, in) @ (N, in, out) + (N, 1, out); bmm then add_ is faster than
+                    # baddbmm, which first copies the broadcast bias into its output
+                    h = torch.matmul(h, weight.transpose(1, 2), out=out).add_(bias.unsqueeze(1))
                 number += 1
             elif isinstance(layer, Activation):
                 h = _activate_in_place(layer.kind, h)

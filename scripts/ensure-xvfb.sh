@@ -1,6 +1,7 @@
 # Install Xvfb and the xcb libraries Qt's xcb plugin needs, when missing and we may (root).
 set -u
-if command -v Xvfb >/dev/null 2>&1 && ldconfig -p | grep -q libxcb-cursor.so.0; then
+if command -v Xvfb >/dev/null 2>&1 && command -v xwd >/dev/null 2>&1 \
+        && ldconfig -p | grep -q libxcb-cursor.so.0; then
     exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
@@ -8,6 +9,6 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "chainlab: installing Xvfb for the end-to-end test..." >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null && apt-get install -y -qq xvfb libxcb-cursor0 libxcb-icccm4 \
+apt-get update -qq >/dev/null && apt-get install -y -qq xvfb x11-apps libxcb-cursor0 libxcb-icccm4 \
     libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 \
     libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 >/dev/null
