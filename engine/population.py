@@ -22,6 +22,10 @@ from engine.layers import Activation, Linear, Norm
 # the matrix products (bench/bench_evolution.py measures this against plain bmm). On a
 # GPU, bigger chunks keep the device busy.
 CHUNK_ELEMENTS_CPU = 1 << 20
+# f(c) == 1.0 exactly in float32 and float64: a unit with pre-activation c carries a
+# constant 1 through these activations, so the next layer's bias can ride in its product.
+CONSTANT_ONE = {"identity": 1.0, "relu": 1.0, "leaky_relu": 1.0, "elu": 1.0, "tanh": 30.0,
+                "sigmoid": 40.0}
 CHUNK_ELEMENTS_GPU = 1 << 27
 
 
@@ -46,10 +50,13 @@ class PopulationEvaluator:
         self.dtype = chain.dtype
         self.inputs = inputs.to(device)
         self.targets = targets.to(device)
-        # The first layer's bias rides in its matrix product: inputs gain a column of ones
-        # and the weights a row holding the bias, which saves a pass over (N, S, out).
+        # Biases ride in the matrix products where they can: the inputs gain a column of
+        # ones, and a linear layer followed by a CONSTANT_ONE activation and another linear
+        # layer gets one extra unit that stays 1, so the next layer's weights can hold its
+        # bias as one more row. That saves a full pass over (N, S, out) per layer.
         ones = torch.ones(len(inputs), 1, dtype=self.inputs.dtype, device=device)
         self.inputs_with_ones = torch.cat([self.inputs, ones], 1)
+        self.plan = self._bias_plan(chain)
         self.table = code_table(self.dtype).to(device)  # α = 1; scaled per layer below
         self.scales = [float(alpha) for alpha in scales]
         widest = max([chain.input_size, *(s[0] for s in self.layout.shapes)])
@@ -58,6 +65,27 @@ class PopulationEvaluator:
         # Each linear layer's output goes into a buffer reused from call to call: fresh
         # multi-megabyte tensors would come from mmap and be page-faulted in every time.
         self._outputs: dict[int, torch.Tensor] = {}
+
+    @staticmethod
+    def _bias_plan(chain: Chain) -> list[tuple[bool, float | None]]:
+        """Per linear layer: (its input ends in a constant-1 column, the pre-activation of
+        the constant unit it should add to its output, or None)."""
+        layers = chain.layers
+        plan: list[tuple[bool, float | None]] = []
+        constant_in = bool(layers) and isinstance(layers[0], Linear)
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Linear):
+                if not isinstance(layer, Activation) or layer.kind not in CONSTANT_ONE:
+                    constant_in = False
+                continue
+            following = layers[index + 1:index + 3]
+            carries = (constant_in and len(following) == 2
+                       and isinstance(following[0], Activation)
+                       and following[0].kind in CONSTANT_ONE
+                       and isinstance(following[1], Linear))
+            plan.append((constant_in, CONSTANT_ONE[following[0].kind] if carries else None))
+            constant_in = carries
+        return plan
 
     def _output(self, number: int, count: int, width: int) -> torch.Tensor:
         buffer = self._outputs.get(number)
@@ -75,8 +103,10 @@ class PopulationEvaluator:
         return torch.cat(parts) if parts else torch.zeros(0, device=self.device)
 
     def _losses(self, genomes: torch.Tensor) -> torch.Tensor:
+        count = len(genomes)
         values = self.table[genomes.long()]  # decode the whole chunk at once: (N, genome)
-        h = self.inputs  # (samples, in), broadcast over individuals by the first matmul
+        # (samples, in [+ 1]), broadcast over individuals by the first matmul
+        h = self.inputs_with_ones if self.plan and self.plan[0][0] else self.inputs
         number = 0
         for layer in self.chain.layers:
             if isinstance(layer, Linear):
@@ -84,22 +114,25 @@ class PopulationEvaluator:
                 alpha = self.scales[number]
                 if alpha != 1.0:
                     weight, bias = weight * alpha, bias * alpha
-                out = self._output(number, len(genomes), weight.shape[1])
-                if number == 0 and h is self.inputs:
-                    # (S, in + 1) @ (N, in + 1, out): the bias is the last row
-                    weight_and_bias = torch.cat([weight.transpose(1, 2), bias.unsqueeze(1)], 1)
-                    h = torch.matmul(self.inputs_with_ones, weight_and_bias, out=out)
-                else:
-                    # (N, S, in) @ (N, in, out) + (N, 1, out); bmm then add_ is faster than
-                    # baddbmm, which first copies the broadcast bias into its output
-                    h = torch.matmul(h, weight.transpose(1, 2), out=out).add_(bias.unsqueeze(1))
+                constant_in, constant_out = self.plan[number]
+                matrix = weight.transpose(1, 2)  # (N, in, out)
+                if constant_in:  # the bias is the row that meets the constant-1 column
+                    matrix = torch.cat([matrix, bias.unsqueeze(1)], 1)
+                if constant_out is not None:  # a unit fed only by the constant: stays 1
+                    unit = matrix.new_zeros(count, matrix.shape[1], 1)
+                    unit[:, -1, 0] = constant_out
+                    matrix = torch.cat([matrix, unit], 2)
+                out = self._output(number, count, matrix.shape[2])
+                h = torch.matmul(h, matrix, out=out)
+                if not constant_in:
+                    h.add_(bias.unsqueeze(1))
                 number += 1
             elif isinstance(layer, Activation):
                 h = _activate_in_place(layer.kind, h)
             elif isinstance(layer, Norm):
                 h = _norm(layer, h)
         if h.dim() == 2:  # a chain with no linear layer
-            h = h.expand(len(genomes), *h.shape)
+            h = h.expand(count, *h.shape)
         return self._loss(h)
 
     def _loss(self, output: torch.Tensor) -> torch.Tensor:

@@ -179,3 +179,30 @@ def test_cuda_request_falls_back_with_a_note() -> None:
 def test_layout_matches_evaluator() -> None:
     chain, evaluator = setup()
     assert evaluator.layout == GenomeLayout.of(chain)
+
+
+@pytest.mark.parametrize("kind", ["tanh", "sigmoid", "relu", "leaky_relu", "elu", "identity",
+                                  "gelu", "silu", "softplus"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_biases_carried_by_a_constant_unit_give_the_same_losses(kind: str, dtype: str) -> None:
+    layers: list = []
+    for _ in range(3):
+        layers += [LinearSpec(out_features=5), ActivationSpec(kind=kind)]
+    layers.append(LinearSpec(out_features=1))
+    chain = Chain(NetworkSpec(input_size=3, layers=layers), dtype, torch.Generator())
+    x = torch.randn(20, 3, generator=torch.Generator().manual_seed(0)).to(chain.dtype)
+    y = torch.randn(20, 1, generator=torch.Generator().manual_seed(1)).to(chain.dtype)
+    evaluator = PopulationEvaluator(chain, x, y, "mse", [1.0, 0.5, 2.0, 1.0],
+                                    torch.device("cpu"))
+    carried = [constant is not None for _, constant in evaluator.plan]
+    assert carried == ([True, True, True, False] if kind in ("tanh", "sigmoid", "relu",
+                                                             "leaky_relu", "elu", "identity")
+                       else [False] * 4)
+    genomes = torch.randint(0, 16, (6, evaluator.layout.size), dtype=torch.uint8,
+                            generator=torch.Generator().manual_seed(2))
+    batched = evaluator.losses(genomes)
+    rel = 1e-12 if dtype == "float64" else 2e-5
+    for row, genome in enumerate(genomes):
+        load_genome(chain, genome, [1.0, 0.5, 2.0, 1.0])
+        single = float(Pass(chain, x, y, "mse").run().loss)
+        assert float(batched[row]) == pytest.approx(single, rel=rel, abs=1e-12)
