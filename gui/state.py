@@ -27,7 +27,6 @@ from engine.session import (
     GeneratedData,
     Session,
     SessionError,
-    StepTask,
     TrainTask,
     load_session,
     save_session,
@@ -178,9 +177,12 @@ class AppState(QObject):
         network = network.model_copy(update={"input_size": self.dataset.inputs.shape[1]})
         try:
             chain = self._build_chain(network, self.session.dtype, self.session.seed)
-        except SessionError as error:
-            self.message_posted.emit(str(error))
-            return
+        except SessionError:
+            # explicit parameters (from a session file) that no longer fit the new shapes
+            network = network.without_parameters()
+            chain = self._build_chain(network, self.session.dtype, self.session.seed)
+            self.message_posted.emit("the parameters no longer fit the new shapes; "
+                                     "re-initialised from the seed")
         self.stop_training()
         self.chain, self.pass_ = chain, None
         self._update_session(network=network)
@@ -498,5 +500,3 @@ class AppState(QObject):
         self.evolution.stop_everything()
         self.stop_training()
 
-
-__all__ = ["AppState", "StepTask", "default_session"]

@@ -74,3 +74,14 @@ def test_layout_persists_between_launches(qtbot, settings_file: Path, dialogs) -
     second.show()
     assert second.docks["inputs"].isHidden()
     assert second.size().height() == 502
+
+
+def test_editing_a_loaded_chain_whose_weights_no_longer_fit(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    assert window.open_path(ROOT / "examples" / "seed.json")
+    builder = window.builder
+    builder.layer_list.setCurrentRow(0)
+    builder.width_spin.setValue(4)
+    builder.width_spin.editingFinished.emit()  # as when the person leaves the field
+    assert window.state.chain.layers[0].params["weight"].shape == (4, 1)
+    assert window.state.chain.layers[2].params["weight"].shape == (1, 4)
+    assert window.state.pass_ is not None
