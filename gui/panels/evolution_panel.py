@@ -248,11 +248,10 @@ class EvolutionPanel(QWidget):
             [], [], pen=None, symbol="o", symbolSize=5, symbolPen="w",
             symbolBrush=colour) for sign, colour in ((1, "#0877bd"), (-1, "#f59322"))}
         for plot in (self.loss_plot, self.diversity_plot):
-            plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
-        grid.addWidget(self.loss_plot, 0, 0, 1, 2)
-        grid.addWidget(self.diversity_plot, 1, 0)
-        grid.addWidget(self.boundary_plot, 1, 1)
+        grid.addWidget(self.loss_plot, 0, 0)
+        grid.addWidget(self.diversity_plot, 0, 1)
+        grid.addWidget(self.boundary_plot, 0, 2)
         return tab
 
     def _comparison_tab(self) -> QWidget:

@@ -80,9 +80,9 @@ class TrainingPanel(QWidget):
             plot.setDownsampling(auto=True, mode="peak")
         plots.addWidget(self.loss_plot, 0, 0)
         plots.addWidget(self.boundary_plot, 0, 1)
-        plots.addWidget(self.ratio_plot, 1, 0)
-        plots.addWidget(self.weight_plot, 1, 1)
-        plots.addWidget(self.output_plot, 2, 0, 1, 2)
+        plots.addWidget(self.ratio_plot, 0, 2)
+        plots.addWidget(self.weight_plot, 1, 0)
+        plots.addWidget(self.output_plot, 1, 1, 1, 2)
         layout.addLayout(plots, 1)
         self.layer_curves: dict[str, list[pg.PlotDataItem]] = {}
 
@@ -256,6 +256,7 @@ class TrainingPanel(QWidget):
                           name=f"layer {i}" if len(linear) <= 8 else None)
                 for n, i in enumerate(linear)]
         self.status.setText("Not trained yet.")
+        self._sync_controls()
         self._redraw_timer.mark_dirty()
 
     def _on_training_progressed(self, steps: list[TrainStep]) -> None:
