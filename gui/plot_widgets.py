@@ -7,7 +7,7 @@ themselves dirty and a ~30 Hz timer redraws only what changed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,27 +100,46 @@ def log_floor(*arrays: np.ndarray) -> float:
 
 
 class RedrawTimer(QObject):
-    """Calls ``redraw`` at most every ``REDRAW_INTERVAL_MS`` while ``mark_dirty`` is called."""
+    """Redraws dirty parts of a panel on a timer, one part per tick.
 
-    def __init__(self, redraw: Callable[[], None], parent: QObject | None = None) -> None:
+    ``parts`` are callables, each updating one plot. Qt repaints everything made dirty
+    since the last frame in one go, so updating one plot per tick keeps any single
+    event-loop iteration down to one plot's paint while a worker competes for the CPU.
+    A part is redrawn at most every ``len(parts) × REDRAW_INTERVAL_MS``.
+    """
+
+    def __init__(self, parts: Callable[[], None] | Sequence[Callable[[], None]],
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._redraw = redraw
-        self._dirty = False
+        self._parts = [parts] if callable(parts) else list(parts)
+        self._dirty = [False] * len(self._parts)
+        self._next = 0
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._on_timeout)
         self._timer.start()
 
-    def mark_dirty(self) -> None:
-        self._dirty = True
+    def mark_dirty(self, part: int | None = None) -> None:
+        if part is None:
+            self._dirty = [True] * len(self._parts)
+        else:
+            self._dirty[part] = True
 
     def flush(self) -> None:
-        self._on_timeout()
+        """Redraw every dirty part now."""
+        for index, part in enumerate(self._parts):
+            if self._dirty[index]:
+                self._dirty[index] = False
+                part()
 
     def _on_timeout(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self._redraw()
+        for offset in range(len(self._parts)):
+            index = (self._next + offset) % len(self._parts)
+            if self._dirty[index]:
+                self._dirty[index] = False
+                self._next = index + 1
+                self._parts[index]()
+                return
 
 
 class GrowingTable:

@@ -35,6 +35,7 @@ from gui.plot_specs import boundary_colormap
 from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot
 from gui.state import AppState
 
+BOUNDARY_PART = 2  # index of _redraw_boundary among the redraw timer's parts
 COLUMNS = ("generation", "best", "mean", "std", "worst", "diversity", "seconds", "evaluations")
 
 
@@ -56,7 +57,9 @@ class EvolutionPanel(QWidget):
         self.tabs.currentChanged.connect(lambda _: self._redraw_timer.mark_dirty())
         self.table = GrowingTable(len(COLUMNS))
         self.sgd = GrowingTable(3)
-        self._redraw_timer = RedrawTimer(self.redraw, self)
+        self._redraw_timer = RedrawTimer([self._redraw_loss, self._redraw_diversity,
+                                          self._redraw_boundary, self._redraw_comparison,
+                                          self._redraw_genomes], self)
         self.run.generations_arrived.connect(self._on_generations_arrived)
         self.run.running_changed.connect(self._on_running_changed)
         self.run.run_reset.connect(self._on_run_reset)
@@ -307,8 +310,15 @@ class EvolutionPanel(QWidget):
     _latest: GenerationStats | None = None
 
     def _on_boundary_computed(self, values: np.ndarray) -> None:
+        self._boundary_values = values
+        self._redraw_timer.mark_dirty(BOUNDARY_PART)
+
+    _boundary_values: np.ndarray | None = None
+
+    def _redraw_boundary(self) -> None:
         extent = self.state.boundary_extent()
-        if extent is None:
+        values = self._boundary_values
+        if extent is None or values is None:
             return
         x0, x1, y0, y1 = extent
         self.boundary_image.setImage(values.T, autoLevels=False)
@@ -337,6 +347,11 @@ class EvolutionPanel(QWidget):
         return list(COLUMNS), self.table.view().tolist()
 
     def redraw(self) -> None:
+        """Everything at once (tests and exports); live updates go part by part."""
+        self._redraw_timer.mark_dirty()
+        self._redraw_timer.flush()
+
+    def _redraw_loss(self) -> None:
         data = self.table.view()
         generation = data[:, 0]
         self.best_curve.setData(generation, data[:, 1])
@@ -346,15 +361,23 @@ class EvolutionPanel(QWidget):
                                  connect="finite")
         self.band_low.setData(generation, data[:, 2] - data[:, 3])
         self.band_high.setData(generation, data[:, 2] + data[:, 3])
-        self.diversity_curve.setData(generation, data[:, 5])
+
+    def _redraw_diversity(self) -> None:
+        data = self.table.view()
+        self.diversity_curve.setData(data[:, 0], data[:, 5])
+
+    def _redraw_comparison(self) -> None:
+        data = self.table.view()
         ga_passes, ga_time = self.comparison_curves["passes"][0], self.comparison_curves["time"][0]
         ga_passes.setData(data[:, 7], data[:, 1])
         ga_time.setData(np.maximum(data[:, 6], 1e-4), data[:, 1])
         sgd = self.sgd.view()
         self.comparison_curves["passes"][1].setData(sgd[:, 0], sgd[:, 2])
         self.comparison_curves["time"][1].setData(np.maximum(sgd[:, 1], 1e-4), sgd[:, 2])
+
+    def _redraw_genomes(self) -> None:
+        # the costliest view to draw: only while it shows, or once to fill it
         if self._latest is None:
             return
-        # the genome view is the costliest to draw: only while it shows, or once to fill it
         if self.tabs.currentWidget() is self.genome_view or self.genome_view.last is None:
             self.genome_view.show_generation(self._latest)

@@ -39,6 +39,7 @@ from gui.state import AppState
 GENERATED = ("circle", "xor", "gaussian", "spiral", "plane", "multi_gaussian", "sin",
              "seed_example")
 CSV_ITEM = "CSV file…"
+BOUNDARY_PART = 4  # index of _redraw_boundary among the redraw timer's parts
 
 
 class TrainingPanel(QWidget):
@@ -86,7 +87,10 @@ class TrainingPanel(QWidget):
         layout.addLayout(plots, 1)
         self.layer_curves: dict[str, list[pg.PlotDataItem]] = {}
 
-        self._redraw_timer = RedrawTimer(self.redraw, self)
+        self._redraw_timer = RedrawTimer([
+            self._redraw_loss, lambda: self._layer_part("ratio", 0),
+            lambda: self._layer_part("weight", 1), lambda: self._layer_part("output", 2),
+            self._redraw_boundary], self)
         state.training_progressed.connect(self._on_training_progressed)
         state.training_reset.connect(self._on_training_reset)
         state.training_state_changed.connect(self._on_training_state_changed)
@@ -281,6 +285,10 @@ class TrainingPanel(QWidget):
 
     def _on_boundary_computed(self, values: np.ndarray | None) -> None:
         self._boundary_values = values
+        self._redraw_timer.mark_dirty(BOUNDARY_PART)
+
+    def _redraw_boundary(self) -> None:
+        values = self._boundary_values
         extent = self.state.boundary_extent()
         if values is None or extent is None:
             self.boundary_image.clear()
@@ -306,10 +314,16 @@ class TrainingPanel(QWidget):
         return ["kind", "x1", "x2", "value"], rows
 
     def redraw(self) -> None:
+        """Everything at once (tests and exports); live updates go part by part."""
+        self._redraw_timer.mark_dirty()
+        self._redraw_timer.flush()
+
+    def _redraw_loss(self) -> None:
         data = self.table.view()
-        steps = data[:, 0]
-        self.loss_curve.setData(steps, data[:, 1])
+        self.loss_curve.setData(data[:, 0], data[:, 1])
+
+    def _layer_part(self, key: str, start: int) -> None:
+        data = self.table.view()
         n = len(self.linear_indices)
-        for key, start in (("ratio", 2), ("weight", 2 + n), ("output", 2 + 2 * n)):
-            for j, curve in enumerate(self.layer_curves[key]):
-                curve.setData(steps, data[:, start + j])
+        for j, curve in enumerate(self.layer_curves[key]):
+            curve.setData(data[:, 0], data[:, start * n + 2 + j])
