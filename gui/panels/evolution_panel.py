@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 from engine.comparison import SgdPoint
 from engine.evolution import GenerationStats
 from engine.evolution_config import EvolveTask
+from gui.boundary_view import BoundaryView
 from gui.panels.genome_view import GenomeView
-from gui.plot_specs import boundary_colormap
 from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot
 from gui.state import AppState
 
@@ -242,14 +242,9 @@ class EvolutionPanel(QWidget):
         self.diversity_curve = self.diversity_plot.plot([], [], pen=pg.mkPen("#9467bd",
                                                                              width=2),
                                                         name="diversity")
-        self.boundary_plot = titled_plot("Decision boundary of the best", "x1", "x2",
-                                         name="evolution_boundary")
-        self.boundary_image = pg.ImageItem()
-        self.boundary_image.setLookupTable(boundary_colormap().getLookupTable(nPts=256))
-        self.boundary_plot.addItem(self.boundary_image)
-        self.points = {sign: self.boundary_plot.plot(
-            [], [], pen=None, symbol="o", symbolSize=5, symbolPen="w",
-            symbolBrush=colour) for sign, colour in ((1, "#0877bd"), (-1, "#f59322"))}
+        self.boundary = BoundaryView("Decision boundary of the best", "evolution_boundary",
+                                     point_size=5)
+        self.boundary_plot = self.boundary.widget
         for plot in (self.loss_plot, self.diversity_plot):
             plot.setDownsampling(auto=True, mode="peak")
         grid.addWidget(self.loss_plot, 0, 0)
@@ -301,7 +296,8 @@ class EvolutionPanel(QWidget):
         self.sgd = GrowingTable(3)
         self._latest = None
         self.genome_view.show_nothing()
-        self.boundary_image.clear()
+        self._boundary_values = None
+        self._redraw_timer.mark_dirty(BOUNDARY_PART)
         self.progress.setValue(0)
         self.rate_label.setText(" ")
         self._on_running_changed(False)
@@ -316,23 +312,11 @@ class EvolutionPanel(QWidget):
     _boundary_values: np.ndarray | None = None
 
     def _redraw_boundary(self) -> None:
-        extent = self.state.boundary_extent()
-        values = self._boundary_values
-        if extent is None or values is None:
-            return
-        x0, x1, y0, y1 = extent
-        self.boundary_image.setImage(values.T, autoLevels=False)
-        self.boundary_image.setLevels((0.0, 1.0) if self.state.session.loss != "mse"
-                                      else (-1.0, 1.0))
-        self.boundary_image.setRect(pg.QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.boundary.show_values(self._boundary_values, self.state.boundary_extent(),
+                                  probabilities=self.state.session.loss != "mse")
 
     def _on_data_changed(self) -> None:
-        inputs, targets = self.state.dataset.inputs, self.state.dataset.targets
-        self.boundary_plot.setVisible(inputs.shape[1] == 2)
-        if inputs.shape[1] == 2:
-            for sign, curve in self.points.items():
-                mask = (targets > 0) if sign > 0 else (targets <= 0)
-                curve.setData(inputs[mask, 0], inputs[mask, 1])
+        self.boundary.show_data(self.state.dataset.inputs, self.state.dataset.targets)
 
     def _on_compare(self) -> None:
         self.sgd = GrowingTable(3)

@@ -31,8 +31,8 @@ from engine.layers import Linear
 from engine.losses import LOSSES
 from engine.session import CsvData, GeneratedData, SessionError
 from engine.training import TrainStep
+from gui.boundary_view import BoundaryView
 from gui.panels.gradient_panel import depth_colour
-from gui.plot_specs import boundary_colormap
 from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot
 from gui.state import AppState
 
@@ -57,15 +57,8 @@ class TrainingPanel(QWidget):
         self.loss_plot.setDownsampling(auto=True, mode="peak")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2),
                                               name="loss")
-        self.boundary_plot = titled_plot("Decision boundary", "x1", "x2",
-                                         name="decision_boundary")
-        self.boundary_image = pg.ImageItem()
-        self.boundary_image.setLookupTable(boundary_colormap().getLookupTable(nPts=256))
-        self.boundary_plot.addItem(self.boundary_image)
-        self.points = {sign: self.boundary_plot.plot(
-            [], [], pen=None, symbol="o", symbolSize=6, symbolPen="w",
-            symbolBrush=colour) for sign, colour in ((1, "#0877bd"), (-1, "#f59322"))}
-        self.boundary_plot.getPlotItem().export_table = self._boundary_table
+        self.boundary = BoundaryView("Decision boundary", "decision_boundary")
+        self.boundary_plot = self.boundary.widget
         self._boundary_values: np.ndarray | None = None
         self.ratio_plot = titled_plot("Update-to-data ratio per linear layer", "step",
                                       "lr·std(∇W)/std(W) (log)", name="update_ratio")
@@ -274,13 +267,7 @@ class TrainingPanel(QWidget):
         self._redraw_timer.mark_dirty()
 
     def _on_data_changed(self) -> None:
-        inputs, targets = self.state.dataset.inputs, self.state.dataset.targets
-        two_d = inputs.shape[1] == 2
-        self.boundary_plot.setVisible(two_d)
-        if two_d:
-            for sign, curve in self.points.items():
-                mask = (targets > 0) if sign > 0 else (targets <= 0)
-                curve.setData(inputs[mask, 0], inputs[mask, 1])
+        self.boundary.show_data(self.state.dataset.inputs, self.state.dataset.targets)
         self._sync_controls()
 
     def _on_boundary_computed(self, values: np.ndarray | None) -> None:
@@ -288,30 +275,8 @@ class TrainingPanel(QWidget):
         self._redraw_timer.mark_dirty(BOUNDARY_PART)
 
     def _redraw_boundary(self) -> None:
-        values = self._boundary_values
-        extent = self.state.boundary_extent()
-        if values is None or extent is None:
-            self.boundary_image.clear()
-            return
-        x0, x1, y0, y1 = extent
-        self.boundary_image.setImage(values.T, autoLevels=False)
-        self.boundary_image.setLevels((0.0, 1.0) if self.state.session.loss != "mse"
-                                      else (-1.0, 1.0))
-        self.boundary_image.setRect(pg.QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
-
-    def _boundary_table(self) -> tuple[list[str], list[list[object]]]:
-        inputs, targets = self.state.dataset.inputs, self.state.dataset.targets
-        if inputs.shape[1] != 2:
-            return ["kind", "x1", "x2", "value"], []
-        rows: list[list[object]] = [["point", float(x), float(y), float(t)]
-                                    for (x, y), t in zip(inputs, targets, strict=False)]
-        extent = self.state.boundary_extent()
-        if self._boundary_values is not None and extent is not None:
-            res = self._boundary_values.shape[0]
-            xs, ys = np.linspace(extent[0], extent[1], res), np.linspace(extent[2], extent[3], res)
-            rows += [["grid", float(xs[c]), float(ys[r]), float(self._boundary_values[r, c])]
-                     for r in range(res) for c in range(res)]
-        return ["kind", "x1", "x2", "value"], rows
+        self.boundary.show_values(self._boundary_values, self.state.boundary_extent(),
+                                  probabilities=self.state.session.loss != "mse")
 
     def redraw(self) -> None:
         """Everything at once (tests and exports); live updates go part by part."""

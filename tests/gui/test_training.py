@@ -61,7 +61,9 @@ def test_training_runs_off_the_gui_thread_and_stays_responsive(qtbot, window) ->
     panel.redraw()
     x, _y = panel.loss_curve.getData()
     assert len(x) == len(window.state.history)
-    assert panel.boundary_image.image is not None
+    assert panel.boundary.image.image is not None
+    header, rows = panel.boundary.table()
+    assert sum(row[0] == "grid" for row in rows) == 48 * 48
 
 
 def test_learning_rate_changes_without_reset(qtbot, window) -> None:  # type: ignore[no-untyped-def]
