@@ -30,20 +30,17 @@ def load_data(session: Session, base_dir: Path) -> Dataset:
             return make_dataset(data.dataset, data.samples, data.noise, session.seed)
         if isinstance(data, CsvData):
             path = Path(data.path)
-            dataset = load_csv(path if path.is_absolute() else base_dir / path,
-                               data.input_columns, data.target_column, data.task)
-            if dataset.inputs.shape[1] != session.network.input_size:
-                raise SessionError("network.input_size", f"the CSV gives "
-                                   f"{dataset.inputs.shape[1]} input column(s), the network "
-                                   f"takes {session.network.input_size}")
-            return dataset
-        targets = np.asarray(data.targets, dtype=np.float64)
-        return Dataset(np.asarray(data.inputs, dtype=np.float64), targets, "regression",
-                       tuple(f"x{i + 1}" for i in range(session.network.input_size)))
+            return load_csv(path if path.is_absolute() else base_dir / path,
+                            data.input_columns, data.target_column, data.task)
     except DatasetError as error:
         raise SessionError("data", str(error)) from None
-    except ValueError as error:  # ragged inline targets
+    try:
+        targets = np.asarray(data.targets, dtype=np.float64)
+    except ValueError as error:  # ragged rows of targets
         raise SessionError("data.targets", f"cannot form a table: {error}") from None
+    inputs = np.asarray(data.inputs, dtype=np.float64)
+    return Dataset(inputs, targets, "regression",
+                   tuple(f"x{i + 1}" for i in range(inputs.shape[1])))
 
 
 def build_experiment(session: Session, base_dir: Path = Path()) -> Experiment:
@@ -54,6 +51,9 @@ def build_experiment(session: Session, base_dir: Path = Path()) -> Experiment:
     except SpecError as error:
         raise SessionError(error.path, error.message) from None
     dataset = load_data(session, base_dir)
+    if dataset.inputs.shape[1] != session.network.input_size:
+        raise SessionError("network.input_size", f"the data has {dataset.inputs.shape[1]} "
+                           f"input column(s), the network takes {session.network.input_size}")
     inputs = torch.tensor(dataset.inputs, dtype=chain.dtype)
     try:
         targets = prepare_targets(session.loss, torch.tensor(dataset.targets_for(session.loss),

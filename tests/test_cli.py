@@ -174,3 +174,21 @@ def test_out_dir_that_is_a_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--out: cannot write" in result.stderr
     assert blocker.read_text() == "not a folder"
+
+
+def test_csv_session_and_its_errors(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("x,y\n0,0.1\n1,0.3\n2,0.5\n")
+    session = copy.deepcopy(SEED)
+    session["data"] = {"dataset": "csv", "path": "data.csv", "target_column": "y"}
+    result = run_cli(tmp_path, session, "--no-plots")
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert len(data["layers"][0]["output"]) == 3
+    (tmp_path / "data.csv").write_text("x,y\n0,0.1\n1,zero\n")
+    result = run_cli(tmp_path, session, out=tmp_path / "out2")
+    assert result.returncode == 2
+    assert "line 3, column 2: 'zero' is not a number" in result.stderr
+    (tmp_path / "data.csv").write_text("a,b,y\n0,0,0.1\n")
+    result = run_cli(tmp_path, session, out=tmp_path / "out3")
+    assert result.returncode == 2
+    assert "network.input_size: the data has 2 input column(s)" in result.stderr

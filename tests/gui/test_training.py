@@ -62,7 +62,7 @@ def test_training_runs_off_the_gui_thread_and_stays_responsive(qtbot, window) ->
     x, _y = panel.loss_curve.getData()
     assert len(x) == len(window.state.history)
     assert panel.boundary.image.image is not None
-    header, rows = panel.boundary.table()
+    _header, rows = panel.boundary.table()
     assert sum(row[0] == "grid" for row in rows) == 48 * 48
 
 
@@ -101,3 +101,20 @@ def test_exploding_run_says_where_and_reset_recovers(qtbot, window) -> None:  # 
     assert window.state.pass_ is None
     click_action(qtbot, window, "Full pass")
     assert np.isfinite(float(window.state.pass_.loss))
+
+
+def test_own_csv_data(qtbot, window, dialogs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "points.csv"
+    rows = ["a,b,label"] + [f"{x},{y},{int(x * y > 0)}" for x in (-2, -1, 1, 2)
+                            for y in (-2, -1, 1, 2)]
+    good.write_text("\n".join(rows) + "\n")
+    panel = window.training
+    assert panel.load_csv_path(str(good), "classification")
+    assert window.state.dataset.feature_names == ("a", "b")
+    assert window.state.network.input_size == 2
+    assert len(window.inputs.sliders) == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,label\n1,2,0\n3,oops,1\n")
+    assert not panel.load_csv_path(str(bad))
+    assert "line 3, column 2: 'oops' is not a number" in dialogs[-1][1]
+    assert window.state.dataset.feature_names == ("a", "b")
