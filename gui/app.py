@@ -57,8 +57,19 @@ class LoadingWindow(QMainWindow):
 
 
 def launch(session_path: str | None = None, screenshot: str | None = None) -> int:
-    if screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                       or os.environ.get("QT_QPA_PLATFORM") or sys.platform != "linux")
+    if screenshot and not has_display:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    elif not has_display:
+        print("error: no display to open the window on (DISPLAY is not set). Run it in a "
+              "desktop session, or headless: main.py run SESSION.json --out DIR, or "
+              "main.py --screenshot FILE [SESSION.json]", file=sys.stderr)
+        return 2
+    if session_path and not Path(session_path).is_file():
+        # say it before any window opens; the app would otherwise start without it
+        print(f"error: {session_path}: no such session file", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Chain Lab")
     app.setOrganizationName("ChainLab")
@@ -78,8 +89,14 @@ def launch(session_path: str | None = None, screenshot: str | None = None) -> in
         QTimer.singleShot(0, load)
 
     def load() -> None:
+        from engine.session import SessionError  # imports torch: only after the first paint
+
         try:
-            window = build_window(session_path)
+            window = build_window(session_path, interactive=not screenshot)
+        except SessionError as error:  # --screenshot with a bad session: no one to ask
+            print(f"error: {session_path}: {error}", file=sys.stderr)
+            QApplication.exit(2)
+            return
         except Exception as error:  # the app cannot start: say why instead of hanging
             if not screenshot:
                 QMessageBox.critical(loading, "Chain Lab cannot start", f"{error}")
@@ -136,17 +153,18 @@ def _write_recovery(state: object) -> None:
         print(f"could not keep the unsaved session: {error}", file=sys.stderr)
 
 
-def build_window(session_path: str | None):  # type: ignore[no-untyped-def]
+def build_window(session_path: str | None, interactive: bool = True):  # type: ignore[no-untyped-def]
+    """The main window, with the session opened. A bad session is shown in a message box
+    (the app starts with the default session) or, not ``interactive``, raised."""
     from gui.main_window import MainWindow
     from gui.state import AppState
 
     state = AppState()
     window = MainWindow(state)
-    if session_path:
-        if not Path(session_path).exists():
-            QMessageBox.warning(window, "Cannot open session", f"{session_path}: no such file")
-        else:
-            window.open_path(session_path, ask=False)
+    if session_path and interactive:
+        window.open_path(session_path, ask=False)
+    elif session_path:
+        state.open_session(session_path)
     return window
 
 

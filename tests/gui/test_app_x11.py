@@ -121,3 +121,29 @@ def test_first_window_needs_no_torch() -> None:
     code = ("import sys, gui.app\n"
             "assert 'torch' not in sys.modules and 'pyqtgraph' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_screenshot_of_a_bad_session_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "chainlab/1"}')
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
+           "CHAINLAB_SETTINGS": str(tmp_path / "s.ini")}
+    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "--screenshot",
+                             str(tmp_path / "x.png"), str(bad)], env=env, timeout=120,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "network: required field is missing" in result.stderr
+    assert not (tmp_path / "x.png").exists()
+    missing = subprocess.run([sys.executable, str(ROOT / "main.py"), str(tmp_path / "no.json")],
+                             env=env, timeout=60, capture_output=True, text=True)
+    assert missing.returncode == 2
+    assert "no such session file" in missing.stderr
+
+
+def test_no_display_is_a_clear_message(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env, timeout=60,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "no display" in result.stderr
