@@ -229,6 +229,19 @@ class Population:
         )
 
 
+def seeded_population(genome: torch.Tensor, size: int, rate: float,
+                      generator: torch.Generator) -> torch.Tensor:
+    """A population grown from one genome (a quantised float network): the genome itself,
+    then copies with each bit flipped with probability max(rate, 0.01)."""
+    population = genome.reshape(1, -1).repeat(size, 1)
+    flip = max(rate, 0.01)
+    for bit in range(4):
+        flips = torch.rand(population.shape, generator=generator) < flip
+        population ^= flips.to(torch.uint8) << bit
+    population[0] = genome
+    return population
+
+
 def resolve_device(requested: str) -> tuple[torch.device, str]:
     """The device to run on and a note when the request could not be met."""
     if requested in ("cuda", "auto") and torch.cuda.is_available():

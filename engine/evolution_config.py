@@ -23,3 +23,5 @@ class EvolveTask(Frozen):
     generations: int = Field(100, ge=1, le=10_000_000)
     scales: float | list[float] = Field(1.0, description="alpha per linear layer, or one for all")
     device: Literal["cpu", "cuda", "auto"] = "cpu"
+    seed_from_network: bool = Field(False, description="start from the network's own "
+                                    "parameters snapped to the grid, and mutated copies")

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from engine.evolution import evolve, resolve_device
+from engine.evolution import evolve, resolve_device, seeded_population
 from engine.evolution_config import EvolveTask
 from engine.experiment import Experiment
-from engine.genome import GenomeLayout, genome_hex, load_genome, resolve_scales
+from engine.genome import GenomeLayout, chain_genome, genome_hex, load_genome, resolve_scales
 from engine.plots import LinePlot, Series
 from engine.population import PopulationEvaluator
 from engine.runner import RunOutput, boundary_plot, gradient_flow_plot, pass_result
@@ -25,10 +25,15 @@ def run_evolution(experiment: Experiment, task: EvolveTask,
     device, note = resolve_device(task.device)
     evaluator = PopulationEvaluator(chain, experiment.inputs, experiment.targets, session.loss,
                                     scales, device)
+    initial = None
+    if task.seed_from_network:
+        initial = seeded_population(chain_genome(chain, scales), task.population,
+                                    task.mutation_rate,
+                                    torch.Generator().manual_seed(session.seed))
     history: dict[str, list[float]] = {key: [] for key in
                                        ("best", "mean", "worst", "diversity", "seconds")}
     std, evaluations, best_genome = [], [], None
-    for stats in evolve(evaluator, task, session.seed):
+    for stats in evolve(evaluator, task, session.seed, initial=initial):
         history["best"].append(stats.best)
         history["mean"].append(stats.mean)
         history["worst"].append(stats.worst)

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.chain import Chain
 from engine.comparison import SgdPoint, quantisation_report, sgd_curve
-from engine.evolution import GenerationStats, evolve, resolve_device
+from engine.evolution import GenerationStats, evolve, resolve_device, seeded_population
 from engine.evolution_config import EvolveTask
 from engine.genome import GenomeLayout, chain_genome, load_genome, resolve_scales
 from engine.optim import SGDConfig
@@ -49,7 +49,6 @@ class EvolutionRun(QObject):
         super().__init__()
         self.state = state  # the AppState: chain, dataset, session
         self.task = EvolveTask()
-        self.seed_from_chain = False
         self.history: list[GenerationStats] = []
         self.device_note = ""
         self._generator: Iterator[GenerationStats] | None = None
@@ -91,7 +90,8 @@ class EvolutionRun(QObject):
         scales = self.scales()
         evaluator = PopulationEvaluator(chain, inputs, targets, state.session.loss,  # type: ignore[attr-defined]
                                         scales, device)
-        initial = self._initial_population(chain, scales) if self.seed_from_chain else None
+        initial = self._initial_population(chain, scales) if self.task.seed_from_network \
+            else None
         self._generator = evolve(evaluator, self.task, state.session.seed,  # type: ignore[attr-defined]
                                  initial=initial, generations=self.task.generations)
         self._boundary_chain = Chain(state.network, state.session.dtype,  # type: ignore[attr-defined]
@@ -100,16 +100,9 @@ class EvolutionRun(QObject):
         return True
 
     def _initial_population(self, chain: Chain, scales: list[float]) -> torch.Tensor:
-        """The quantised chain, and mutated copies of it for everyone else."""
-        genome = chain_genome(chain, scales)
-        population = genome.repeat(self.task.population, 1)
         generator = torch.Generator().manual_seed(self.state.session.seed)  # type: ignore[attr-defined]
-        for bit in range(4):
-            flips = torch.rand(population.shape, generator=generator) < max(
-                self.task.mutation_rate, 0.01)
-            population ^= flips.to(torch.uint8) << bit
-        population[0] = genome
-        return population
+        return seeded_population(chain_genome(chain, scales), self.task.population,
+                                 self.task.mutation_rate, generator)
 
     def _items(self, generations: Iterator[GenerationStats]
                ) -> Iterator[GenerationStats | BestBoundary]:

@@ -186,7 +186,7 @@ class EvolutionPanel(QWidget):
         scales = task.scales if isinstance(task.scales, float | int) else task.scales[0]
         self.scale_spin.setValue(float(scales))
         self.crossover_check.setChecked(task.crossover)
-        self.seed_check.setChecked(self.run.seed_from_chain)
+        self.seed_check.setChecked(task.seed_from_network)
         for widget in widgets:
             widget.blockSignals(False)
         self.progress.setMaximum(task.generations)
@@ -201,7 +201,8 @@ class EvolutionPanel(QWidget):
                 children_per_pair=int(self.children_box.currentText()),
                 mutation_rate=self.mutation_spin.value(),
                 generations=self.generations_spin.value(), scales=self.scale_spin.value(),
-                device=self.device_box.currentText())
+                device=self.device_box.currentText(),
+                seed_from_network=self.seed_check.isChecked())
         except ValidationError as error:
             self.status.setText(f"invalid setting: {error.errors()[0]['msg']}")
             return
@@ -212,7 +213,6 @@ class EvolutionPanel(QWidget):
             self.status.setText("the tournament cannot be larger than the population")
             return
         self.run.set_task(task)
-        self.run.seed_from_chain = self.seed_check.isChecked()
         self.progress.setMaximum(task.generations)
         self.status.setText("settings apply from the next Start after Reset or Stop"
                             if self.run.history else " ")

@@ -206,3 +206,27 @@ def test_biases_carried_by_a_constant_unit_give_the_same_losses(kind: str, dtype
         load_genome(chain, genome, [1.0, 0.5, 2.0, 1.0])
         single = float(Pass(chain, x, y, "mse").run().loss)
         assert float(batched[row]) == pytest.approx(single, rel=rel, abs=1e-12)
+
+
+def test_a_population_seeded_from_a_float_network_starts_at_its_quantised_loss() -> None:
+    from engine.comparison import quantisation_report
+    from engine.runner import run_session
+    from engine.session import parse_session
+
+    text = """{"format": "chainlab/1", "seed": 3, "dtype": "float64",
+      "network": {"input_size": 2, "layers": [
+        {"type": "linear", "out_features": 4}, {"type": "activation", "kind": "tanh"},
+        {"type": "linear", "out_features": 1}]},
+      "data": {"dataset": "circle", "samples": 40},
+      "loss": "bce_with_logits",
+      "task": {"kind": "evolve", "population": 20, "generations": 3,
+               "seed_from_network": true, "scales": [0.5, 1.0]}}"""
+    session = parse_session(text)
+    result = run_session(session).result
+    from engine.experiment import build_experiment
+
+    experiment = build_experiment(session)
+    report = quantisation_report(experiment.chain, [0.5, 1.0], experiment.inputs,
+                                 experiment.targets, "bce_with_logits")
+    assert result["history"]["best"][0] <= report.quantised_loss + 1e-12
+    assert result["scales"] == [0.5, 1.0]
