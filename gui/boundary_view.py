@@ -9,10 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from gui.plot_specs import boundary_colormap
 from gui.plot_widgets import titled_plot
 
 Extent = tuple[float, float, float, float]
+
+
+def boundary_colormap() -> pg.ColorMap:
+    """Playground's orange (class 0 / negative) → white → blue (class 1 / positive)."""
+    return pg.ColorMap([0.0, 0.5, 1.0], [(245, 147, 34), (232, 234, 235), (8, 119, 189)])
 
 
 class BoundaryView:
