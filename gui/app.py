@@ -8,6 +8,7 @@ anything heavy is imported; the full window replaces it a moment later. With
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -103,6 +104,10 @@ def launch(session_path: str | None = None, screenshot: str | None = None) -> in
             QApplication.exit(1)
             raise
         holder["window"] = window
+        # Everything built so far lives as long as the window: keep it out of the
+        # collector's full passes, which would otherwise walk it and pause the GUI.
+        gc.collect()
+        gc.freeze()
         if screenshot:
             window.resize(1400, 900)  # the same picture whatever the (virtual) screen
         window.show()
