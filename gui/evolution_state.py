@@ -24,7 +24,7 @@ from engine.genome import GenomeLayout, chain_genome, load_genome, resolve_scale
 from engine.optim import SGDConfig
 from engine.plots import decision_values
 from engine.population import PopulationEvaluator
-from gui.worker import GeneratorWorker, WorkerThread
+from gui.worker import WorkerThread
 
 BOUNDARY_INTERVAL = 0.15  # seconds between decision boundaries of the best individual
 
@@ -133,12 +133,8 @@ class EvolutionRun(QObject):
         assert self._generator is not None
         source = self._generator if generations is None else itertools.islice(
             self._generator, generations)
-        worker = GeneratorWorker(self._items(source))
-        worker.progressed.connect(self._on_progressed)
-        worker.finished.connect(self._on_stopped)
-        worker.failed.connect(self._on_failed)
-        self._worker = WorkerThread(worker)
-        self._worker.start()
+        self._worker = WorkerThread.run(self._items(source), self._on_progressed,
+                                        self._on_stopped, self._on_failed)
         self.running_changed.emit(True)
 
     def step(self) -> None:
@@ -205,13 +201,10 @@ class EvolutionRun(QObject):
         chain = Chain(state.network.without_parameters(), state.session.dtype,  # type: ignore[attr-defined]
                       torch.Generator().manual_seed(state.session.seed))  # type: ignore[attr-defined]
         budget = min(max(self.history[-1].seconds, 0.5), 60.0)
-        worker = GeneratorWorker(sgd_curve(chain, inputs, targets, state.session.loss,  # type: ignore[attr-defined]
-                                           SGDConfig(lr=lr, momentum=momentum), budget))
-        worker.progressed.connect(self.comparison_arrived.emit)
-        worker.finished.connect(self.stop_comparison)
-        worker.failed.connect(lambda message: self.message_posted.emit(message))
-        self._comparison = WorkerThread(worker)
-        self._comparison.start()
+        curve = sgd_curve(chain, inputs, targets, state.session.loss,  # type: ignore[attr-defined]
+                          SGDConfig(lr=lr, momentum=momentum), budget)
+        self._comparison = WorkerThread.run(curve, self.comparison_arrived.emit,
+                                            self.stop_comparison, self.message_posted.emit)
 
     def stop_comparison(self) -> None:
         if self._comparison is not None:

@@ -36,7 +36,7 @@ from engine.stats import LayerStats, layer_stats
 from engine.stepper import Pass, StepOrderError
 from engine.training import Trainer, TrainStep
 from gui.evolution_state import EvolutionRun
-from gui.worker import GeneratorWorker, WorkerThread
+from gui.worker import WorkerThread
 
 BOUNDARY_INTERVAL = 0.1  # seconds between decision-boundary grids while training
 BOUNDARY_RESOLUTION = 48
@@ -380,12 +380,8 @@ class AppState(QObject):
             self.message_posted.emit("the run went non-finite; press Reset to start again")
             return
         assert self.trainer is not None
-        worker = GeneratorWorker(self._training_items())
-        worker.progressed.connect(self._on_worker_progressed)
-        worker.finished.connect(self._on_worker_stopped)
-        worker.failed.connect(self._on_worker_failed)
-        self._worker = WorkerThread(worker)
-        self._worker.start()
+        self._worker = WorkerThread.run(self._training_items(), self._on_worker_progressed,
+                                        self._on_worker_stopped, self._on_worker_failed)
         self.training_state_changed.emit(True)
 
     def _training_items(self) -> Iterator[TrainStep | BoundarySnapshot]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
@@ -65,6 +65,19 @@ class WorkerThread:
         self.thread.started.connect(worker.run)
         worker.finished.connect(self.thread.quit)
         worker.failed.connect(self.thread.quit)
+
+    @classmethod
+    def run(cls, items: Iterator[Any], progressed: Callable[[list], None],
+            finished: Callable[[], None], failed: Callable[[str], None]) -> WorkerThread:
+        """Start iterating ``items`` on a new thread, reporting to the three callbacks
+        (called on the GUI thread)."""
+        worker = GeneratorWorker(items)
+        worker.progressed.connect(progressed)
+        worker.finished.connect(finished)
+        worker.failed.connect(failed)
+        thread = cls(worker)
+        thread.start()
+        return thread
 
     def start(self) -> None:
         self.thread.start()
