@@ -65,6 +65,7 @@ class PopulationEvaluator:
         # Each linear layer's output goes into a buffer reused from call to call: fresh
         # multi-megabyte tensors would come from mmap and be page-faulted in every time.
         self._outputs: dict[int, torch.Tensor] = {}
+        self._matrices: dict[int, torch.Tensor] = {}
 
     @staticmethod
     def _bias_plan(chain: Chain) -> list[tuple[bool, float | None]]:
@@ -87,6 +88,25 @@ class PopulationEvaluator:
             constant_in = carries
         return plan
 
+    def _augmented(self, number: int, count: int, weight: torch.Tensor, bias: torch.Tensor,
+                   constant_out: float | None) -> torch.Tensor:
+        """(N, in + 1, out [+ 1]): Wᵀ, the bias as the row that meets the constant-1 input
+        column, and (with ``constant_out``) a unit fed only by that constant, which stays
+        1 through the activation. Kept from call to call; only Wᵀ and b are rewritten."""
+        out_features, in_features = weight.shape[1], weight.shape[2]
+        width = out_features + (constant_out is not None)
+        buffer = self._matrices.get(number)
+        if buffer is None or buffer.shape[0] < count:
+            buffer = torch.zeros(max(count, self.chunk), in_features + 1, width,
+                                 dtype=self.dtype, device=self.device)
+            if constant_out is not None:
+                buffer[:, in_features, out_features] = constant_out
+            self._matrices[number] = buffer
+        matrix = buffer[:count]
+        matrix[:, :in_features, :out_features].copy_(weight.transpose(1, 2))
+        matrix[:, in_features, :out_features].copy_(bias)
+        return matrix
+
     def _output(self, number: int, count: int, width: int) -> torch.Tensor:
         buffer = self._outputs.get(number)
         if buffer is None or buffer.shape[0] < count:
@@ -104,7 +124,8 @@ class PopulationEvaluator:
 
     def _losses(self, genomes: torch.Tensor) -> torch.Tensor:
         count = len(genomes)
-        values = self.table[genomes.long()]  # decode the whole chunk at once: (N, genome)
+        # decode the whole chunk at once: (N, genome); take() is the quickest lookup here
+        values = torch.take(self.table, genomes.long())
         # (samples, in [+ 1]), broadcast over individuals by the first matmul
         h = self.inputs_with_ones if self.plan and self.plan[0][0] else self.inputs
         number = 0
@@ -115,13 +136,10 @@ class PopulationEvaluator:
                 if alpha != 1.0:
                     weight, bias = weight * alpha, bias * alpha
                 constant_in, constant_out = self.plan[number]
-                matrix = weight.transpose(1, 2)  # (N, in, out)
-                if constant_in:  # the bias is the row that meets the constant-1 column
-                    matrix = torch.cat([matrix, bias.unsqueeze(1)], 1)
-                if constant_out is not None:  # a unit fed only by the constant: stays 1
-                    unit = matrix.new_zeros(count, matrix.shape[1], 1)
-                    unit[:, -1, 0] = constant_out
-                    matrix = torch.cat([matrix, unit], 2)
+                if constant_in:
+                    matrix = self._augmented(number, count, weight, bias, constant_out)
+                else:
+                    matrix = weight.transpose(1, 2)  # (N, in, out)
                 out = self._output(number, count, matrix.shape[2])
                 h = torch.matmul(h, matrix, out=out)
                 if not constant_in:
