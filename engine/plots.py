@@ -12,6 +12,8 @@ import torch
 
 from engine.chain import Chain
 
+LIVE_RESOLUTION = 48  # grid cells per side for boundaries redrawn while a run goes on
+
 
 @dataclass(frozen=True)
 class Series:

@@ -143,9 +143,6 @@ class Pass:
     def final_output(self) -> torch.Tensor:
         return self.outputs[-1] if self.size else self.inputs  # type: ignore[return-value]
 
-    def loss_gradient_output(self) -> torch.Tensor | None:
-        return self.grad_outputs[-1] if self.size else None
-
     def first_nonfinite(self) -> NonFinite | None:
         """Where the first NaN/Inf appeared so far: forward in layer order, the loss, then
         backward from the last layer. Scans only what is new since the last call."""

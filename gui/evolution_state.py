@@ -8,9 +8,7 @@ Pause keeps the generator (and so the population) for Start to continue; Reset d
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,16 +20,9 @@ from engine.evolution import GenerationStats, evolve, resolve_device, seeded_pop
 from engine.evolution_config import EvolveTask
 from engine.genome import GenomeLayout, chain_genome, load_genome, resolve_scales
 from engine.optim import SGDConfig
-from engine.plots import decision_values
+from engine.plots import LIVE_RESOLUTION, decision_values
 from engine.population import PopulationEvaluator
-from gui.worker import WorkerThread
-
-BOUNDARY_INTERVAL = 0.15  # seconds between decision boundaries of the best individual
-
-
-@dataclass(frozen=True)
-class BestBoundary:
-    values: np.ndarray  # (resolution, resolution)
+from gui.worker import WorkerThread, split_extras, with_extras
 
 
 class EvolutionRun(QObject):
@@ -104,23 +95,20 @@ class EvolutionRun(QObject):
         return seeded_population(chain_genome(chain, scales), self.task.population,
                                  self.task.mutation_rate, generator)
 
-    def _items(self, generations: Iterator[GenerationStats]
-               ) -> Iterator[GenerationStats | BestBoundary]:
-        """Worker thread: generations, plus the best individual's decision boundary at
-        most every BOUNDARY_INTERVAL seconds (on a chain of its own)."""
+    def _items(self, generations: Iterator[GenerationStats]) -> Iterator[object]:
+        """Generations, plus the best individual's decision boundary computed on the worker
+        thread (on a chain of its own)."""
         extent = self.state.boundary_extent()  # type: ignore[attr-defined]
-        last = 0.0
-        for stats in generations:
-            yield stats
-            if extent is not None and time.monotonic() - last >= BOUNDARY_INTERVAL:
-                last = time.monotonic()
-                yield self._boundary(stats.best_genome, extent)
+        if extent is None:
+            return generations
+        return with_extras(generations, lambda stats: self._boundary(stats.best_genome,
+                                                                      extent))
 
-    def _boundary(self, genome: np.ndarray, extent: tuple) -> BestBoundary:
+    def _boundary(self, genome: np.ndarray, extent: tuple) -> np.ndarray:
         chain = self._boundary_chain
         assert chain is not None
         load_genome(chain, torch.from_numpy(genome), self._scales)
-        return BestBoundary(decision_values(chain, self.state.session.loss, extent, 48))  # type: ignore[attr-defined]
+        return decision_values(chain, self.state.session.loss, extent, LIVE_RESOLUTION)  # type: ignore[attr-defined]
 
     def start(self, generations: int | None = None) -> None:
         """Run (or continue) in the background; ``generations`` limits this call."""
@@ -168,10 +156,9 @@ class EvolutionRun(QObject):
             chain, torch.from_numpy(self.history[-1].best_genome), self._scales))
 
     def _on_progressed(self, items: list) -> None:
-        boundaries = [item for item in items if isinstance(item, BestBoundary)]
+        stats, boundaries = split_extras(items)
         if boundaries:
-            self.boundary_computed.emit(boundaries[-1].values)
-        stats = [item for item in items if isinstance(item, GenerationStats)]
+            self.boundary_computed.emit(boundaries[-1])
         if stats:
             self.history.extend(stats)
             self.generations_arrived.emit(stats)

@@ -8,9 +8,7 @@ past-tense events.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from engine.chain import Chain, SpecError
 from engine.experiment import load_data
 from engine.losses import TargetError, prepare_targets
 from engine.optim import SGDConfig
-from engine.plots import decision_values, grid_extent
+from engine.plots import LIVE_RESOLUTION, decision_values, grid_extent
 from engine.session import (
     EvolveTask,
     GeneratedData,
@@ -36,15 +34,7 @@ from engine.stats import LayerStats, layer_stats
 from engine.stepper import Pass, StepOrderError
 from engine.training import Trainer, TrainStep
 from gui.evolution_state import EvolutionRun
-from gui.worker import WorkerThread
-
-BOUNDARY_INTERVAL = 0.1  # seconds between decision-boundary grids while training
-BOUNDARY_RESOLUTION = 48
-
-
-@dataclass(frozen=True)
-class BoundarySnapshot:
-    values: np.ndarray  # (resolution, resolution), a copy
+from gui.worker import WorkerThread, split_extras, with_extras
 
 
 def default_session() -> Session:
@@ -69,7 +59,6 @@ class AppState(QObject):
     session_changed : a session was opened, created or saved (path, name).
     dirty_changed(bool) : unsaved changes appeared or were saved.
     message_posted(str) : something the user should read in the status bar.
-    problem_changed(str) : the session cannot be computed as it stands ("" when fine).
     """
 
     chain_changed = Signal()
@@ -82,7 +71,6 @@ class AppState(QObject):
     session_changed = Signal()
     dirty_changed = Signal(bool)
     message_posted = Signal(str)
-    problem_changed = Signal(str)
 
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
@@ -115,9 +103,7 @@ class AppState(QObject):
         if isinstance(session.task, EvolveTask):
             self.evolution.set_task(session.task)
         self.last_task_kind = session.task.kind
-        self.use_probe = dataset.size == 1
-        self.probe = list(dataset.inputs[0])
-        self.probe_target = float(dataset.targets_for(session.loss).reshape(dataset.size, -1)[0, 0])
+        self._reset_probe()
         self._reset_training()
         self.data_changed.emit()
         self.chain_changed.emit()
@@ -219,10 +205,7 @@ class AppState(QObject):
         self.stop_training()
         self.dataset = dataset
         self.session = candidate
-        self.use_probe = dataset.size == 1
-        self.probe = list(dataset.inputs[0])
-        self.probe_target = float(dataset.targets_for(self.session.loss)
-                                  .reshape(dataset.size, -1)[0, 0])
+        self._reset_probe()
         self._set_dirty()
         self.data_changed.emit()
         if self.network.input_size != dataset.inputs.shape[1]:
@@ -230,6 +213,14 @@ class AppState(QObject):
         else:
             self._reset_training()
             self.recompute()
+
+    def _reset_probe(self) -> None:
+        """The sliders start at the first sample; a one-sample dataset is stepped as is."""
+        dataset = self.dataset
+        self.use_probe = dataset.size == 1
+        self.probe = list(dataset.inputs[0])
+        self.probe_target = float(dataset.targets_for(self.session.loss)
+                                  .reshape(dataset.size, -1)[0, 0])
 
     def set_probe(self, feature: int, value: float) -> None:
         self.probe[feature] = value
@@ -275,9 +266,7 @@ class AppState(QObject):
         return Pass(self.chain, inputs, targets, self.session.loss)
 
     def _set_problem(self, problem: str) -> None:
-        if problem != self.problem:
-            self.problem = problem
-            self.problem_changed.emit(problem)
+        self.problem = problem  # shown by the chain view on the next pass_changed
 
     def recompute(self) -> None:
         """A full forward and backward pass on the stepping batch (live view)."""
@@ -384,18 +373,14 @@ class AppState(QObject):
                                         self._on_worker_stopped, self._on_worker_failed)
         self.training_state_changed.emit(True)
 
-    def _training_items(self) -> Iterator[TrainStep | BoundarySnapshot]:
-        """Runs on the worker thread: the trainer's steps, plus a decision-boundary grid at
-        most every BOUNDARY_INTERVAL seconds (so the GUI thread never reads the chain
-        while the worker updates it)."""
+    def _training_items(self) -> Iterator[object]:
+        """The trainer's steps, plus decision-boundary grids computed on the worker thread
+        (so the GUI thread never reads the chain while the worker updates it)."""
         assert self.trainer is not None
         extent = self.boundary_extent()
-        last = time.monotonic()
-        for step in self.trainer.steps():
-            yield step
-            if extent is not None and time.monotonic() - last >= BOUNDARY_INTERVAL:
-                last = time.monotonic()
-                yield BoundarySnapshot(self.boundary_values(extent))
+        if extent is None:
+            return self.trainer.steps()
+        return with_extras(self.trainer.steps(), lambda _: self.boundary_values(extent))
 
     def boundary_extent(self) -> tuple[float, float, float, float] | None:
         """Where the decision boundary is drawn, or None for data that is not 2-D."""
@@ -404,7 +389,7 @@ class AppState(QObject):
         return grid_extent(self.dataset.inputs)
 
     def boundary_values(self, extent: tuple[float, float, float, float]) -> np.ndarray:
-        return decision_values(self.chain, self.session.loss, extent, BOUNDARY_RESOLUTION)
+        return decision_values(self.chain, self.session.loss, extent, LIVE_RESOLUTION)
 
     def pause_training(self) -> None:
         self.stop_training()
@@ -435,11 +420,10 @@ class AppState(QObject):
         extent = self.boundary_extent()
         self.boundary_computed.emit(None if extent is None else self.boundary_values(extent))
 
-    def _on_worker_progressed(self, items: list[TrainStep | BoundarySnapshot]) -> None:
-        boundaries = [item for item in items if isinstance(item, BoundarySnapshot)]
+    def _on_worker_progressed(self, items: list[object]) -> None:
+        steps, boundaries = split_extras(items)
         if boundaries:
-            self.boundary_computed.emit(boundaries[-1].values)
-        steps = [item for item in items if isinstance(item, TrainStep)]
+            self.boundary_computed.emit(boundaries[-1])
         if not steps:
             return
         self.history.extend(steps)
@@ -481,9 +465,6 @@ class AppState(QObject):
         span = np.maximum(high - low, 1.0)
         return [(float(a - 0.25 * s), float(b + 0.25 * s)) for a, b, s in zip(low, high, span,
                                                                             strict=True)]
-
-    def is_classification(self) -> bool:
-        return self.dataset.task == "classification"
 
     def load_parameters(self, write: object) -> None:
         """Let ``write(chain)`` set the chain's parameters (e.g. the GA's best), then redraw."""

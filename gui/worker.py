@@ -8,13 +8,44 @@ immutable snapshots made by the engine, so passing them across threads is safe.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
+
+EXTRA_INTERVAL = 0.1  # seconds between extras (decision boundaries) computed by a worker
+
+
+@dataclass(frozen=True)
+class Extra:
+    """Something the worker computed between two items (a decision-boundary grid)."""
+
+    value: Any
+
+
+def with_extras(items: Iterator[Any], make: Callable[[Any], Any],
+                every: float = EXTRA_INTERVAL) -> Iterator[Any]:
+    """``items``, plus ``Extra(make(item))`` after an item at most every ``every`` seconds.
+
+    Runs on the worker thread, so whatever ``make`` reads is not being changed under it.
+    """
+    last = -math.inf
+    for item in items:
+        yield item
+        if time.monotonic() - last >= every:
+            last = time.monotonic()
+            yield Extra(make(item))
+
+
+def split_extras(items: list[Any]) -> tuple[list[Any], list[Any]]:
+    """(the plain items, the extras' values) of one batch from ``progressed``."""
+    extras = [item.value for item in items if isinstance(item, Extra)]
+    return [item for item in items if not isinstance(item, Extra)], extras
 
 
 class GeneratorWorker(QObject):
