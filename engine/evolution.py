@@ -28,8 +28,9 @@ from engine.population import PopulationEvaluator
 SAMPLE_ROWS = 48  # individuals shown by the genome view
 BIT_WEIGHTS = (1, 2, 4, 8)
 DENSE_MUTATION_RATE = 0.1  # above this, one uniform draw per bit is cheaper than skipping
-_CODE_BITS = torch.tensor([[(code >> bit) & 1 for bit in range(4)] for code in range(CODES)],
-                          dtype=torch.float64)  # (16, 4)
+# byte b → eight masks, 0xFF where bit k of b is set: one random byte gives eight coins
+_BYTE_MASKS = torch.tensor([[0xFF * ((byte >> bit) & 1) for bit in range(8)]
+                            for byte in range(256)], dtype=torch.uint8)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class Population:
         self.losses = self._nan_to_inf(evaluator.losses(self.codes))
         self.evaluations = len(self.codes)
         self.lineage: Lineage | None = None
+        self._order: torch.Tensor | None = None  # of self.losses, best first
+        self._scratch = torch.empty_like(self.codes)  # reused: fresh megabytes page-fault
 
     @staticmethod
     def _nan_to_inf(losses: torch.Tensor) -> torch.Tensor:
@@ -99,46 +102,61 @@ class Population:
             return entrants.gather(1, winner.unsqueeze(1)).squeeze(1)
         # rank-weighted: the best has weight n, the worst 1
         ranks = torch.empty(n, device=self.device)
-        ranks[self.losses.argsort(stable=True)] = torch.arange(
+        ranks[self.order()] = torch.arange(
             n, 0, -1, dtype=ranks.dtype, device=self.device)
         return torch.multinomial(ranks, count, replacement=True, generator=self.generator)
+
+    def order(self) -> torch.Tensor:
+        """Indices of the individuals from the lowest loss to the highest (ties by index)."""
+        if self._order is None:
+            self._order = self.losses.argsort(stable=True)
+        return self._order
 
     def step(self) -> None:
         """Replace the population by the next generation and evaluate its children."""
         task, n = self.task, len(self.codes)
-        order = self.losses.argsort(stable=True)
-        elites = order[:task.elite]
+        elites = self.order()[:task.elite]
         children_needed = n - task.elite
         per_pair = task.children_per_pair
         pairs = math.ceil(children_needed / per_pair)
         parents = self.select_parents(2 * pairs).reshape(pairs, 2)
         first, second = self.codes[parents[:, 0]], self.codes[parents[:, 1]]
+        size = first.shape[1]
+        # the next generation: the elites, then the children with a pair's side by side
+        next_codes = torch.empty(task.elite + pairs * per_pair, size, dtype=torch.uint8,
+                                 device=self.device)
+        next_codes[:task.elite] = self.codes[elites]
+        children = next_codes[task.elite:].view(pairs, per_pair, size)
         if task.crossover:
-            mask = self._coin_flips(pairs, first.shape[1])  # True: from the first parent
-        else:
-            mask = torch.ones_like(first, dtype=torch.bool)  # children copy one parent each
-        children = [torch.where(mask, first, second)]
-        if per_pair == 2:
-            children.append(torch.where(mask, second, first))
-        # interleave so that children of the same pair sit side by side
-        offspring = torch.stack(children, 1).reshape(-1, first.shape[1])[:children_needed]
+            mask = self._coin_flips(pairs, size)  # 0xFF: the code comes from the first parent
+            # where the mask is set, swap the second parent's code for the first's
+            swap = torch.bitwise_xor(first, second).bitwise_and_(mask)
+            torch.bitwise_xor(second, swap, out=children[:, 0])
+            if per_pair == 2:
+                torch.bitwise_xor(first, swap, out=children[:, 1])
+        else:  # children copy one parent each
+            mask = torch.full_like(first, 0xFF)
+            children[:, 0] = first
+            if per_pair == 2:
+                children[:, 1] = second
+        offspring = next_codes[task.elite:n]
         flips = self._mutation_masks(offspring.shape)
         offspring ^= flips
         self._record_lineage(parents, mask, flips, offspring, first, second)
         child_losses = self._nan_to_inf(self.evaluator.losses(offspring))
-        self.codes = torch.cat([self.codes[elites], offspring])
+        self.codes = next_codes[:n]
         self.losses = torch.cat([self.losses[elites], child_losses])
+        self._order = None
         self.evaluations += len(offspring)
 
     def _coin_flips(self, rows: int, columns: int) -> torch.Tensor:
-        """Fair coins (rows, columns) bool, eight from each random byte (the generator,
-        not the arithmetic, is what costs here)."""
+        """Fair coins (rows, columns) as uint8 masks, 0x00 or 0xFF, eight from each random
+        byte (the generator, not the arithmetic, is what costs here)."""
         per_row = (columns + 7) // 8
-        random_bytes = torch.randint(0, 256, (rows, per_row), generator=self.generator,
+        random_bytes = torch.randint(0, 256, (rows * per_row,), generator=self.generator,
                                      device=self.device, dtype=torch.uint8)
-        shifts = torch.arange(8, device=self.device, dtype=torch.uint8)
-        bits = (random_bytes.unsqueeze(-1) >> shifts) & 1
-        return bits.reshape(rows, per_row * 8)[:, :columns].bool()
+        masks = _BYTE_MASKS.to(self.device).index_select(0, random_bytes.int())
+        return masks.view(rows, per_row * 8)[:, :columns]
 
     def _mutation_masks(self, shape: torch.Size) -> torch.Tensor:
         """An xor mask per code: each of its 4 bits set independently with probability p.
@@ -156,14 +174,13 @@ class Population:
             for weight in BIT_WEIGHTS:
                 masks |= (self._rand(*shape) < rate).to(torch.uint8) * weight
             return masks
-        total_bits = masks.numel() * 4
-        positions = self._bernoulli_positions(total_bits, rate)
-        values = torch.bitwise_left_shift(torch.ones_like(positions), positions % 4)
-        # each (code, bit) appears at most once, so adding powers of two sets bits; int32
-        # because index_add_ on uint8 is not available on every device
-        codes = torch.zeros(masks.numel(), dtype=torch.int32, device=self.device)
-        codes.index_add_(0, positions // 4, values.to(torch.int32))
-        return codes.to(torch.uint8).view(shape)
+        positions = self._bernoulli_positions(masks.numel() * 4, rate)
+        codes, bits = positions // 4, positions % 4
+        flat = masks.view(-1)
+        for bit, weight in enumerate(BIT_WEIGHTS):
+            at = codes[bits == bit]  # each code at most once per bit
+            flat[at] |= weight
+        return masks
 
     def _bernoulli_positions(self, total: int, rate: float) -> torch.Tensor:
         """Sorted indices of successes among ``total`` independent Bernoulli(rate) trials."""
@@ -192,7 +209,7 @@ class Population:
             return
         self.lineage = Lineage(
             parents=(int(parents[0, 0]), int(parents[0, 1])),
-            from_first_parent=mask[0].cpu().numpy().copy(),
+            from_first_parent=mask[0].bool().cpu().numpy(),
             flipped=flips[0].cpu().numpy().copy(),
             parent_codes=torch.stack([first[0], second[0]]).cpu().numpy().copy(),
             child_codes=offspring[0].cpu().numpy().copy(),
@@ -201,17 +218,18 @@ class Population:
     def diversity(self) -> float:
         """Mean Hamming distance (bits) over all pairs of individuals, from bit counts:
         at each bit, n₁·n₀ of the N(N−1)/2 pairs differ."""
-        n, size = self.codes.shape
+        n = len(self.codes)
         if n < 2:
             return 0.0
-        # how often each code occurs in each column, then how many of those set each bit
-        column_codes = self.codes.long() + CODES * torch.arange(size, device=self.device)
-        counts = torch.bincount(column_codes.reshape(-1), minlength=CODES * size)
-        ones = counts.reshape(size, CODES).double() @ _CODE_BITS.to(self.device)
+        # how many individuals set each bit of each code
+        ones = torch.stack([
+            _column_counts(torch.bitwise_right_shift(self.codes, bit, out=self._scratch)
+                           .bitwise_and_(1))
+            for bit in range(len(BIT_WEIGHTS))]).double()
         return float((ones * (n - ones)).sum() / (n * (n - 1) / 2))
 
     def stats(self, generation: int, started: float) -> GenerationStats:
-        order = self.losses.argsort(stable=True)
+        order = self.order()
         finite = self.losses[torch.isfinite(self.losses)]
         return GenerationStats(
             generation=generation,
@@ -227,6 +245,20 @@ class Population:
             elites=min(self.task.elite, SAMPLE_ROWS),
             lineage=self.lineage,
         )
+
+
+def _column_counts(bits: torch.Tensor) -> torch.Tensor:
+    """Column sums (columns,) int32 of a (rows, columns) uint8 tensor of 0s and 1s.
+
+    Blocks of 255 rows are summed in uint8 first, which cannot overflow: summing into
+    int32 directly would first copy the whole tensor to int32, several times slower.
+    """
+    whole = len(bits) - len(bits) % 255
+    counts = bits[whole:].sum(0, dtype=torch.int32)
+    if whole:
+        blocks = bits[:whole].view(-1, 255, bits.shape[1]).sum(1, dtype=torch.uint8)
+        counts += blocks.sum(0, dtype=torch.int32)
+    return counts
 
 
 def seeded_population(genome: torch.Tensor, size: int, rate: float,

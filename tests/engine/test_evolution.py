@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from engine import population_plan
 from engine.chain import Chain
 from engine.evolution import Population, evolve, resolve_device
 from engine.evolution_config import EvolveTask
 from engine.genome import GenomeLayout, load_genome
 from engine.losses import prepare_targets
 from engine.population import PopulationEvaluator
+from engine.population_plan import LinearStep, TableStep
 from engine.specs import ActivationSpec, LinearSpec, NetworkSpec, NormSpec
 from engine.stepper import Pass
 
@@ -94,7 +96,9 @@ def test_crossover_takes_each_code_from_one_parent_half_the_time() -> None:
     child = lineage.child_codes
     mask = lineage.from_first_parent
     assert np.array_equal(child, np.where(mask, a, b))
-    coins = pop._coin_flips(2000, 37).numpy()
+    masks = pop._coin_flips(2000, 37).numpy()
+    assert set(np.unique(masks)) == {0x00, 0xFF}
+    coins = masks == 0xFF
     assert abs(coins.mean() - 0.5) < 0.01
     assert abs(coins[:, 0].mean() - 0.5) < 0.05
 
@@ -159,12 +163,17 @@ def test_best_loss_never_rises_and_history_is_deterministic() -> None:
     assert first[-1].evaluations == 40 + 25 * 38
 
 
-def test_diversity_is_the_mean_pairwise_hamming_distance() -> None:
-    pop = population(EvolveTask(population=12))
+@pytest.mark.parametrize("size", [2, 12, 255, 600])  # counts go by blocks of 255 rows
+def test_diversity_is_the_mean_pairwise_hamming_distance(size: int) -> None:
+    pop = population(EvolveTask(population=size))
     codes = pop.codes.numpy()
-    bits = np.unpackbits(codes[:, :, None], axis=2)[:, :, 4:].reshape(12, -1)
-    pairs = [(bits[i] != bits[j]).sum() for i in range(12) for j in range(i + 1, 12)]
-    assert pop.diversity() == pytest.approx(np.mean(pairs), rel=1e-12)
+    bits = np.unpackbits(codes[:, :, None], axis=2)[:, :, 4:].reshape(size, -1)
+    # each pair once: the Gram matrices of the bits and of their complements count the
+    # positions where both are 1 and both are 0
+    ones = bits.astype(np.int64)
+    same = ones @ ones.T + (1 - ones) @ (1 - ones).T
+    upper = np.triu_indices(size, 1)
+    assert pop.diversity() == pytest.approx(np.mean(bits.shape[1] - same[upper]), rel=1e-12)
 
 
 def test_cuda_request_falls_back_with_a_note() -> None:
@@ -181,31 +190,69 @@ def test_layout_matches_evaluator() -> None:
     assert evaluator.layout == GenomeLayout.of(chain)
 
 
+def ordinary_losses(chain: Chain, genomes: torch.Tensor, scales: list[float],
+                    x: torch.Tensor, y: torch.Tensor, loss: str) -> list[float]:
+    losses = []
+    for genome in genomes:
+        load_genome(chain, genome, scales)
+        losses.append(float(Pass(chain, x, y, loss).run().loss))
+    return losses
+
+
 @pytest.mark.parametrize("kind", ["tanh", "sigmoid", "relu", "leaky_relu", "elu", "identity",
                                   "gelu", "silu", "softplus"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_biases_carried_by_a_constant_unit_give_the_same_losses(kind: str, dtype: str) -> None:
+@pytest.mark.parametrize("inputs", [2, 3])
+def test_looked_up_and_computed_first_layers_give_the_ordinary_losses(
+        kind: str, dtype: str, inputs: int, monkeypatch: pytest.MonkeyPatch) -> None:
     layers: list = []
-    for _ in range(3):
-        layers += [LinearSpec(out_features=5), ActivationSpec(kind=kind)]
+    for width in (5, 4, 1):
+        layers += [LinearSpec(out_features=width), ActivationSpec(kind=kind)]
     layers.append(LinearSpec(out_features=1))
-    chain = Chain(NetworkSpec(input_size=3, layers=layers), dtype, torch.Generator())
-    x = torch.randn(20, 3, generator=torch.Generator().manual_seed(0)).to(chain.dtype)
+    chain = Chain(NetworkSpec(input_size=inputs, layers=layers), dtype, torch.Generator())
+    x = torch.randn(20, inputs, generator=torch.Generator().manual_seed(0)).to(chain.dtype)
     y = torch.randn(20, 1, generator=torch.Generator().manual_seed(1)).to(chain.dtype)
-    evaluator = PopulationEvaluator(chain, x, y, "mse", [1.0, 0.5, 2.0, 1.0],
-                                    torch.device("cpu"))
-    carried = [constant is not None for _, constant in evaluator.plan]
-    assert carried == ([True, True, True, False] if kind in ("tanh", "sigmoid", "relu",
-                                                             "leaky_relu", "elu", "identity")
-                       else [False] * 4)
-    genomes = torch.randint(0, 16, (6, evaluator.layout.size), dtype=torch.uint8,
+    scales = [1.0, 0.5, 2.0, 1.0]
+    looked_up = PopulationEvaluator(chain, x, y, "mse", scales, torch.device("cpu"))
+    # a 2-input first layer is a table of 16³ rows; a 3-input one (16⁴) is computed
+    assert isinstance(looked_up.plan.steps[0], TableStep) == (inputs == 2)
+    monkeypatch.setattr(population_plan, "TABLE_MAX_ROWS", 0)
+    computed = PopulationEvaluator(chain, x, y, "mse", scales, torch.device("cpu"))
+    assert isinstance(computed.plan.steps[0], LinearStep)
+    genomes = torch.randint(0, 16, (6, looked_up.layout.size), dtype=torch.uint8,
                             generator=torch.Generator().manual_seed(2))
-    batched = evaluator.losses(genomes)
+    expected = ordinary_losses(chain, genomes, scales, x, y, "mse")
     rel = 1e-12 if dtype == "float64" else 2e-5
-    for row, genome in enumerate(genomes):
-        load_genome(chain, genome, [1.0, 0.5, 2.0, 1.0])
-        single = float(Pass(chain, x, y, "mse").run().loss)
-        assert float(batched[row]) == pytest.approx(single, rel=rel, abs=1e-12)
+    for evaluator in (looked_up, computed):
+        assert evaluator.losses(genomes).tolist() == pytest.approx(expected, rel=rel, abs=1e-12)
+
+
+@pytest.mark.parametrize("prefix", [[NormSpec(kind="batch")], [ActivationSpec(kind="tanh")],
+                                    [NormSpec(kind="layer"), ActivationSpec(kind="sigmoid")]])
+def test_layers_before_the_first_linear_one_act_on_the_shared_data(prefix: list) -> None:
+    layers = [*prefix, LinearSpec(out_features=3), ActivationSpec(kind="relu"),
+              LinearSpec(out_features=2)]
+    chain = Chain(NetworkSpec(input_size=2, layers=layers), "float64", torch.Generator())
+    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x_before = x.clone()
+    y = prepare_targets("cross_entropy", (x[:, 0] > 0).double(), 2)
+    evaluator = PopulationEvaluator(chain, x, y, "cross_entropy", [1.0, 1.0],
+                                    torch.device("cpu"))
+    genomes = torch.randint(0, 16, (5, evaluator.layout.size), dtype=torch.uint8,
+                            generator=torch.Generator().manual_seed(3))
+    expected = ordinary_losses(chain, genomes, [1.0, 1.0], x, y, "cross_entropy")
+    assert evaluator.losses(genomes).tolist() == pytest.approx(expected, rel=1e-12)
+    assert torch.equal(x, x_before)  # the prefix ran on a copy
+
+
+def test_a_chain_without_linear_layers_has_one_loss_for_all() -> None:
+    chain = Chain(NetworkSpec(input_size=1, layers=[ActivationSpec(kind="tanh")]), "float64",
+                  torch.Generator())
+    x = torch.linspace(-1, 1, 8, dtype=torch.float64)[:, None]
+    evaluator = PopulationEvaluator(chain, x, x * 0.5, "mse", [], torch.device("cpu"))
+    losses = evaluator.losses(torch.zeros(3, 0, dtype=torch.uint8))
+    expected = float(((torch.tanh(x) - x * 0.5) ** 2).mean())
+    assert losses.tolist() == pytest.approx([expected] * 3, rel=1e-12)
 
 
 def test_a_population_seeded_from_a_float_network_starts_at_its_quantised_loss() -> None:

@@ -1,0 +1,125 @@
+"""How a population evaluation is laid out, decided once per architecture.
+
+The evaluator keeps activations feature-major, (individuals, features, samples), so that a
+linear layer is one batched product of the individuals' weights as the genome stores them,
+(out, in) row-major, with the activations: decoding a genome is one table lookup, with no
+reordering.
+
+The first linear layer, whose input every individual shares, is looked up rather than
+computed when its input is narrow. Each of its units has one of 16^(in + 1) (weights,
+bias) code combinations, so f(w·x + b) for every combination on every sample is a small
+table computed once, and the layer with its activation becomes a gather of table rows:
+for the 2-input networks of the Playground datasets, 4 096 rows replace a product and a
+tanh over the whole population.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from engine import activations
+from engine.chain import Chain
+from engine.genome import CODES, GenomeLayout, code_table
+from engine.layers import Activation, Layer, Linear
+
+# The first layer is looked up when its table stays small: 16^(in + 1) rows (in ≤ 2), and
+# at most this many values in all.
+TABLE_MAX_ROWS = CODES ** 3
+TABLE_MAX_ELEMENTS = 1 << 23
+
+
+@dataclass(frozen=True)
+class LinearStep:
+    """A linear layer as a batched product. Its weight (out, in) and bias (out) are at
+    ``weight_at`` and ``bias_at`` in the decoded values."""
+
+    out_features: int
+    in_features: int
+    weight_at: int
+    bias_at: int
+    alpha: float
+
+
+@dataclass(frozen=True)
+class TableStep:
+    """The first linear layer and the activation after it (if any) as a table gather.
+
+    Row r of ``table`` (16^(in + 1), samples) holds f(w·x + b) on every sample for the
+    codes whose base-16 digits make r: the unit's weights in order, then its bias.
+    ``weight_at`` and ``bias_at`` are genome positions.
+    """
+
+    out_features: int
+    in_features: int
+    weight_at: int
+    bias_at: int
+    powers: torch.Tensor  # (in,) the weight digits' place values; the bias digit's is 1
+    table: torch.Tensor
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    steps: list[LinearStep | TableStep | Layer]  # from the first linear layer on
+    decode_from: int  # genome position of the first parameter a product needs
+    code_values: torch.Tensor  # (16,) the value of each code at α = 1
+
+
+def plan_evaluation(chain: Chain, scales: list[float], shared_input: torch.Tensor,
+                    device: torch.device) -> EvaluationPlan:
+    """Lay out the evaluation of ``chain``'s genomes.
+
+    Shape: ``shared_input`` is (in_features, samples), the data after the layers before
+    the first linear one.
+    """
+    layout = GenomeLayout.of(chain)
+    layers = chain.layers
+    first = layout.layers[0] if layout.layers else len(layers)
+    steps: list[LinearStep | TableStep | Layer] = []
+    decode_from = 0
+    index = first
+    while index < len(layers):
+        layer = layers[index]
+        if not isinstance(layer, Linear):
+            steps.append(layer)
+            index += 1
+            continue
+        number = layout.layers.index(index)
+        out_features, in_features = layout.shapes[number]
+        weight_at = layout.offsets[number]
+        bias_at = weight_at + out_features * in_features
+        if index == first and _table_fits(in_features, shared_input.shape[1]):
+            following = layers[index + 1] if index + 1 < len(layers) else None
+            activation = following.kind if isinstance(following, Activation) else None
+            steps.append(_table_step(out_features, in_features, weight_at, activation,
+                                     shared_input, scales[number]))
+            decode_from = bias_at + out_features
+            index += 2 if activation else 1
+            continue
+        steps.append(LinearStep(out_features, in_features, weight_at - decode_from,
+                                bias_at - decode_from, scales[number]))
+        index += 1
+    # α scales the decoded values afterwards: the codes' values are powers of two, so
+    # that product is exact
+    return EvaluationPlan(steps, decode_from,
+                          code_table(chain.dtype).to(device))
+
+
+def _table_fits(in_features: int, samples: int) -> bool:
+    rows = CODES ** (in_features + 1)
+    return rows <= TABLE_MAX_ROWS and rows * samples <= TABLE_MAX_ELEMENTS
+
+
+def _table_step(out_features: int, in_features: int, weight_at: int, activation: str | None,
+                shared_input: torch.Tensor, alpha: float) -> TableStep:
+    rows = CODES ** (in_features + 1)
+    powers = CODES ** torch.arange(in_features, -1, -1, device=shared_input.device)
+    digits = torch.arange(rows, device=shared_input.device)[:, None] // powers % CODES
+    values = code_table(torch.float64).mul(alpha).to(shared_input)[digits]  # (rows, in + 1)
+    # the product the ordinary forward pass makes, bias + x @ Wᵀ, for every row at once
+    z = torch.addmm(values[:, in_features], shared_input.T, values[:, :in_features].T).T
+    table = activations.activate(activation, z) if activation else z  # (rows, samples)
+    return TableStep(out_features, in_features, weight_at,
+                     weight_at + out_features * in_features, powers[:-1].int(),
+                     table.contiguous())
