@@ -2,3 +2,8 @@
 
 Everything the GUI and the headless runner show is computed here.
 """
+
+from engine.vector_math import warm_up
+
+# before anything computes: see engine/vector_math.py
+warm_up()

@@ -39,10 +39,14 @@ class PopulationEvaluator:
     scales : list[float]
         α per linear layer.
     device : torch.device
+    look_up_first_layer : bool
+        Let a narrow first layer be a table gather (see :mod:`engine.population_plan`);
+        off, it is computed as a product like the others.
     """
 
     def __init__(self, chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str,
-                 scales: list[float], device: torch.device) -> None:
+                 scales: list[float], device: torch.device,
+                 look_up_first_layer: bool = True) -> None:
         self.chain, self.loss, self.device = chain, loss, device
         self.layout = GenomeLayout.of(chain)
         self.dtype = chain.dtype
@@ -55,7 +59,7 @@ class PopulationEvaluator:
         first = self.layout.layers[0] if self.layout.layers else len(chain.layers)
         for layer in chain.layers[:first]:
             shared = _apply(layer, shared)
-        self.plan = plan_evaluation(chain, self.scales, shared[0], device)
+        self.plan = plan_evaluation(chain, self.scales, shared[0], look_up_first_layer)
         self.shared = shared[0].contiguous()  # (in, samples)
         # targets laid out like the outputs, (outputs, samples), or class indices
         self.loss_targets = self.targets if loss == "cross_entropy" else self.targets.T

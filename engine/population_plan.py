@@ -67,8 +67,11 @@ class EvaluationPlan:
 
 
 def plan_evaluation(chain: Chain, scales: list[float], shared_input: torch.Tensor,
-                    device: torch.device) -> EvaluationPlan:
-    """Lay out the evaluation of ``chain``'s genomes.
+                    look_up_first_layer: bool = True) -> EvaluationPlan:
+    """Lay out the evaluation of ``chain``'s genomes (on ``shared_input``'s device).
+
+    With ``look_up_first_layer`` the first linear layer becomes a table gather where its
+    table is small enough.
 
     Shape: ``shared_input`` is (in_features, samples), the data after the layers before
     the first linear one.
@@ -89,7 +92,8 @@ def plan_evaluation(chain: Chain, scales: list[float], shared_input: torch.Tenso
         out_features, in_features = layout.shapes[number]
         weight_at = layout.offsets[number]
         bias_at = weight_at + out_features * in_features
-        if index == first and _table_fits(in_features, shared_input.shape[1]):
+        if (index == first and look_up_first_layer
+                and _table_fits(in_features, shared_input.shape[1])):
             following = layers[index + 1] if index + 1 < len(layers) else None
             activation = following.kind if isinstance(following, Activation) else None
             steps.append(_table_step(out_features, in_features, weight_at, activation,
@@ -103,7 +107,7 @@ def plan_evaluation(chain: Chain, scales: list[float], shared_input: torch.Tenso
     # α scales the decoded values afterwards: the codes' values are powers of two, so
     # that product is exact
     return EvaluationPlan(steps, decode_from,
-                          code_table(chain.dtype).to(device))
+                          code_table(chain.dtype).to(shared_input.device))
 
 
 def _table_fits(in_features: int, samples: int) -> bool:
@@ -118,8 +122,8 @@ def _table_step(out_features: int, in_features: int, weight_at: int, activation:
     digits = torch.arange(rows, device=shared_input.device)[:, None] // powers % CODES
     values = code_table(torch.float64).mul(alpha).to(shared_input)[digits]  # (rows, in + 1)
     # the product the ordinary forward pass makes, bias + x @ Wᵀ, for every row at once
-    z = torch.addmm(values[:, in_features], shared_input.T, values[:, :in_features].T).T
-    table = activations.activate(activation, z) if activation else z  # (rows, samples)
+    z = torch.addmm(values[:, in_features], shared_input.T, values[:, :in_features].T)
+    z = z.T.contiguous()  # (rows, samples)
+    table = activations.activate(activation, z) if activation else z
     return TableStep(out_features, in_features, weight_at,
-                     weight_at + out_features * in_features, powers[:-1].int(),
-                     table.contiguous())
+                     weight_at + out_features * in_features, powers[:-1].int(), table)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from engine import population_plan
 from engine.chain import Chain
 from engine.evolution import Population, evolve, resolve_device
 from engine.evolution_config import EvolveTask
@@ -204,7 +203,7 @@ def ordinary_losses(chain: Chain, genomes: torch.Tensor, scales: list[float],
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("inputs", [2, 3])
 def test_looked_up_and_computed_first_layers_give_the_ordinary_losses(
-        kind: str, dtype: str, inputs: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        kind: str, dtype: str, inputs: int) -> None:
     layers: list = []
     for width in (5, 4, 1):
         layers += [LinearSpec(out_features=width), ActivationSpec(kind=kind)]
@@ -216,8 +215,8 @@ def test_looked_up_and_computed_first_layers_give_the_ordinary_losses(
     looked_up = PopulationEvaluator(chain, x, y, "mse", scales, torch.device("cpu"))
     # a 2-input first layer is a table of 16³ rows; a 3-input one (16⁴) is computed
     assert isinstance(looked_up.plan.steps[0], TableStep) == (inputs == 2)
-    monkeypatch.setattr(population_plan, "TABLE_MAX_ROWS", 0)
-    computed = PopulationEvaluator(chain, x, y, "mse", scales, torch.device("cpu"))
+    computed = PopulationEvaluator(chain, x, y, "mse", scales, torch.device("cpu"),
+                                   look_up_first_layer=False)
     assert isinstance(computed.plan.steps[0], LinearStep)
     genomes = torch.randint(0, 16, (6, looked_up.layout.size), dtype=torch.uint8,
                             generator=torch.Generator().manual_seed(2))
