@@ -61,6 +61,10 @@ class TableStep:
 
 @dataclass(frozen=True)
 class EvaluationPlan:
+    """The steps after the layers that act on the shared data alone, and what decoding
+    needs: the genome's codes from ``decode_from`` on become values through
+    ``code_values``, and each product step scales its own by α."""
+
     steps: list[LinearStep | TableStep | Layer]  # from the first linear layer on
     decode_from: int  # genome position of the first parameter a product needs
     code_values: torch.Tensor  # (16,) the value of each code at α = 1
