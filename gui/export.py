@@ -9,6 +9,7 @@ data series, so the file carries the plotted numbers.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import QRectF, QSize
 from PySide6.QtGui import QPainter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from engine.plots import BoundaryPlot, LinePlot
 
@@ -153,3 +154,18 @@ def render_plot_png(plot: LinePlot | BoundaryPlot, path: Path) -> None:
         export_png(widget, path, width=900)
     finally:
         widget.deleteLater()
+
+
+def export_through_dialog(parent: QWidget, title: str, suggested: str, file_filter: str,
+                          write: Callable[[str], None], suffix: str | None = None) -> None:
+    """Ask where to save, then ``write(path)``; a failed export is shown, not raised.
+    With ``suffix``, a name typed without it gets it."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, suggested, file_filter)
+    if not path:
+        return
+    if suffix and Path(path).suffix.lower() != suffix:
+        path += suffix
+    try:
+        write(path)
+    except ExportError as error:
+        QMessageBox.warning(parent, "Export failed", str(error))

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from engine.session import SessionError, write_atomic
 from engine.torch_export import python_source
-from gui.export import ExportError, export_plot, export_widget_png
+from gui.export import export_plot, export_through_dialog, export_widget_png
 from gui.panels.builder_panel import ChainBuilderPanel
 from gui.panels.chain_view_panel import ChainViewPanel
 from gui.panels.evolution_panel import EvolutionPanel
@@ -307,22 +307,13 @@ class MainWindow(QMainWindow):
         name, ok = QInputDialog.getItem(self, "Export plot", "Plot:", list(plots), 0, False)
         if not ok:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot", f"{name}.png",
-                                              "PNG (*.png);;SVG (*.svg);;CSV (*.csv)")
-        if path:
-            try:
-                export_plot(plots[name], path)
-            except ExportError as error:
-                QMessageBox.warning(self, "Export failed", str(error))
+        export_through_dialog(self, "Export plot", f"{name}.png",
+                              "PNG (*.png);;SVG (*.svg);;CSV (*.csv)",
+                              lambda path: export_plot(plots[name], path))
 
     def export_window_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export window", "chainlab.png",
-                                              "PNG (*.png)")
-        if path:
-            try:
-                export_widget_png(self, path)
-            except ExportError as error:
-                QMessageBox.warning(self, "Export failed", str(error))
+        export_through_dialog(self, "Export window", "chainlab.png", "PNG (*.png)",
+                              lambda path: export_widget_png(self, path))
 
     def export_torch_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export as PyTorch code", "chain.py",

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from gui.export import ExportError, export_plot
+from gui.export import export_plot, export_through_dialog
 
 REDRAW_INTERVAL_MS = 33  # at most ~30 redraws a second
 
@@ -58,16 +56,9 @@ def install_export_menu(widget: pg.PlotWidget) -> None:
 
 def ask_and_export(widget: pg.PlotWidget, suffix: str) -> None:
     name = getattr(widget, "export_name", "plot")
-    path, _ = QFileDialog.getSaveFileName(widget, f"Export {name}", f"{name}{suffix}",
-                                          f"{suffix[1:].upper()} (*{suffix})")
-    if not path:
-        return
-    if Path(path).suffix.lower() != suffix:
-        path += suffix
-    try:
-        export_plot(widget, path)
-    except ExportError as error:
-        QMessageBox.warning(widget, "Export failed", str(error))
+    export_through_dialog(widget, f"Export {name}", f"{name}{suffix}",
+                          f"{suffix[1:].upper()} (*{suffix})",
+                          lambda path: export_plot(widget, path), suffix)
 
 
 class LogBars:

@@ -72,6 +72,32 @@ def test_bad_export_path_is_an_error_not_a_crash(qtbot, window, tmp_path: Path) 
         export_plot(window.gradients.flow_plot, tmp_path / "x.bmp")
 
 
+def test_export_dialogs_write_where_the_person_chose(  # type: ignore[no-untyped-def]
+        qtbot, window, dialogs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from gui.plot_widgets import ask_and_export
+
+    chosen: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *args: (chosen.pop(0), ""))
+    click_action(qtbot, window, "Full pass")
+    window.gradients.redraw()
+    chosen.append(str(tmp_path / "flow"))  # typed without its suffix
+    ask_and_export(window.gradients.flow_plot, ".csv")
+    assert (tmp_path / "flow.csv").exists()
+    chosen.append(str(tmp_path / "window.png"))
+    window.export_window_dialog()
+    assert QImage(str(tmp_path / "window.png")).width() > 0
+    chosen.append(str(tmp_path / "missing" / "window.png"))
+    window.export_window_dialog()
+    assert dialogs[-1][0] == "Export failed"
+    assert "could not write" in dialogs[-1][1]
+    chosen.append("")  # cancelled
+    window.export_window_dialog()
+    assert len(dialogs) == 1
+
+
 def test_window_png(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     export_widget_png(window, tmp_path / "window.png")
     image = QImage(str(tmp_path / "window.png"))
