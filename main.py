@@ -52,8 +52,8 @@ def build_run_parser() -> argparse.ArgumentParser:
 
 def run_headless(argv: list[str]) -> int:
     args = build_run_parser().parse_args(argv)
-    from engine.runner import run_session, write_outputs
-    from engine.session import SessionError, load_session
+    from engine.data.session import SessionError, load_session
+    from engine.headless.runner import run_session, write_outputs
 
     session_path = Path(args.session)
     try:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "schema":
         import json
 
-        from engine.session import json_schema
+        from engine.data.session import json_schema
 
         print(json.dumps(json_schema(), indent=2))
         return 0

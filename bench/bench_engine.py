@@ -18,10 +18,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.chain import Chain
-from engine.specs import ActivationSpec, LinearSpec, NetworkSpec
-from engine.stepper import Pass
-from engine.torch_export import to_torch_sequential
+from engine.core.chain import Chain
+from engine.core.specs import ActivationSpec, LinearSpec, NetworkSpec
+from engine.core.stepper import Pass
+from engine.core.torch_export import to_torch_sequential
 
 WIDTH, BLOCKS, BATCH, REPEATS = 64, 32, 256, 300
 

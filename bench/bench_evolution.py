@@ -38,14 +38,14 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.chain import Chain
-from engine.datasets import make_dataset
-from engine.evolution import evolve, resolve_device
-from engine.evolution_config import EvolveTask
-from engine.genome import code_table
-from engine.losses import prepare_targets
-from engine.population import PopulationEvaluator
-from engine.specs import ActivationSpec, LinearSpec, NetworkSpec
+from engine.core.chain import Chain
+from engine.core.losses import prepare_targets
+from engine.core.specs import ActivationSpec, LinearSpec, NetworkSpec
+from engine.data.datasets import make_dataset
+from engine.data.tasks import EvolveTask
+from engine.evolution.ga import evolve, resolve_device
+from engine.evolution.genome import code_table
+from engine.evolution.population import PopulationEvaluator
 
 SHAPES = ((16, 2), (16, 16), (1, 16))  # (out, in) per linear layer
 GENOME = sum(o * i + o for o, i in SHAPES)

@@ -3,7 +3,7 @@
 Everything the GUI and the headless runner show is computed here.
 """
 
-from engine.vector_math import warm_up
+from engine.core.vector_math import warm_up
 
-# before anything computes: see engine/vector_math.py
+# before anything computes: see engine/core/vector_math.py
 warm_up()

@@ -90,7 +90,7 @@ def launch(session_path: str | None = None, screenshot: str | None = None) -> in
         QTimer.singleShot(0, load)
 
     def load() -> None:
-        from engine.session import SessionError  # imports torch: only after the first paint
+        from engine.data.session import SessionError  # imports torch: only after the first paint
 
         try:
             window = build_window(session_path, interactive=not screenshot)
@@ -147,7 +147,7 @@ def _close_on_terminate(app: QApplication) -> None:
 
 
 def _write_recovery(state: object) -> None:
-    from engine.session import save_session
+    from engine.data.session import save_session
     from gui.settings import recovery_path
 
     path = recovery_path()

@@ -10,7 +10,7 @@ import html
 
 import numpy as np
 
-from engine.stepper import LayerRecord
+from engine.core.stepper import LayerRecord
 
 MAX_UNITS = 4
 

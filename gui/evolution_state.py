@@ -14,14 +14,14 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from engine.chain import Chain
-from engine.comparison import SgdPoint, quantisation_report, sgd_curve
-from engine.evolution import GenerationStats, evolve, resolve_device, seeded_population
-from engine.evolution_config import EvolveTask
-from engine.genome import GenomeLayout, chain_genome, load_genome, resolve_scales
-from engine.optim import SGDConfig
-from engine.plots import LIVE_RESOLUTION, decision_values
-from engine.population import PopulationEvaluator
+from engine.core.chain import Chain
+from engine.core.optim import SGDConfig
+from engine.core.plots import LIVE_RESOLUTION, decision_values
+from engine.data.tasks import EvolveTask
+from engine.evolution.comparison import SgdPoint, quantisation_report, sgd_curve
+from engine.evolution.ga import GenerationStats, evolve, resolve_device, seeded_population
+from engine.evolution.genome import GenomeLayout, chain_genome, load_genome, resolve_scales
+from engine.evolution.population import PopulationEvaluator
 from gui.worker import WorkerThread, split_extras, with_extras
 
 

@@ -20,7 +20,7 @@ from PySide6.QtGui import QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from engine.plots import BoundaryPlot, LinePlot
+from engine.core.plots import BoundaryPlot, LinePlot
 
 
 class ExportError(OSError):

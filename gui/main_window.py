@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.session import SessionError, write_atomic
-from engine.torch_export import python_source
+from engine.core.torch_export import python_source
+from engine.data.session import SessionError, write_atomic
 from gui.export import export_plot, export_through_dialog, export_widget_png
 from gui.panels.builder_panel import ChainBuilderPanel
 from gui.panels.chain_view_panel import ChainViewPanel

@@ -1,11 +1,11 @@
-"""Draw the engine's plot descriptions (:mod:`engine.plots`) as pyqtgraph widgets."""
+"""Draw the engine's plot descriptions (:mod:`engine.core.plots`) as pyqtgraph widgets."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 
-from engine.plots import BoundaryPlot, LinePlot
+from engine.core.plots import BoundaryPlot, LinePlot
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")

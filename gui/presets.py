@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.specs import (
+from engine.core.specs import (
     ActivationSpec,
     InitSpec,
     LinearSpec,

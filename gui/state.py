@@ -15,12 +15,16 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from engine.chain import Chain, SpecError
-from engine.experiment import load_data
-from engine.losses import TargetError, prepare_targets
-from engine.optim import SGDConfig
-from engine.plots import LIVE_RESOLUTION, decision_values, grid_extent
-from engine.session import (
+from engine.core.chain import Chain, SpecError
+from engine.core.losses import TargetError, prepare_targets
+from engine.core.optim import SGDConfig
+from engine.core.plots import LIVE_RESOLUTION, decision_values, grid_extent
+from engine.core.specs import ActivationSpec, LayerSpec, NetworkSpec, seed_example
+from engine.core.stats import LayerStats, layer_stats
+from engine.core.stepper import Pass, StepOrderError
+from engine.core.training import Trainer, TrainStep
+from engine.data.experiment import load_data
+from engine.data.session import (
     EvolveTask,
     GeneratedData,
     Session,
@@ -29,10 +33,6 @@ from engine.session import (
     load_session,
     save_session,
 )
-from engine.specs import ActivationSpec, LayerSpec, NetworkSpec, seed_example
-from engine.stats import LayerStats, layer_stats
-from engine.stepper import Pass, StepOrderError
-from engine.training import Trainer, TrainStep
 from gui.evolution_state import EvolutionRun
 from gui.worker import WorkerThread, split_extras, with_extras
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import torch
 
-from engine.chain import Chain
-from engine.specs import NetworkSpec
-from engine.stepper import Pass
+from engine.core.chain import Chain
+from engine.core.specs import NetworkSpec
+from engine.core.stepper import Pass
 from tests.test_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +41,8 @@ def test_evolve_result(tmp_path: Path) -> None:
     assert set(genome) <= set("0123456789abcdef")
     network = NetworkSpec.model_validate(data["network"])
     chain = Chain(network, "float32", torch.Generator())
-    from engine.datasets import make_dataset
-    from engine.losses import prepare_targets
+    from engine.core.losses import prepare_targets
+    from engine.data.datasets import make_dataset
 
     dataset = make_dataset("spiral", 64, 0.0, seed=0)
     x = torch.tensor(dataset.inputs, dtype=torch.float32)

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.activations import ACTIVATIONS
-from engine.specs import (
+from engine.core.activations import ACTIVATIONS
+from engine.core.specs import (
     INIT_KINDS,
     NORM_KINDS,
     ActivationSpec,

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.stats import LayerStats
+from engine.core.stats import LayerStats
 from gui.chain_rule_text import fmt, layer_html
 from gui.state import AppState
 

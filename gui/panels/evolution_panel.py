@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.comparison import SgdPoint
-from engine.evolution import GenerationStats
-from engine.evolution_config import EvolveTask
+from engine.data.tasks import EvolveTask
+from engine.evolution.comparison import SgdPoint
+from engine.evolution.ga import GenerationStats
 from gui.boundary_view import BoundaryView
 from gui.panels.genome_view import GenomeView
 from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from engine.evolution import GenerationStats
-from engine.genome import code_table
+from engine.evolution.ga import GenerationStats
+from engine.evolution.genome import code_table
 
 LINEAGE_ROWS = ("parent A", "parent B", "from A / B", "flipped bits", "child")
 

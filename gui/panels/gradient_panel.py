@@ -13,8 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
-from engine.layers import Activation, Linear
-from engine.stats import histograms
+from engine.core.layers import Activation, Linear
+from engine.core.stats import histograms
 from gui.plot_widgets import LogBars, RedrawTimer, log_floor, titled_plot
 from gui.state import AppState
 

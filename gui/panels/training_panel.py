@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.layers import Linear
-from engine.losses import LOSSES
-from engine.session import CsvData, GeneratedData, SessionError
-from engine.training import TrainStep
+from engine.core.layers import Linear
+from engine.core.losses import LOSSES
+from engine.core.training import TrainStep
+from engine.data.session import CsvData, GeneratedData, SessionError
 from gui.boundary_view import BoundaryView
 from gui.panels.gradient_panel import depth_colour
 from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.activations import ACTIVATIONS
-from engine.chain import Chain
-from engine.losses import prepare_targets
-from engine.specs import (
+from engine.core.activations import ACTIVATIONS
+from engine.core.chain import Chain
+from engine.core.losses import prepare_targets
+from engine.core.specs import (
     INIT_KINDS,
     NORM_KINDS,
     ActivationSpec,

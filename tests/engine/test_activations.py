@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.activations import ACTIVATIONS, activate, derivative
+from engine.core.activations import ACTIVATIONS, activate, derivative
 
 SPECIAL = [0.0, -0.0, 1e-8, -1e-8, 20.0, 20.5, -20.0, 50.0, -50.0, 3.0, -3.0]
 

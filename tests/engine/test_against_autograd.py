@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.chain import Chain
-from engine.losses import LOSSES
-from engine.stepper import Pass
-from engine.torch_export import to_torch_sequential
+from engine.core.chain import Chain
+from engine.core.losses import LOSSES
+from engine.core.stepper import Pass
+from engine.core.torch_export import to_torch_sequential
 from tests.engine.helpers import assert_close, random_batch, random_spec, torch_loss
 
 CASES = [(seed, dtype) for seed in range(60) for dtype in ("float64", "float32")]

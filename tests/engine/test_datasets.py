@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.datasets import DatasetError, load_csv, make_dataset
+from engine.data.datasets import DatasetError, load_csv, make_dataset
 
 
 @pytest.mark.parametrize("name", ["circle", "xor", "gaussian", "spiral", "plane",

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from engine.chain import Chain
-from engine.evolution import Population, evolve, resolve_device
-from engine.evolution_config import EvolveTask
-from engine.genome import GenomeLayout, load_genome
-from engine.losses import prepare_targets
-from engine.population import PopulationEvaluator
-from engine.population_plan import LinearStep, TableStep
-from engine.specs import ActivationSpec, LinearSpec, NetworkSpec, NormSpec
-from engine.stepper import Pass
+from engine.core.chain import Chain
+from engine.core.losses import prepare_targets
+from engine.core.specs import ActivationSpec, LinearSpec, NetworkSpec, NormSpec
+from engine.core.stepper import Pass
+from engine.data.tasks import EvolveTask
+from engine.evolution.ga import Population, evolve, resolve_device
+from engine.evolution.genome import GenomeLayout, load_genome
+from engine.evolution.population import PopulationEvaluator
+from engine.evolution.population_plan import LinearStep, TableStep
 
 
 def setup(loss: str = "bce_with_logits", norm: str | None = None,
@@ -255,9 +255,9 @@ def test_a_chain_without_linear_layers_has_one_loss_for_all() -> None:
 
 
 def test_a_population_seeded_from_a_float_network_starts_at_its_quantised_loss() -> None:
-    from engine.comparison import quantisation_report
-    from engine.runner import run_session
-    from engine.session import parse_session
+    from engine.data.session import parse_session
+    from engine.evolution.comparison import quantisation_report
+    from engine.headless.runner import run_session
 
     text = """{"format": "chainlab/1", "seed": 3, "dtype": "float64",
       "network": {"input_size": 2, "layers": [
@@ -269,7 +269,7 @@ def test_a_population_seeded_from_a_float_network_starts_at_its_quantised_loss()
                "seed_from_network": true, "scales": [0.5, 1.0]}}"""
     session = parse_session(text)
     result = run_session(session).result
-    from engine.experiment import build_experiment
+    from engine.data.experiment import build_experiment
 
     experiment = build_experiment(session)
     report = quantisation_report(experiment.chain, [0.5, 1.0], experiment.inputs,

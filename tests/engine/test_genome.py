@@ -8,8 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.chain import Chain
-from engine.genome import (
+from engine.core.chain import Chain
+from engine.core.specs import ActivationSpec, LinearSpec, NetworkSpec, NormSpec
+from engine.evolution.genome import (
     GenomeLayout,
     chain_genome,
     code_table,
@@ -18,7 +19,6 @@ from engine.genome import (
     load_genome,
     quantise,
 )
-from engine.specs import ActivationSpec, LinearSpec, NetworkSpec, NormSpec
 
 
 def test_every_code() -> None:

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from engine.chain import Chain
-from engine.specs import ActivationSpec, LinearSpec, NetworkSpec, seed_example
-from engine.stats import layer_stats
-from engine.stepper import Pass, StepOrderError
+from engine.core.chain import Chain
+from engine.core.specs import ActivationSpec, LinearSpec, NetworkSpec, seed_example
+from engine.core.stats import layer_stats
+from engine.core.stepper import Pass, StepOrderError
 
 
 def seed_pass() -> Pass:

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.chain import Chain
-from engine.optim import SGDConfig
-from engine.specs import repeated_block
-from engine.torch_export import to_torch_sequential
-from engine.training import Trainer
+from engine.core.chain import Chain
+from engine.core.optim import SGDConfig
+from engine.core.specs import repeated_block
+from engine.core.torch_export import to_torch_sequential
+from engine.core.training import Trainer
 from tests.engine.helpers import assert_close, torch_loss
 
 CONFIGS = [

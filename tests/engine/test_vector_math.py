@@ -1,4 +1,4 @@
-"""Importing the engine settles torch's vector-math kernels (see engine/vector_math.py).
+"""Importing the engine settles torch's vector-math kernels (see engine/core/vector_math.py).
 
 Without the warm-up, about one fresh process in ten computed its first threaded tanh of
 a product's transposed output with a low-accuracy kernel on one thread's share (errors

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from engine.session import load_session
+from engine.data.session import load_session
 from gui.main_window import MainWindow
 from gui.state import AppState
 from tests.gui.conftest import choose

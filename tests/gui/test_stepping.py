@@ -7,7 +7,7 @@ import math
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.layers import Activation
+from engine.core.layers import Activation
 from gui.chain_rule_text import fmt
 from tests.gui.conftest import choose, click_action
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from engine.init import initialise
-from engine.layers import Activation, Layer, Linear, Norm
-from engine.specs import ActivationSpec, LayerSpec, LinearSpec, NetworkSpec, NormSpec
+from engine.core.init import initialise
+from engine.core.layers import Activation, Layer, Linear, Norm
+from engine.core.specs import ActivationSpec, LayerSpec, LinearSpec, NetworkSpec, NormSpec
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 

@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.experiment import Experiment, build_experiment
-from engine.layers import Linear
-from engine.optim import SGDConfig
-from engine.plots import BoundaryPlot, LinePlot, Series, decision_values, grid_extent
-from engine.session import EvolveTask, Session, SessionError, TrainTask, dataset_task
-from engine.stats import layer_stats
-from engine.stepper import Pass
-from engine.training import Trainer
+from engine.core.layers import Linear
+from engine.core.optim import SGDConfig
+from engine.core.plots import BoundaryPlot, LinePlot, Series, decision_values, grid_extent
+from engine.core.stats import layer_stats
+from engine.core.stepper import Pass
+from engine.core.training import Trainer
+from engine.data.experiment import Experiment, build_experiment
+from engine.data.session import EvolveTask, Session, SessionError, TrainTask, dataset_task
 
 Plot = LinePlot | BoundaryPlot
 PlotRenderer = Callable[[Plot, Path], None]
@@ -47,7 +47,7 @@ def run_session(session: Session, base_dir: Path = Path(),
     experiment = build_experiment(session, base_dir)
     task = session.task
     if isinstance(task, EvolveTask):
-        from engine.evolution_run import run_evolution  # heavy only when asked for
+        from engine.headless.evolve import run_evolution  # heavy only when asked for
 
         return run_evolution(experiment, task, progress)
     output = RunOutput(result={"format": "chainlab-result/1", "task": task.kind})

@@ -1,7 +1,7 @@
 """Immutable descriptions of a chain: what the session file, the builder and the engine share.
 
 A spec says what a layer *is* (its kind, width, initialiser and, optionally, explicit
-parameters); :mod:`engine.chain` turns specs into live layers. pydantic validates them,
+parameters); :mod:`engine.core.chain` turns specs into live layers. pydantic validates them,
 so a bad session file is reported with the path of the failing field.
 """
 
@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.activations import ACTIVATIONS
+from engine.core.activations import ACTIVATIONS
 
 ActivationKind = Literal[
     "identity", "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus"

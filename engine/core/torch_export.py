@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.chain import Chain
-from engine.layers import Activation, Linear, Norm
+from engine.core.chain import Chain
+from engine.core.layers import Activation, Linear, Norm
 
 _ACTIVATION_MODULES = {
     "identity": "nn.Identity()", "relu": "nn.ReLU()", "leaky_relu": "nn.LeakyReLU()",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from engine import activations
+from engine.core import activations
 
 
 class Layer:

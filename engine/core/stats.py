@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from engine.layers import Activation, Linear
-from engine.stepper import Pass
+from engine.core.layers import Activation, Linear
+from engine.core.stepper import Pass
 
 SATURATION_TANH = 0.97
 SATURATION_SIGMOID = (0.03, 0.97)

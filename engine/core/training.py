@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.chain import Chain
-from engine.layers import Linear
-from engine.optim import SGD, SGDConfig
-from engine.stats import update_to_data_ratio
-from engine.stepper import NonFinite, Pass
+from engine.core.chain import Chain
+from engine.core.layers import Linear
+from engine.core.optim import SGD, SGDConfig
+from engine.core.stats import update_to_data_ratio
+from engine.core.stepper import NonFinite, Pass
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.chain import Chain, SpecError
-from engine.datasets import Dataset, DatasetError, load_csv, make_dataset
-from engine.losses import TargetError, prepare_targets
-from engine.session import CsvData, GeneratedData, Session, SessionError
+from engine.core.chain import Chain, SpecError
+from engine.core.losses import TargetError, prepare_targets
+from engine.data.datasets import Dataset, DatasetError, load_csv, make_dataset
+from engine.data.session import CsvData, GeneratedData, Session, SessionError
 
 
 @dataclass

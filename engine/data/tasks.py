@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from engine.specs import Frozen
+from engine.core.specs import Frozen
 
 
 class EvolveTask(Frozen):
-    """Population evolution over 4-bit log-quantised weights; see :mod:`engine.evolution`."""
+    """Population evolution over 4-bit log-quantised weights; see :mod:`engine.evolution.ga`."""
 
     kind: Literal["evolve"] = "evolve"
     population: int = Field(100, ge=2, le=1_000_000)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.chain import Chain
-from engine.layers import Linear
+from engine.core.chain import Chain
+from engine.core.layers import Linear
 
 SIGN_BIT = 8
 EXPONENT_MASK = 7

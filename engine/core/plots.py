@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.chain import Chain
+from engine.core.chain import Chain
 
 LIVE_RESOLUTION = 48  # grid cells per side for boundaries redrawn while a run goes on
 

@@ -1,11 +1,11 @@
 """A genetic algorithm over 4-bit log-quantised weights, with no gradient anywhere.
 
-Each individual is a whole weight set (a genome of 4-bit codes, see :mod:`engine.genome`).
+Each individual is a whole weight set (a genome of 4-bit codes, see :mod:`engine.evolution.genome`).
 One generation: the best ``elite`` are copied unchanged; parents are chosen (uniform,
 tournament or rank-weighted); uniform crossover mixes each pair code by code; every bit
 of every child flips with probability ``mutation_rate``. Selection, crossover and
 mutation act on the whole population at once as tensor operations, and the population's
-losses come from :class:`engine.population.PopulationEvaluator`.
+losses come from :class:`engine.evolution.population.PopulationEvaluator`.
 
 ``evolve`` is a generator yielding one immutable :class:`GenerationStats` per generation;
 it knows nothing of threads.
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.evolution_config import EvolveTask
-from engine.genome import CODES
-from engine.population import PopulationEvaluator
+from engine.data.tasks import EvolveTask
+from engine.evolution.genome import CODES
+from engine.evolution.population import PopulationEvaluator
 
 SAMPLE_ROWS = 48  # individuals shown by the genome view
 BIT_WEIGHTS = (1, 2, 4, 8)

@@ -4,7 +4,7 @@ Individual i's weights are ``decode(codes[i])``. Activations are feature-major,
 (individuals, features, samples): each linear layer is one ``bmm`` of the individuals'
 (out, in) matrices with them, which keeps a one-logit output layer a row-vector product
 (far quicker in bmm than a matrix-vector one) and lets the first layer be one matrix
-product or a table gather (see :mod:`engine.population_plan`). Large populations are
+product or a table gather (see :mod:`engine.evolution.population_plan`). Large populations are
 evaluated in chunks, so that the activations stay in the CPU's cache.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from engine import activations
-from engine.chain import Chain
-from engine.genome import GenomeLayout
-from engine.layers import Activation, Layer, Norm
-from engine.population_plan import LinearStep, TableStep, plan_evaluation
+from engine.core import activations
+from engine.core.chain import Chain
+from engine.core.layers import Activation, Layer, Norm
+from engine.evolution.genome import GenomeLayout
+from engine.evolution.population_plan import LinearStep, TableStep, plan_evaluation
 
 # Chunks of about this many activation values (8 MB in float32) measured fastest on a
 # 2-core CPU: smaller ones pay more per-operation overhead, larger ones miss the cache
@@ -40,7 +40,7 @@ class PopulationEvaluator:
         α per linear layer.
     device : torch.device
     look_up_first_layer : bool
-        Let a narrow first layer be a table gather (see :mod:`engine.population_plan`);
+        Let a narrow first layer be a table gather (see :mod:`engine.evolution.population_plan`);
         off, it is computed as a product like the others.
     """
 

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from engine.specs import InitSpec
+from engine.core.specs import InitSpec
 
 # calculate_gain has no entry for these; they behave like ReLU on the positive side,
 # so they get ReLU's √2 (documented in docs/engine.md).

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import torch
 
-from engine import activations
-from engine.chain import Chain
-from engine.genome import CODES, GenomeLayout, code_table
-from engine.layers import Activation, Layer, Linear
+from engine.core import activations
+from engine.core.chain import Chain
+from engine.core.layers import Activation, Layer, Linear
+from engine.evolution.genome import CODES, GenomeLayout, code_table
 
 # The first layer is looked up when its table stays small: 16^(in + 1) rows (in ≤ 2), and
 # at most this many values in all.

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.chain import Chain
-from engine.genome import chain_genome, load_genome
-from engine.layers import Linear
-from engine.optim import SGDConfig
-from engine.stepper import Pass
-from engine.training import Trainer
+from engine.core.chain import Chain
+from engine.core.layers import Linear
+from engine.core.optim import SGDConfig
+from engine.core.stepper import Pass
+from engine.core.training import Trainer
+from engine.evolution.genome import chain_genome, load_genome
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.chain import Chain
-from engine.layers import Activation, Linear, Norm
-from engine.losses import loss_gradient, loss_value
+from engine.core.chain import Chain
+from engine.core.layers import Activation, Linear, Norm
+from engine.core.losses import loss_gradient, loss_value
 
 
 class StepOrderError(RuntimeError):
@@ -67,7 +67,7 @@ class Pass:
     inputs : torch.Tensor
         Shape (batch, input_size), the chain's dtype.
     targets : torch.Tensor
-        Already prepared for ``loss`` (see :func:`engine.losses.prepare_targets`).
+        Already prepared for ``loss`` (see :func:`engine.core.losses.prepare_targets`).
     loss : str
     """
 

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, ValidationError
 
-from engine.datasets import CLASSIFICATION
-from engine.evolution_config import EvolveTask
-from engine.specs import Frozen, LinearSpec, NetworkSpec, NormSpec
+from engine.core.specs import Frozen, LinearSpec, NetworkSpec, NormSpec
+from engine.data.datasets import CLASSIFICATION
+from engine.data.tasks import EvolveTask
 
 FORMAT = "chainlab/1"
 

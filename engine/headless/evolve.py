@@ -7,14 +7,20 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from engine.evolution import evolve, resolve_device, seeded_population
-from engine.evolution_config import EvolveTask
-from engine.experiment import Experiment
-from engine.genome import GenomeLayout, chain_genome, genome_hex, load_genome, resolve_scales
-from engine.plots import LinePlot, Series
-from engine.population import PopulationEvaluator
-from engine.runner import RunOutput, boundary_plot, gradient_flow_plot, pass_result
-from engine.stepper import Pass
+from engine.core.plots import LinePlot, Series
+from engine.core.stepper import Pass
+from engine.data.experiment import Experiment
+from engine.data.tasks import EvolveTask
+from engine.evolution.ga import evolve, resolve_device, seeded_population
+from engine.evolution.genome import (
+    GenomeLayout,
+    chain_genome,
+    genome_hex,
+    load_genome,
+    resolve_scales,
+)
+from engine.evolution.population import PopulationEvaluator
+from engine.headless.runner import RunOutput, boundary_plot, gradient_flow_plot, pass_result
 
 
 def run_evolution(experiment: Experiment, task: EvolveTask,
