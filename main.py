@@ -53,7 +53,8 @@ def build_run_parser() -> argparse.ArgumentParser:
 def run_headless(argv: list[str]) -> int:
     args = build_run_parser().parse_args(argv)
     from engine.data.session import SessionError, load_session
-    from engine.headless.runner import run_session, write_outputs
+    from engine.headless.results import write_outputs
+    from engine.headless.runner import run_session
 
     session_path = Path(args.session)
     try:

@@ -92,11 +92,11 @@ class MainWindow(QMainWindow):
         state.session_changed.connect(self._on_session_changed)
         state.dirty_changed.connect(self.setWindowModified)
         state.message_posted.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        state.evolution.message_posted.connect(
-            lambda text: self.statusBar().showMessage(text, 8000))
+        for run in (state.training, state.evolution, state.evolution.comparison):
+            run.message_posted.connect(lambda text: self.statusBar().showMessage(text, 8000))
         state.pass_changed.connect(self._update_status)
-        state.training_progressed.connect(self._update_status)
-        state.training_state_changed.connect(self._on_training_state_changed)
+        state.training.progressed.connect(self._update_status)
+        state.slot.changed.connect(self._on_slot_changed)
         self._restore_layout()
         self._on_session_changed()
         self._update_status()
@@ -213,16 +213,16 @@ class MainWindow(QMainWindow):
                      f"backward {pass_.backward_done}/{pass_.size}")
         self.phase_label.setText(f"phase: {phase}")
 
-    def _on_training_state_changed(self, running: bool) -> None:
-        self.run_action.setText("Pause training" if running else "Run training")
-        for action in (self.step_forward_action, self.step_backward_action,
-                       self.full_pass_action):
-            action.setEnabled(not running)
+    def _on_slot_changed(self, running: str) -> None:
+        self.run_action.setText("Pause training" if running == "training" else "Run training")
+        # a running training replaces the pass at every snapshot: stepping would be lost
+        for action in (self.step_forward_action, self.step_backward_action):
+            action.setEnabled(running != "training")
         self._update_status()
 
     def toggle_training(self) -> None:
         if self.state.is_training():
-            self.state.pause_training()
+            self.state.training.pause()
         else:
             self.state.start_training()
 

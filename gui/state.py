@@ -1,40 +1,49 @@
 """The one place where the engine meets Qt: the current session and its live objects.
 
-``AppState`` owns the session settings (architecture, data, loss, training settings),
-the live chain, the stepping pass and the training worker. Panels call its methods on
-user input and redraw when it signals; they never call each other. Signals are
-past-tense events.
+``AppState`` owns the session (architecture, data, loss, dtype, seed, settings), the
+chain the window shows, the stepping pass, and the :class:`RunSlot` with its two peer
+runs (training and evolution). Panels call its methods on user input and redraw when it
+signals; they never call each other. Signals are past-tense events.
+
+Every edit of the session goes through :meth:`AppState._edit`, which stops the running
+run *before* anything changes and resets the runs the edit invalidates afterwards; the
+new objects are built first, so an edit that fails leaves everything as it was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from engine.core.chain import Chain, SpecError
+from engine.core.chain import Chain
 from engine.core.losses import TargetError, prepare_targets
-from engine.core.optim import SGDConfig
 from engine.core.plots import LIVE_RESOLUTION, decision_values, grid_extent
-from engine.core.specs import ActivationSpec, LayerSpec, NetworkSpec, seed_example
+from engine.core.specs import ActivationSpec, LayerSpec, LinearSpec, NetworkSpec, seed_example
 from engine.core.stats import LayerStats, layer_stats
 from engine.core.stepper import Pass, StepOrderError
-from engine.core.training import Trainer, TrainStep
-from engine.data.experiment import load_data
+from engine.core.training import TrainStep
+from engine.data.datasets import Dataset
+from engine.data.experiment import build_chain, data_tensors, load_data
 from engine.data.session import (
-    EvolveTask,
+    Data,
     GeneratedData,
+    PanelSettings,
     Session,
     SessionError,
-    TrainTask,
     load_session,
     save_session,
 )
-from gui.evolution_state import EvolutionRun
-from gui.worker import WorkerThread, split_extras, with_extras
+from engine.data.tasks import EvolveTask, StepTask, TrainTask
+from gui.evolution_run import EvolutionRun
+from gui.run_slot import RunSlot
+from gui.training_run import TrainingRun
+
+BOTH_RUNS = ("training", "evolution")
 
 
 def default_session() -> Session:
@@ -50,24 +59,23 @@ class AppState(QObject):
 
     Signals
     -------
-    chain_changed : the architecture or the parameters were rebuilt.
-    data_changed : the dataset or the probe ranges changed.
+    chain_changed : a new chain (architecture, dtype or seed) replaced the old one.
+    parameters_changed : the chain's parameters changed (training, reset, "use best").
+    data_changed : the dataset or the slider ranges changed.
+    settings_changed : the loss, training or evolution settings changed.
     pass_changed : the stepping pass advanced or was recomputed.
-    training_progressed(list) : new TrainStep snapshots arrived.
-    training_state_changed(bool) : training started (True) or stopped (False).
-    training_reset : the training history was cleared.
+    boundary_computed(object) : the chain's decision boundary (numpy grid) or None.
     session_changed : a session was opened, created or saved (path, name).
     dirty_changed(bool) : unsaved changes appeared or were saved.
     message_posted(str) : something the user should read in the status bar.
     """
 
     chain_changed = Signal()
+    parameters_changed = Signal()
     data_changed = Signal()
+    settings_changed = Signal()
     pass_changed = Signal()
-    training_progressed = Signal(list)
-    training_state_changed = Signal(bool)
-    training_reset = Signal()
-    boundary_computed = Signal(object)  # numpy (resolution, resolution), or None
+    boundary_computed = Signal(object)
     session_changed = Signal()
     dirty_changed = Signal(bool)
     message_posted = Signal(str)
@@ -78,43 +86,53 @@ class AppState(QObject):
         self.dirty = False
         self.problem = ""
         self.pass_: Pass | None = None
-        self.trainer: Trainer | None = None
-        self.history: list[TrainStep] = []
-        self._worker: WorkerThread | None = None
+        self.base_dir = Path()
         self.use_probe = True
         self.stepping_batch_size = 0  # 0 = the whole dataset
-        self.evolution = EvolutionRun(self)
-        self.chain_changed.connect(self.evolution.reset)
-        self.data_changed.connect(self.evolution.reset)
+        self.slot = RunSlot()
+        self.training = TrainingRun(self, self.slot)
+        self.evolution = EvolutionRun(self, self.slot)
+        self.training.progressed.connect(lambda _: self._set_dirty())
         self._apply_session(session or default_session())
+
+    # -- the one edit path -----------------------------------------------------------------
+
+    @contextmanager
+    def _edit(self, resets: tuple[str, ...] = BOTH_RUNS, dirty: bool = True
+              ) -> Iterator[None]:
+        """Stop the run, apply the edit (the ``with`` body), reset the runs it invalidates."""
+        self.slot.stop()
+        yield
+        self.pass_ = None  # of the old chain or data: never shown beside the new ones
+        if "training" in resets:
+            self.training.reset()
+        if "evolution" in resets:
+            self.evolution.reset()
+        if dirty:
+            self._set_dirty()
 
     # -- session ---------------------------------------------------------------------------
 
     def _apply_session(self, session: Session, base_dir: Path = Path()) -> None:
         """Build everything from ``session``; raises SessionError leaving state untouched."""
         dataset = load_data(session, base_dir)
-        chain = self._build_chain(session.network, session.dtype, session.seed)
-        self.stop_training()
-        self.session, self.dataset, self.chain = session, dataset, chain
-        self.pass_ = None
-        self.base_dir = base_dir
-        self.train_settings = session.task if isinstance(session.task, TrainTask) \
-            else TrainTask()
-        if isinstance(session.task, EvolveTask):
-            self.evolution.set_task(session.task)
-        self.last_task_kind = session.task.kind
-        self._reset_probe()
-        self._reset_training()
+        chain = build_chain(session.network, session.dtype, session.seed)
+        with self._edit(dirty=False):
+            self.session, self.dataset, self.chain = session, dataset, chain
+            self.base_dir = base_dir
+            panels = session.panels or PanelSettings()
+            task = session.task
+            self.training.set_settings(panels.train or (task if isinstance(task, TrainTask)
+                                                        else TrainTask()))
+            self.evolution.set_task(panels.evolve or (task if isinstance(task, EvolveTask)
+                                                      else EvolveTask()))
+            self.last_task_kind = task.kind
+            self._reset_probe()
+            self._restore_inputs(panels)
         self.data_changed.emit()
         self.chain_changed.emit()
-        self.recompute()
-
-    @staticmethod
-    def _build_chain(network: NetworkSpec, dtype: str, seed: int) -> Chain:
-        try:
-            return Chain(network, dtype, torch.Generator().manual_seed(seed))
-        except SpecError as error:
-            raise SessionError(error.path, error.message) from None
+        self.settings_changed.emit()
+        self._parameters_shown()
 
     def new_session(self, session: Session | None = None) -> None:
         self._apply_session(session or default_session())
@@ -132,9 +150,20 @@ class AppState(QObject):
         self.session_changed.emit()
 
     def current_session(self) -> Session:
-        """The session as it stands, with the chain's current parameters written out."""
-        task = self.evolution.task if self.last_task_kind == "evolve" else self.train_settings
-        return self.session.model_copy(update={"network": self.chain.to_spec(), "task": task})
+        """The session as it stands: the chain's current parameters and running statistics,
+        the task last run, and every panel's settings."""
+        task: StepTask | TrainTask | EvolveTask = StepTask()
+        if self.last_task_kind == "train":
+            task = self.training.settings
+        elif self.last_task_kind == "evolve":
+            task = self.evolution.task
+        panels = PanelSettings(train=self.training.settings, evolve=self.evolution.task,
+                               probe=[float(v) for v in self.probe],
+                               probe_target=float(self.probe_target),
+                               stepping_batch=-1 if self.use_probe
+                               else self.stepping_batch_size)
+        return self.session.model_copy(update={"network": self.chain.to_spec(), "task": task,
+                                               "panels": panels})
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
@@ -148,11 +177,7 @@ class AppState(QObject):
             self.dirty = dirty
             self.dirty_changed.emit(dirty)
 
-    def _update_session(self, **changes: object) -> None:
-        self.session = self.session.model_copy(update=changes)
-        self._set_dirty()
-
-    # -- architecture ----------------------------------------------------------------------
+    # -- architecture, dtype, seed, loss ---------------------------------------------------
 
     @property
     def network(self) -> NetworkSpec:
@@ -162,19 +187,18 @@ class AppState(QObject):
         """Replace the architecture; the chain is re-initialised from the seed."""
         network = network.model_copy(update={"input_size": self.dataset.inputs.shape[1]})
         try:
-            chain = self._build_chain(network, self.session.dtype, self.session.seed)
+            chain = build_chain(network, self.session.dtype, self.session.seed)
         except SessionError:
             # explicit parameters (from a session file) that no longer fit the new shapes
             network = network.without_parameters()
-            chain = self._build_chain(network, self.session.dtype, self.session.seed)
+            chain = build_chain(network, self.session.dtype, self.session.seed)
             self.message_posted.emit("the parameters no longer fit the new shapes; "
                                      "re-initialised from the seed")
-        self.stop_training()
-        self.chain, self.pass_ = chain, None
-        self._update_session(network=network)
-        self._reset_training()
+        with self._edit():
+            self.chain = chain
+            self.session = self.session.model_copy(update={"network": network})
         self.chain_changed.emit()
-        self.recompute()
+        self._parameters_shown()
 
     def set_layers(self, layers: list[LayerSpec]) -> None:
         self.set_network(NetworkSpec(input_size=self.network.input_size, layers=layers))
@@ -184,43 +208,137 @@ class AppState(QObject):
                          else s for s in self.network.layers])
 
     def set_seed(self, seed: int) -> None:
-        self._update_session(seed=seed)
-        self.set_network(self.network.without_parameters())
+        """A new seed re-draws the initial parameters and a generated dataset, as a
+        headless run of the saved session would."""
+        session = self.session.model_copy(update={
+            "seed": seed, "network": self.network.without_parameters()})
+        dataset = load_data(session, self.base_dir)
+        chain = build_chain(session.network, session.dtype, seed)
+        with self._edit():
+            self.session, self.dataset, self.chain = session, dataset, chain
+            self._reset_probe()
+        self.data_changed.emit()
+        self.chain_changed.emit()
+        self._parameters_shown()
+
+    def set_dtype(self, dtype: str) -> None:
+        """Rebuild the chain in ``dtype`` with its current parameters (rounded to it)."""
+        session = self.session.model_copy(update={"dtype": dtype,
+                                                  "network": self.chain.to_spec()})
+        chain = build_chain(session.network, dtype, session.seed)
+        with self._edit():
+            self.session, self.chain = session, chain
+        self.chain_changed.emit()
+        self.settings_changed.emit()
+        self._parameters_shown()
 
     def set_loss(self, loss: str) -> None:
-        self._update_session(loss=loss)
-        self._reset_training()
+        with self._edit():
+            self.session = self.session.model_copy(update={"loss": loss})
+            self._reset_probe_target()
+        self.settings_changed.emit()
+        self.data_changed.emit()  # the target slider reads the targets as the loss does
+        self._parameters_shown()
+
+    def reset(self) -> None:
+        """Re-initialise the chain from its spec and seed, clear both runs; recovers from
+        a run that went non-finite."""
+        chain = build_chain(self.network.without_parameters(), self.session.dtype,
+                            self.session.seed)
+        with self._edit():
+            self.chain = chain
+            self.session = self.session.model_copy(
+                update={"network": self.network.without_parameters()})
+        self.pass_ = None
+        self.parameters_changed.emit()
+        self.pass_changed.emit()
+        self._emit_boundary()
+        self.message_posted.emit("reset: parameters re-initialised from the seed")
+
+    def adopt_parameters(self, source: Chain, why: str) -> None:
+        """Take ``source``'s parameters as the chain's own (an edit: training restarts
+        from them; the evolution history stays)."""
+        with self._edit(resets=("training",)):
+            self.chain.load_state(source)
+        self.message_posted.emit(why)
+        self._parameters_shown()
+
+    def show_parameters(self, source: Chain, boundary: np.ndarray | None = None) -> None:
+        """A run's progress: show ``source``'s parameters (not an edit; the run goes on).
+        ``boundary`` is the decision boundary the worker computed beside them, if any."""
+        self.chain.load_state(source)
+        self._parameters_shown(boundary)
+
+    def _parameters_shown(self, boundary: np.ndarray | None = None) -> None:
+        self.parameters_changed.emit()
         self.recompute()
+        if boundary is not None:
+            self.boundary_computed.emit(boundary)
+        else:
+            self._emit_boundary()
 
     # -- data and the stepping batch -------------------------------------------------------
 
-    def set_data(self, data: object) -> None:
-        """Switch the dataset (a GeneratedData or CsvData); the network's input size follows."""
+    def set_data(self, data: Data) -> None:
+        """Switch the dataset. The network's input size follows it, and for K ≥ 3 classes
+        its output width and the loss (cross entropy) too."""
         candidate = self.session.model_copy(update={"data": data})
         try:
             dataset = load_data(candidate, self.base_dir)
         except SessionError as error:
             self.message_posted.emit(str(error))
             raise
-        self.stop_training()
-        self.dataset = dataset
-        self.session = candidate
-        self._reset_probe()
-        self._set_dirty()
+        network, loss = self._network_for(dataset)
+        chain = self.chain if network is self.network \
+            else build_chain(network, candidate.dtype, candidate.seed)
+        with self._edit():
+            self.session = candidate.model_copy(update={"network": network, "loss": loss})
+            self.dataset, self.chain = dataset, chain
+            self._reset_probe()
         self.data_changed.emit()
-        if self.network.input_size != dataset.inputs.shape[1]:
-            self.set_network(self.network.without_parameters())
-        else:
-            self._reset_training()
-            self.recompute()
+        self.settings_changed.emit()
+        self.chain_changed.emit()
+        self._parameters_shown()
+
+    def _network_for(self, dataset: Dataset) -> tuple[NetworkSpec, str]:
+        network, loss = self.network, self.session.loss
+        if network.input_size != dataset.inputs.shape[1]:
+            network = network.model_copy(update={"input_size": dataset.inputs.shape[1]})
+            network = network.without_parameters()
+        if dataset.classes >= 3:
+            last = max((i for i, s in enumerate(network.layers) if isinstance(s, LinearSpec)),
+                       default=None)
+            if last is not None and (network.output_size() != dataset.classes
+                                     or loss != "cross_entropy"):
+                layers = list(network.layers)
+                layers[last] = layers[last].model_copy(update={
+                    "out_features": dataset.classes, "weight": None, "bias": None})
+                network = NetworkSpec(input_size=network.input_size, layers=layers)
+                network = network.without_parameters()
+                loss = "cross_entropy"
+                self.message_posted.emit(f"{dataset.classes} classes: the last linear layer "
+                                         f"now has {dataset.classes} outputs and the loss "
+                                         "is cross_entropy")
+        return network, loss
 
     def _reset_probe(self) -> None:
         """The sliders start at the first sample; a one-sample dataset is stepped as is."""
-        dataset = self.dataset
-        self.use_probe = dataset.size == 1
-        self.probe = list(dataset.inputs[0])
-        self.probe_target = float(dataset.targets_for(self.session.loss)
-                                  .reshape(dataset.size, -1)[0, 0])
+        self.use_probe = self.dataset.size == 1
+        self.probe = [float(v) for v in self.dataset.inputs[0]]
+        self._reset_probe_target()
+
+    def _reset_probe_target(self) -> None:
+        targets = self.dataset.targets_for(self.session.loss)
+        self.probe_target = float(targets.reshape(self.dataset.size, -1)[0, 0])
+
+    def _restore_inputs(self, panels: PanelSettings) -> None:
+        if panels.probe is not None and len(panels.probe) == len(self.probe):
+            self.probe = list(panels.probe)
+        if panels.probe_target is not None:
+            self.probe_target = panels.probe_target
+        if panels.stepping_batch is not None:
+            self.use_probe = panels.stepping_batch < 0
+            self.stepping_batch_size = max(panels.stepping_batch, 0)
 
     def set_probe(self, feature: int, value: float) -> None:
         self.probe[feature] = value
@@ -236,42 +354,67 @@ class AppState(QObject):
         self.use_probe, self.stepping_batch_size = use_probe, batch_size
         self.recompute()
 
-    def dataset_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """All samples, targets prepared for the loss. Raises TargetError."""
-        inputs = torch.tensor(self.dataset.inputs, dtype=self.chain.dtype)
-        raw = torch.tensor(self.dataset.targets_for(self.session.loss), dtype=self.chain.dtype)
-        return inputs, prepare_targets(self.session.loss, raw, self.chain.output_size)
+    def data_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All samples, targets prepared for the loss. Raises SessionError."""
+        return data_tensors(self.dataset, self.session.loss, self.chain)
 
     def stepping_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The stepping batch; raises SessionError or TargetError."""
         if self.use_probe:
-            inputs = torch.tensor([self.probe], dtype=self.chain.dtype)
-            raw = torch.full((1, 1 if self.session.loss == "cross_entropy"
-                              else self.chain.output_size), self.probe_target,
-                             dtype=self.chain.dtype)
-            return inputs, prepare_targets(self.session.loss, raw, self.chain.output_size)
-        inputs, targets = self.dataset_tensors()
+            loss, chain = self.session.loss, self.chain
+            inputs = torch.tensor([self.probe], dtype=chain.dtype)
+            width = 1 if loss == "cross_entropy" else chain.output_size
+            raw = torch.full((1, width), self.probe_target, dtype=chain.dtype)
+            return inputs, prepare_targets(loss, raw, chain.output_size)
+        inputs, targets = self.data_tensors()
         if 0 < self.stepping_batch_size < len(inputs):
             return inputs[:self.stepping_batch_size], targets[:self.stepping_batch_size]
         return inputs, targets
+
+    # -- training and evolution, as the toolbar and status bar see them -------------------
+
+    def is_training(self) -> bool:
+        return self.training.is_running()
+
+    @property
+    def history(self) -> list[TrainStep]:
+        return self.training.history
+
+    def set_train_settings(self, **changes: object) -> None:
+        """lr, momentum, weight decay, Nesterov and batch size reach a running trainer at
+        its next step, without a reset."""
+        self.training.set_settings(self.training.settings.model_copy(update=changes))
+        self._set_dirty()
+
+    def set_evolve_task(self, task: EvolveTask) -> None:
+        self.evolution.set_task(task)
+        self._set_dirty()
+
+    def start_training(self) -> None:
+        self.last_task_kind = "train"
+        self.training.start()
+
+    def start_evolution(self) -> None:
+        self.last_task_kind = "evolve"
+        self.evolution.start()
+
+    def stop_everything(self) -> None:
+        """Stop and join whatever runs (also on window close)."""
+        self.slot.stop()
 
     # -- stepping --------------------------------------------------------------------------
 
     def _new_pass(self) -> Pass | None:
         try:
             inputs, targets = self.stepping_tensors()
-        except TargetError as error:
-            self._set_problem(f"targets do not fit the loss: {error}")
+        except (TargetError, SessionError) as error:
+            self.problem = f"targets do not fit the loss: {error}"
             return None
-        self._set_problem("")
+        self.problem = ""
         return Pass(self.chain, inputs, targets, self.session.loss)
-
-    def _set_problem(self, problem: str) -> None:
-        self.problem = problem  # shown by the chain view on the next pass_changed
 
     def recompute(self) -> None:
         """A full forward and backward pass on the stepping batch (live view)."""
-        if self.is_training():
-            return
         self.pass_ = self._new_pass()
         if self.pass_ is not None:
             self._guarded(self.pass_.run)
@@ -286,8 +429,6 @@ class AppState(QObject):
         return True
 
     def step_forward(self) -> None:
-        if self.is_training():
-            return
         if self.pass_ is None or self.pass_.loss is not None:
             self.pass_ = self._new_pass()
             if self.pass_ is None:
@@ -297,8 +438,6 @@ class AppState(QObject):
         self.pass_changed.emit()
 
     def step_backward(self) -> None:
-        if self.is_training():
-            return
         if self.pass_ is None:
             self.message_posted.emit("finish the forward pass first (no pass started)")
             return
@@ -308,142 +447,6 @@ class AppState(QObject):
             return
         self._guarded(self.pass_.step_backward)
         self.pass_changed.emit()
-
-    def reset(self) -> None:
-        """Re-initialise the chain from its spec and seed, clear training; recovers from NaN."""
-        self.stop_training()
-        self.chain = self._build_chain(self.network, self.session.dtype, self.session.seed)
-        self.pass_ = None
-        self._reset_training()
-        self.chain_changed.emit()
-        self.pass_changed.emit()
-        self.message_posted.emit("reset: parameters re-initialised from the seed")
-
-    # -- training --------------------------------------------------------------------------
-
-    def _reset_training(self) -> None:
-        self.trainer = None
-        self.history = []
-        self.training_reset.emit()
-        if hasattr(self, "dataset"):
-            self._emit_boundary()
-
-    def set_train_settings(self, **changes: object) -> None:
-        """lr and momentum take effect at the next step, without a reset."""
-        self.train_settings = self.train_settings.model_copy(update=changes)
-        if self.trainer is not None:
-            optimizer = self.trainer.optimizer
-            optimizer.lr = self.train_settings.lr
-            optimizer.momentum = self.train_settings.momentum
-            optimizer.weight_decay = self.train_settings.weight_decay
-            if "batch_size" in changes:
-                self.trainer.batch_size = self.train_settings.batch_size \
-                    if 0 < self.train_settings.batch_size < self.dataset.size \
-                    else self.dataset.size
-        self._set_dirty()
-
-    def _ensure_trainer(self) -> Trainer | None:
-        if self.trainer is None:
-            try:
-                inputs, targets = self.dataset_tensors()
-            except TargetError as error:
-                self.message_posted.emit(f"cannot train: {error}")
-                return None
-            settings = self.train_settings
-            config = SGDConfig(settings.lr, settings.momentum, settings.weight_decay,
-                               settings.nesterov)
-            self.trainer = Trainer(self.chain, inputs, targets, self.session.loss, config,
-                                   settings.batch_size,
-                                   torch.Generator().manual_seed(self.session.seed + 1))
-        return self.trainer
-
-    def is_training(self) -> bool:
-        return self._worker is not None and self._worker.is_running()
-
-    def start_training(self) -> None:
-        if self.is_training() or self._ensure_trainer() is None:
-            return
-        self.evolution.pause()
-        self.last_task_kind = "train"
-        if self.history and self.history[-1].nonfinite is not None:
-            self.message_posted.emit("the run went non-finite; press Reset to start again")
-            return
-        assert self.trainer is not None
-        self._worker = WorkerThread.run(self._training_items(), self._on_worker_progressed,
-                                        self._on_worker_stopped, self._on_worker_failed)
-        self.training_state_changed.emit(True)
-
-    def _training_items(self) -> Iterator[object]:
-        """The trainer's steps, plus decision-boundary grids computed on the worker thread
-        (so the GUI thread never reads the chain while the worker updates it)."""
-        assert self.trainer is not None
-        extent = self.boundary_extent()
-        if extent is None:
-            return self.trainer.steps()
-        return with_extras(self.trainer.steps(), lambda _: self.boundary_values(extent))
-
-    def boundary_extent(self) -> tuple[float, float, float, float] | None:
-        """Where the decision boundary is drawn, or None for data that is not 2-D."""
-        if self.dataset.inputs.shape[1] != 2 or not np.isfinite(self.dataset.inputs).all():
-            return None
-        return grid_extent(self.dataset.inputs)
-
-    def boundary_values(self, extent: tuple[float, float, float, float]) -> np.ndarray:
-        return decision_values(self.chain, self.session.loss, extent, LIVE_RESOLUTION)
-
-    def pause_training(self) -> None:
-        self.stop_training()
-
-    def stop_training(self) -> None:
-        """Stop and join the worker (also on window close)."""
-        if self._worker is None:
-            return
-        worker, self._worker = self._worker, None
-        worker.stop(receiver=self)
-        self.training_state_changed.emit(False)
-        self.recompute()
-        self._emit_boundary()
-
-    def train_step(self) -> None:
-        """One SGD step on the GUI thread (the Step button while paused)."""
-        if self.is_training() or self._ensure_trainer() is None:
-            return
-        assert self.trainer is not None
-        if self.history and self.history[-1].nonfinite is not None:
-            self.message_posted.emit("the run went non-finite; press Reset to start again")
-            return
-        self._on_worker_progressed([self.trainer.step()])
-        self.recompute()
-        self._emit_boundary()
-
-    def _emit_boundary(self) -> None:
-        extent = self.boundary_extent()
-        self.boundary_computed.emit(None if extent is None else self.boundary_values(extent))
-
-    def _on_worker_progressed(self, items: list[object]) -> None:
-        steps, boundaries = split_extras(items)
-        if boundaries:
-            self.boundary_computed.emit(boundaries[-1])
-        if not steps:
-            return
-        self.history.extend(steps)
-        self._set_dirty()
-        self.training_progressed.emit(steps)
-        if steps[-1].nonfinite is not None:
-            self.message_posted.emit(f"training stopped at step {steps[-1].step}: "
-                                     f"{steps[-1].nonfinite.describe()}. Press Reset.")
-
-    def _on_worker_stopped(self) -> None:
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
-            self.training_state_changed.emit(False)
-            self.recompute()
-            self._emit_boundary()
-
-    def _on_worker_failed(self, message: str) -> None:
-        self.message_posted.emit(f"training failed: {message}")
-        self._on_worker_stopped()
 
     # -- read-only views for panels --------------------------------------------------------
 
@@ -459,21 +462,20 @@ class AppState(QObject):
     _stats_key: tuple[int, int, int] | None = None
     _stats: list[LayerStats] = []  # noqa: RUF012 - replaced, never mutated
 
+    def boundary_extent(self) -> tuple[float, float, float, float] | None:
+        """Where the decision boundary is drawn, or None for data that is not 2-D."""
+        if self.dataset.inputs.shape[1] != 2 or not np.isfinite(self.dataset.inputs).all():
+            return None
+        return grid_extent(self.dataset.inputs)
+
+    def _emit_boundary(self) -> None:
+        extent = self.boundary_extent()
+        self.boundary_computed.emit(None if extent is None else decision_values(
+            self.chain, self.session.loss, extent, LIVE_RESOLUTION))
+
     def probe_ranges(self) -> list[tuple[float, float]]:
         """Slider range per input feature: the data's range, padded, at least ±1."""
         low, high = self.dataset.inputs.min(0), self.dataset.inputs.max(0)
         span = np.maximum(high - low, 1.0)
         return [(float(a - 0.25 * s), float(b + 0.25 * s)) for a, b, s in zip(low, high, span,
                                                                             strict=True)]
-
-    def load_parameters(self, write: object) -> None:
-        """Let ``write(chain)`` set the chain's parameters (e.g. the GA's best), then redraw."""
-        self.stop_training()
-        write(self.chain)  # type: ignore[operator]
-        self._set_dirty()
-        self.recompute()
-
-    def stop_everything(self) -> None:
-        self.evolution.stop_everything()
-        self.stop_training()
-

@@ -116,8 +116,9 @@ class WorkerThread:
     def is_running(self) -> bool:
         return self.thread.isRunning()
 
-    def stop(self, timeout_ms: int = 10_000, receiver: QObject | None = None) -> None:
-        """Ask the generator to stop after its current item and wait for the thread.
+    def stop(self, receiver: QObject | None = None) -> None:
+        """Ask the generator to stop after its current item and wait for the thread (no
+        time limit: a worker left running would race with whatever comes next).
 
         With ``receiver``, the snapshots the worker had already emitted are delivered to it
         now, so that when this returns the receiver has seen every item computed.
@@ -125,6 +126,6 @@ class WorkerThread:
         self.worker.request_stop()
         if self.thread.isRunning():
             self.thread.quit()
-            self.thread.wait(timeout_ms)
+            self.thread.wait()
         if receiver is not None:
             QCoreApplication.sendPostedEvents(receiver, QEvent.Type.MetaCall)

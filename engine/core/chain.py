@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from engine.core.init import initialise
-from engine.core.layers import Activation, Layer, Linear, Norm
+from engine.core.layers import Activation, Context, Layer, Linear, Norm
 from engine.core.specs import ActivationSpec, LayerSpec, LinearSpec, NetworkSpec, NormSpec
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
@@ -56,11 +56,14 @@ class Chain:
             _assign(layer, "bias", spec.bias, (spec.out_features,), path)
             return layer
         if isinstance(spec, NormSpec):
-            layer = Norm(spec.kind, width, spec.resolved_eps, self.dtype)
-            for name, values in (("weight", spec.weight), ("bias", spec.bias)):
-                if values is not None and name not in layer.params:
-                    raise SpecError(f"{path}.{name}",
-                                    f"{spec.kind} norm has no affine {name}")
+            layer = Norm(spec.kind, width, spec.resolved_eps, self.dtype, spec.momentum)
+            for name, values in (("weight", spec.weight), ("bias", spec.bias),
+                                 ("running_mean", spec.running_mean),
+                                 ("running_var", spec.running_var)):
+                if values is not None and name not in {**layer.params, **layer.buffers}:
+                    what = "running statistics" if name.startswith("running") else \
+                        f"affine {name}"
+                    raise SpecError(f"{path}.{name}", f"{spec.kind} norm has no {what}")
                 _assign(layer, name, values, (width,), path)
             return layer
         if isinstance(spec, ActivationSpec):
@@ -75,38 +78,58 @@ class Chain:
                 return None
         return None
 
-    def forward(self, x: torch.Tensor, training: bool = True) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer.forward(x, training)
-        return x
-
     def infer(self, x: torch.Tensor) -> torch.Tensor:
-        """Outputs for ``x`` without disturbing a pass in progress (eval-mode batch norm)."""
+        """Outputs for ``x`` in eval mode (batch norm on its running statistics)."""
         with torch.no_grad():
             for layer in self.layers:
                 x = layer.infer(x)
         return x
-
-    def backward(self, grad: torch.Tensor) -> torch.Tensor:
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
-        return grad
 
     def parameters(self) -> list[tuple[str, torch.Tensor]]:
         """``(name, tensor)`` pairs named as ``torch.nn.Sequential.named_parameters``."""
         return [(f"{i}.{name}", tensor) for i, layer in enumerate(self.layers)
                 for name, tensor in layer.params.items()]
 
-    def gradients(self) -> list[torch.Tensor]:
-        """Gradients in the order of :meth:`parameters` (after a backward pass)."""
-        return [layer.grads[name] for layer in self.layers for name in layer.params]
+    def buffers(self) -> list[tuple[str, torch.Tensor]]:
+        """``(name, tensor)`` pairs named as ``torch.nn.Sequential.named_buffers`` (batch
+        norm's running statistics; torch's ``num_batches_tracked`` is not kept)."""
+        return [(f"{i}.{name}", tensor) for i, layer in enumerate(self.layers)
+                for name, tensor in layer.buffers.items()]
+
+    def set_parameters(self, tensors: list[torch.Tensor]) -> None:
+        """Replace every parameter, in the order of :meth:`parameters`."""
+        slots = [(layer, name) for layer in self.layers for name in layer.params]
+        if len(tensors) != len(slots):
+            raise ValueError(f"expected {len(slots)} tensors, got {len(tensors)}")
+        for (layer, name), tensor in zip(slots, tensors, strict=True):
+            layer.set_param(name, tensor)
+
+    def load_state(self, other: Chain) -> None:
+        """Take ``other``'s parameters and running statistics (the same architecture)."""
+        for mine, theirs in zip(self.layers, other.layers, strict=True):
+            for name, tensor in {**theirs.params, **theirs.buffers}.items():
+                mine.set_param(name, tensor)
+
+    def track(self, contexts: list[Context | None]) -> None:
+        """Commit a training pass's batch statistics to batch norm's running estimates."""
+        for layer, context in zip(self.layers, contexts, strict=True):
+            if isinstance(layer, Norm) and context is not None:
+                layer.track(context)
+
+    def copy(self) -> Chain:
+        """An independent chain: same spec, copied tensors (a worker trains its own)."""
+        twin = object.__new__(Chain)
+        twin.__dict__.update(self.__dict__)
+        twin.layers = [layer.copy() for layer in self.layers]
+        return twin
 
     def to_spec(self) -> NetworkSpec:
-        """The architecture with every current parameter written out explicitly."""
+        """The architecture with every current parameter and running statistic written out."""
         layers = []
         for spec, layer in zip(self.spec.layers, self.layers, strict=True):
-            if layer.params:
-                values = {name: t.tolist() for name, t in layer.params.items()}
+            if layer.params or layer.buffers:
+                values = {name: t.tolist() for name, t in {**layer.params,
+                                                            **layer.buffers}.items()}
                 spec = spec.model_copy(update=values)
             layers.append(spec)
         return NetworkSpec(input_size=self.input_size, layers=layers)
@@ -120,12 +143,14 @@ def _assign(layer: Layer, name: str, values: object, shape: tuple[int, ...],
             path: str) -> None:
     if values is None:
         return
+    current = layer.params.get(name, layer.buffers.get(name))
+    assert current is not None
     try:
-        tensor = torch.tensor(values, dtype=layer.params[name].dtype)
+        tensor = torch.tensor(values, dtype=current.dtype)
     except (TypeError, ValueError):  # ragged nested lists
         raise SpecError(f"{path}.{name}", f"expected shape {list(shape)}, got a ragged "
                         "list") from None
     if tuple(tensor.shape) != shape:
         raise SpecError(f"{path}.{name}", f"expected shape {list(shape)}, "
                         f"got {list(tensor.shape)}")
-    layer.params[name].copy_(tensor)
+    layer.set_param(name, tensor)

@@ -16,26 +16,36 @@ class SGDConfig:
 
 
 class SGD:
-    """Updates a list of parameter tensors in place from their gradients.
+    """Computes updated parameters from their gradients; keeps the momentum buffers.
 
-    ``lr`` may be changed between steps (the GUI does this without a reset).
+    ``step`` returns new tensors rather than writing into the old ones: the engine never
+    mutates a parameter in place, so a finished pass keeps the weights it used. The
+    arithmetic is torch.optim.SGD's, operation for operation.
+
+    ``config`` may be replaced between steps (the GUI changes the learning rate while a
+    worker trains); a step reads it once, so one step never mixes two configurations.
     """
 
-    def __init__(self, params: list[torch.Tensor], config: SGDConfig) -> None:
-        self.params = params
-        self.lr, self.momentum = config.lr, config.momentum
-        self.weight_decay, self.nesterov = config.weight_decay, config.nesterov
-        self._buffers: list[torch.Tensor | None] = [None] * len(params)
+    def __init__(self, config: SGDConfig) -> None:
+        self.config = config
+        self._buffers: list[torch.Tensor | None] = []
 
-    def step(self, grads: list[torch.Tensor]) -> None:
+    def step(self, params: list[torch.Tensor], grads: list[torch.Tensor],
+             config: SGDConfig | None = None) -> list[torch.Tensor]:
+        """The updated parameters, with ``config`` (default: ``self.config``)."""
+        c = config or self.config
+        if not self._buffers:
+            self._buffers = [None] * len(params)
+        updated = []
         with torch.no_grad():
-            for i, (param, grad) in enumerate(zip(self.params, grads, strict=True)):
-                d_p = grad.add(param, alpha=self.weight_decay) if self.weight_decay else grad
-                if self.momentum:
+            for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
+                d_p = grad.add(param, alpha=c.weight_decay) if c.weight_decay else grad
+                if c.momentum:
                     buffer = self._buffers[i]
                     if buffer is None:
                         buffer = self._buffers[i] = d_p.clone()
                     else:
-                        buffer.mul_(self.momentum).add_(d_p)
-                    d_p = d_p.add(buffer, alpha=self.momentum) if self.nesterov else buffer
-                param.add_(d_p, alpha=-self.lr)
+                        buffer.mul_(c.momentum).add_(d_p)
+                    d_p = d_p.add(buffer, alpha=c.momentum) if c.nesterov else buffer
+                updated.append(param.add(d_p, alpha=-c.lr))
+        return updated

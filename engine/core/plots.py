@@ -36,11 +36,16 @@ class LinePlot:
 
 @dataclass(frozen=True)
 class BoundaryPlot:
-    """A decision-boundary heat map: model output on a grid, with the data on top."""
+    """A decision-boundary heat map: model output on a grid, with the data on top.
+
+    ``values`` is one score per cell (resolution, resolution), or for K ≥ 3 classes the
+    class probabilities per cell (resolution, resolution, K): each cell is drawn in its
+    most probable class's colour, as strong as that probability.
+    """
 
     name: str
     title: str
-    values: np.ndarray  # (resolution, resolution), rows are y
+    values: np.ndarray  # (resolution, resolution[, K]), rows are y
     extent: tuple[float, float, float, float]  # x_min, x_max, y_min, y_max
     points: np.ndarray  # (samples, 2)
     labels: np.ndarray  # (samples,)
@@ -63,18 +68,21 @@ def grid_inputs(extent: tuple[float, float, float, float], resolution: int) -> n
 
 
 def score(outputs: torch.Tensor, loss: str) -> torch.Tensor:
-    """One number per sample for colouring: P(class 1) for the classification losses,
-    the first output otherwise."""
+    """What a boundary plot colours, per sample: P(class 1) for binary classification,
+    every class's probability (samples, K) for cross entropy over K ≥ 3 outputs, the
+    first output otherwise."""
     if loss == "bce_with_logits":
         return torch.sigmoid(outputs[:, 0])
     if loss == "cross_entropy":
-        return torch.softmax(outputs, -1)[:, -1]
+        probabilities = torch.softmax(outputs, -1)
+        return probabilities if outputs.shape[1] >= 3 else probabilities[:, -1]
     return outputs[:, 0]
 
 
 def decision_values(chain: Chain, loss: str, extent: tuple[float, float, float, float],
                     resolution: int = 64) -> np.ndarray:
-    """The chain's score on a grid (resolution, resolution); needs a 2-input chain."""
+    """The chain's :func:`score` on a grid, (resolution, resolution) or (resolution,
+    resolution, K); needs a 2-input chain. Batch norm uses its running statistics."""
     grid = torch.tensor(grid_inputs(extent, resolution), dtype=chain.dtype)
     values = score(chain.infer(grid), loss)
-    return values.reshape(resolution, resolution).cpu().numpy().copy()
+    return values.reshape(resolution, resolution, -1).squeeze(-1).cpu().numpy().copy()

@@ -66,6 +66,12 @@ class NormSpec(Frozen):
     eps: float | None = Field(None, gt=0, description="default 1e-5, or 1e-12 for l1/l2")
     weight: list[float] | None = Field(None, description="affine scale (batch, layer, rms)")
     bias: list[float] | None = Field(None, description="affine shift (batch, layer)")
+    momentum: float = Field(0.1, gt=0, le=1, description="batch norm: weight of each "
+                            "training batch in the running statistics (torch's default)")
+    running_mean: list[float] | None = Field(None, description="batch norm: running mean "
+                                             "per feature (default 0)")
+    running_var: list[float] | None = Field(None, description="batch norm: running "
+                                            "unbiased variance per feature (default 1)")
 
     @property
     def resolved_eps(self) -> float:
@@ -98,7 +104,10 @@ class NetworkSpec(Frozen):
         return NetworkSpec(
             input_size=self.input_size,
             layers=[s.model_copy(update={"weight": None, "bias": None})
-                    if not isinstance(s, ActivationSpec) else s for s in self.layers],
+                    if isinstance(s, LinearSpec) else
+                    s.model_copy(update={"weight": None, "bias": None, "running_mean": None,
+                                         "running_var": None})
+                    if isinstance(s, NormSpec) else s for s in self.layers],
         )
 
 

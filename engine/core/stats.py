@@ -58,9 +58,7 @@ def layer_stats(pass_: Pass) -> list[LayerStats]:
                 saturated = _f(((out < low) | (out > high)).to(out.dtype).mean())
             elif layer.kind == "relu":
                 dead = _f((out == 0).all(0).to(out.dtype).mean())
-        backward_reached = index >= pass_.size - pass_.backward_done
-        grad_weight = layer.grads.get("weight") \
-            if isinstance(layer, Linear) and backward_reached else None
+        grad_weight = pass_.grads(index).get("weight") if isinstance(layer, Linear) else None
         stats.append(LayerStats(
             output_l2=_f(torch.linalg.vector_norm(out)),
             output_mean_abs=_f(out.abs().mean()),
@@ -75,10 +73,13 @@ def layer_stats(pass_: Pass) -> list[LayerStats]:
     return stats
 
 
-def update_to_data_ratio(weight: torch.Tensor, grad: torch.Tensor, lr: float) -> float:
-    """lr·std(dL/dW) / std(W); about 1e-3 is the healthy rule of thumb. NaN when std(W) = 0."""
+def update_to_data_ratio(weight: torch.Tensor, update: torch.Tensor) -> float:
+    """std(ΔW) / std(W) for the update ΔW applied to W (makemore's update:data ratio,
+    ``(lr * grad).std() / W.std()`` without momentum; with momentum ΔW is what the
+    optimizer really applied). About 1e-3 is the healthy rule of thumb; NaN when
+    std(W) = 0."""
     weight_std = _std(weight)
-    return lr * _std(grad) / weight_std if weight_std > 0 else math.nan
+    return _std(update) / weight_std if weight_std > 0 else math.nan
 
 
 @dataclass(frozen=True)

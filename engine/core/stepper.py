@@ -4,6 +4,10 @@ A :class:`Pass` is the run state the stepper, the chain view and the headless ru
 share. Each forward step applies one layer; when the last layer is done the loss is
 computed. Each backward step takes dL/d(output of layer i) and produces dL/d(input of
 layer i), the layer's parameter gradients and its local chain-rule factor.
+
+Everything a pass computes belongs to the pass (each layer call's :class:`Context` and
+:class:`Backward`), never to the layers: a finished pass keeps showing its own numbers
+whatever later passes, training steps or edits do to the chain.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 import torch
 
 from engine.core.chain import Chain
-from engine.core.layers import Activation, Linear, Norm
+from engine.core.layers import Activation, Backward, Context, Norm
 from engine.core.losses import loss_gradient, loss_value
 
 
@@ -77,8 +81,9 @@ class Pass:
         self.loss_name, self.training = loss, training
         n = len(chain.layers)
         self.outputs: list[torch.Tensor | None] = [None] * n
+        self.contexts: list[Context | None] = [None] * n
+        self.backwards: list[Backward | None] = [None] * n
         self.grad_outputs: list[torch.Tensor | None] = [None] * n
-        self.grad_inputs: list[torch.Tensor | None] = [None] * n
         self.loss: torch.Tensor | None = None
         self.forward_done = 0
         self.backward_done = 0
@@ -97,8 +102,23 @@ class Pass:
             return "forward"
         return "backward" if self.backward_done < self.size else "done"
 
-    def layer_input(self, index: int) -> torch.Tensor:
-        return self.inputs if index == 0 else self.outputs[index - 1]  # type: ignore[return-value]
+    @property
+    def grad_inputs(self) -> list[torch.Tensor | None]:
+        """dL/d(input) of each layer the backward pass has left."""
+        return [None if b is None else b.grad_input for b in self.backwards]
+
+    def layer_input(self, index: int) -> torch.Tensor | None:
+        return self.inputs if index == 0 else self.outputs[index - 1]
+
+    def grads(self, index: int) -> dict[str, torch.Tensor]:
+        """Parameter gradients of layer ``index`` (empty until the backward pass left it)."""
+        backward = self.backwards[index]
+        return {} if backward is None else backward.grads
+
+    def gradients(self) -> list[torch.Tensor]:
+        """Every parameter gradient, in the order of ``chain.parameters()``."""
+        return [self.grads(i)[name] for i, layer in enumerate(self.chain.layers)
+                for name in layer.params]
 
     def step_forward(self) -> int:
         """Apply the next layer; after the last one compute the loss. Returns the layer index."""
@@ -106,8 +126,10 @@ class Pass:
             raise StepOrderError("the forward pass is already complete; step backward or reset")
         index = self.forward_done
         if index < self.size:
-            self.outputs[index] = self.chain.layers[index].forward(
-                self.layer_input(index), self.training)
+            x = self.layer_input(index)
+            assert x is not None
+            self.outputs[index], self.contexts[index] = self.chain.layers[index].forward(
+                x, self.training)
             self.forward_done += 1
         if self.forward_done == self.size:
             self.loss = loss_value(self.loss_name, self.final_output(), self.targets)
@@ -125,10 +147,13 @@ class Pass:
         if self.backward_done == 0:
             self.grad_outputs[index] = loss_gradient(self.loss_name, self.final_output(),
                                                      self.targets)
-        grad_in = self.chain.layers[index].backward(self.grad_outputs[index])
-        self.grad_inputs[index] = grad_in
+        context, grad_out = self.contexts[index], self.grad_outputs[index]
+        assert context is not None
+        assert grad_out is not None
+        backward = self.chain.layers[index].backward(context, grad_out)
+        self.backwards[index] = backward
         if index > 0:
-            self.grad_outputs[index - 1] = grad_in
+            self.grad_outputs[index - 1] = backward.grad_input
         self.backward_done += 1
         return index
 
@@ -141,7 +166,9 @@ class Pass:
         return self
 
     def final_output(self) -> torch.Tensor:
-        return self.outputs[-1] if self.size else self.inputs  # type: ignore[return-value]
+        output = self.outputs[-1] if self.size else self.inputs
+        assert output is not None, "the forward pass is not complete"
+        return output
 
     def first_nonfinite(self) -> NonFinite | None:
         """Where the first NaN/Inf appeared so far: forward in layer order, the loss, then
@@ -160,7 +187,9 @@ class Pass:
                 return self._nonfinite
         for step in range(self._checked_backward, self.backward_done):
             index = self.size - 1 - step
-            tensors = [self.grad_inputs[index], *self.chain.layers[index].grads.values()]
+            backward = self.backwards[index]
+            assert backward is not None
+            tensors = [backward.grad_input, *backward.grads.values()]
             if not all(_finite(t) for t in tensors):
                 self._nonfinite = NonFinite(index, "backward")
                 return self._nonfinite
@@ -168,22 +197,23 @@ class Pass:
         return None
 
     def record(self, index: int) -> LayerRecord:
-        """A copied snapshot of layer ``index`` as it stands now."""
+        """A copied snapshot of layer ``index``: what this pass used and computed there."""
         layer = self.chain.layers[index]
-        backward_reached = index >= self.size - self.backward_done
-        output = self.outputs[index]
+        context, backward = self.contexts[index], self.backwards[index]
+        x, output = self.layer_input(index), self.outputs[index]
+        # the parameters this pass used, or (not reached yet) the ones it will use
+        params = context.params if context is not None else layer.params
         return LayerRecord(
             index=index, type=layer.type, kind=layer_kind(layer),
-            input=_copy(self.layer_input(index)) if index == 0 or self.outputs[index - 1]
-            is not None else np.empty((0,)),
+            input=_copy(x) if x is not None else np.empty((0,)),
             output=_copy(output) if output is not None else np.empty((0,)),
-            grad_output=_copy(self.grad_outputs[index]),
-            grad_input=_copy(self.grad_inputs[index]) if backward_reached else None,
-            local=_copy(layer.local) if backward_reached and not isinstance(layer, Norm)
-            else None,
-            params={name: _copy(t) for name, t in layer.params.items()},
-            grads={name: _copy(t) for name, t in layer.grads.items()}
-            if backward_reached and isinstance(layer, Linear | Norm) else {},
+            grad_output=_copy_or_none(self.grad_outputs[index]),
+            grad_input=None if backward is None else _copy(backward.grad_input),
+            local=None if backward is None or backward.local is None
+            else _copy(backward.local),
+            params={name: _copy(t) for name, t in params.items()},
+            grads={} if backward is None else {name: _copy(t)
+                                               for name, t in backward.grads.items()},
         )
 
     def records(self) -> list[LayerRecord]:
@@ -198,5 +228,9 @@ def _finite(tensor: torch.Tensor | None) -> bool:
     return math.isfinite(float(tensor.sum())) or bool(torch.isfinite(tensor).all())
 
 
-def _copy(tensor: torch.Tensor | None) -> np.ndarray | None:
-    return None if tensor is None else tensor.detach().cpu().numpy().copy()
+def _copy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy().copy()
+
+
+def _copy_or_none(tensor: torch.Tensor | None) -> np.ndarray | None:
+    return None if tensor is None else _copy(tensor)

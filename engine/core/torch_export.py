@@ -1,6 +1,7 @@
 """The chain as plain PyTorch: a live ``torch.nn.Sequential``, or runnable Python source.
 
-Used by the tests as the reference implementation and by "Export as PyTorch code".
+Used by "Export as PyTorch code" and the headless result. The tests build their torch
+twins themselves; these functions are what they check.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _module_source(layer: object) -> str:
     assert isinstance(layer, Norm)
     eps = repr(layer.eps)
     return {
-        "batch": f"nn.BatchNorm1d({layer.features}, eps={eps})",
+        "batch": f"nn.BatchNorm1d({layer.features}, eps={eps}, momentum={layer.momentum!r})",
         "layer": f"nn.LayerNorm({layer.features}, eps={eps})",
         "rms": f"nn.RMSNorm({layer.features}, eps={eps})",
         "l1": f"Normalize(1.0, eps={eps})",
@@ -49,18 +50,24 @@ def _module_source(layer: object) -> str:
 
 
 def to_torch_sequential(chain: Chain) -> nn.Sequential:
-    """A ``torch.nn.Sequential`` with the chain's modules and a copy of its parameters."""
+    """A ``torch.nn.Sequential`` with the chain's modules and a copy of its parameters and
+    batch-norm running statistics (``load_state_dict``, strict)."""
     namespace = {"nn": nn, "Normalize": Normalize}
     modules = [eval(_module_source(layer), namespace) for layer in chain.layers]
     model = nn.Sequential(*modules).to(chain.dtype)
-    with torch.no_grad():
-        for module, layer in zip(model, chain.layers, strict=True):
-            for name, tensor in layer.params.items():
-                getattr(module, name).copy_(tensor)
-            if isinstance(layer, Norm) and layer.kind == "batch":
-                module.running_mean.copy_(layer.running_mean)
-                module.running_var.copy_(layer.running_var)
+    model.load_state_dict(state_dict(chain, model), strict=True)
     return model
+
+
+def state_dict(chain: Chain, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """The chain's parameters and buffers under ``torch.nn.Sequential``'s names. With the
+    torch ``model`` given, buffers the engine does not keep (batch norm's
+    ``num_batches_tracked``) are taken from it, so a strict load succeeds."""
+    state = {name: t.clone() for name, t in [*chain.parameters(), *chain.buffers()]}
+    if model is not None:
+        for name, tensor in model.state_dict().items():
+            state.setdefault(name, tensor.clone())
+    return state
 
 
 def python_source(chain: Chain) -> str:
@@ -91,12 +98,15 @@ def python_source(chain: Chain) -> str:
         "    model = nn.Sequential(",
     ]
     lines += [f"        {_module_source(layer)}," for layer in chain.layers]
-    lines += [f"    ).to(torch.{dtype})", "    with torch.no_grad():"]
-    for index, layer in enumerate(chain.layers):
-        for name, tensor in layer.params.items():
-            lines.append(f"        model[{index}].{name}.copy_(torch.tensor("
-                         f"{tensor.tolist()!r}, dtype=torch.{dtype}))")
+    lines += [f"    ).to(torch.{dtype})", "    state = model.state_dict()"]
+    # parameters and batch norm's running statistics, then a strict load: a name that
+    # did not match would fail here instead of leaving a default silently in place
+    for name, tensor in [*chain.parameters(), *chain.buffers()]:
+        lines.append(f"    state[{name!r}] = torch.tensor({tensor.tolist()!r}, "
+                     f"dtype=torch.{dtype})")
     lines += [
+        "    model.load_state_dict(state, strict=True)",
+        "    model.eval()  # batch norm on its running statistics, as Chain Lab evaluates",
         "    return model",
         "",
         "",

@@ -1,7 +1,14 @@
 """Minibatch SGD training as a generator: one immutable :class:`TrainStep` per step.
 
 The generator knows nothing of threads; the GUI worker and the headless runner iterate
-the same one. The learning rate may be changed between steps through ``trainer.optimizer``.
+the same one. The SGD settings may change between steps (``trainer.optimizer.config``).
+
+Minibatches: each epoch visits the samples in a fresh permutation drawn from the
+trainer's generator (the session seed + 1, see :func:`engine.data.experiment.make_trainer`)
+and cuts it into batches of ``batch_size``; the last batch of an epoch may be shorter.
+With batch norm in the chain a last batch of a single sample is skipped (batch norm
+cannot normalise one sample in training mode; PyTorch users drop such a batch with
+``drop_last``), and ``TrainStep.skipped`` counts those skipped so far.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.core.chain import Chain
-from engine.core.layers import Linear
+from engine.core.layers import Linear, Norm
 from engine.core.optim import SGD, SGDConfig
 from engine.core.stats import update_to_data_ratio
 from engine.core.stepper import NonFinite, Pass
@@ -25,20 +32,25 @@ class TrainStep:
     step: int
     loss: float  # on this step's minibatch, before the update
     lr: float
-    update_ratios: tuple[float, ...]  # lr·std(dL/dW)/std(W), per linear layer
+    # std(ΔW)/std(W) of the update actually applied (momentum included), per linear layer
+    update_ratios: tuple[float, ...]
     weight_norms: tuple[float, ...]  # ‖W‖ after the update, per linear layer
     output_norms: tuple[float, ...]  # ‖output‖ of every layer in this step's forward pass
     nonfinite: NonFinite | None
+    skipped: int = 0  # one-sample batches skipped so far (batch norm; see the module doc)
 
 
 class Trainer:
-    """Trains ``chain`` in place on ``inputs``/``targets`` (already prepared for ``loss``).
+    """Trains ``chain`` on ``inputs``/``targets`` (already prepared for ``loss``).
+
+    The chain's parameters are replaced by updated ones at each step (never written in
+    place), so a pass made on it earlier keeps its numbers. Give the trainer a chain of
+    its own (``chain.copy()``) when something else is showing the original.
 
     Parameters
     ----------
     batch_size : int
-        Minibatch size; 0 or at least the dataset size means full batch. Each epoch
-        visits a fresh permutation drawn from ``generator``; the last batch may be short.
+        Minibatch size; 0 or at least the dataset size means full batch.
     """
 
     def __init__(self, chain: Chain, inputs: torch.Tensor, targets: torch.Tensor,
@@ -47,41 +59,62 @@ class Trainer:
         self.chain, self.inputs, self.targets, self.loss = chain, inputs, targets, loss
         self.batch_size = batch_size if 0 < batch_size < len(inputs) else len(inputs)
         self.generator = generator
-        self.optimizer = SGD([t for _, t in chain.parameters()], config)
+        self.optimizer = SGD(config)
         self.step_count = 0
+        self.skipped = 0
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
+        self._has_batch_norm = any(isinstance(layer, Norm) and layer.kind == "batch"
+                                   for layer in chain.layers)
+
+    def set_batch_size(self, batch_size: int) -> None:
+        """Takes effect at the next batch (the current epoch's order is kept)."""
+        self.batch_size = batch_size if 0 < batch_size < len(self.inputs) \
+            else len(self.inputs)
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self.batch_size == len(self.inputs):
             return self.inputs, self.targets
-        if self._cursor >= len(self._order):
-            self._order = torch.randperm(len(self.inputs), generator=self.generator)
-            self._cursor = 0
-        rows = self._order[self._cursor:self._cursor + self.batch_size]
-        self._cursor += self.batch_size
-        return self.inputs[rows], self.targets[rows]
+        while True:
+            if self._cursor >= len(self._order):
+                self._order = torch.randperm(len(self.inputs), generator=self.generator)
+                self._cursor = 0
+            rows = self._order[self._cursor:self._cursor + self.batch_size]
+            self._cursor += self.batch_size
+            if len(rows) > 1 or not self._has_batch_norm:
+                return self.inputs[rows], self.targets[rows]
+            self.skipped += 1
 
     def step(self) -> TrainStep:
         """One forward, backward and SGD update."""
         inputs, targets = self._next_batch()
         pass_ = Pass(self.chain, inputs, targets, self.loss).run()
         nonfinite = pass_.first_nonfinite()
-        lr = self.optimizer.lr
-        linears = [layer for layer in self.chain.layers if isinstance(layer, Linear)]
-        ratios = tuple(update_to_data_ratio(layer.params["weight"], layer.grads["weight"], lr)
-                       for layer in linears)
+        config = self.optimizer.config  # read once: the GUI may replace it meanwhile
+        lr = config.lr
+        linear = [i for i, layer in enumerate(self.chain.layers) if isinstance(layer, Linear)]
+        before = [self.chain.layers[i].params["weight"] for i in linear]
         if nonfinite is None:
-            self.optimizer.step(self.chain.gradients())
+            params = [t for _, t in self.chain.parameters()]
+            self.chain.set_parameters(self.optimizer.step(params, pass_.gradients(), config))
+            self.chain.track(pass_.contexts)
+            ratios = tuple(update_to_data_ratio(w, self.chain.layers[i].params["weight"] - w)
+                           for i, w in zip(linear, before, strict=True))
+        else:  # no update: the update that would have been applied shows the explosion
+            ratios = tuple(update_to_data_ratio(w, -lr * pass_.grads(i)["weight"])
+                           for i, w in zip(linear, before, strict=True))
         self.step_count += 1
+        loss = pass_.loss
+        assert loss is not None
         return TrainStep(
-            step=self.step_count, loss=float(pass_.loss), lr=lr,  # type: ignore[arg-type]
+            step=self.step_count, loss=float(loss), lr=lr,
             update_ratios=ratios,
-            weight_norms=tuple(float(torch.linalg.vector_norm(layer.params["weight"]))
-                               for layer in linears),
-            output_norms=tuple(float(torch.linalg.vector_norm(out))  # type: ignore[arg-type]
-                               for out in pass_.outputs),
+            weight_norms=tuple(float(torch.linalg.vector_norm(
+                self.chain.layers[i].params["weight"])) for i in linear),
+            output_norms=tuple(float(torch.linalg.vector_norm(out))
+                               for out in pass_.outputs if out is not None),
             nonfinite=nonfinite,
+            skipped=self.skipped,
         )
 
     def steps(self, count: int | None = None) -> Iterator[TrainStep]:

@@ -1,9 +1,13 @@
-"""Seeded datasets: TensorFlow Playground's six, a 1-D sine, the seed example, a CSV file.
+"""Seeded datasets: TensorFlow Playground's six, K-class spirals and blobs, a 1-D sine,
+the seed example, a CSV file.
 
 The Playground generators follow ``dataset.ts`` of tensorflow/playground rule for rule:
-same ranges, same noise model (``noise`` is the Playground's percentage / 100, 0..0.5),
-same labels (+1 / -1 for classification, [-1, 1] for regression). Classification labels
-are read as classes 1 / 0 by ``cross_entropy`` and ``bce_with_logits``.
+same ranges, same noise model (``noise`` is the Playground's percentage / 100; the
+Playground's slider stops at 0.5, the session format allows up to 1), same labels
+(+1 / -1 for classification, [-1, 1] for regression). Those ±1 labels are read as classes
+1 / 0 by ``cross_entropy`` and ``bce_with_logits``. ``spirals`` and ``blobs`` have K ≥ 2
+classes labelled 0..K−1, as are classification CSVs (a CSV whose labels are all ±1 is
+read the Playground's way).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-CLASSIFICATION = ("circle", "xor", "gaussian", "spiral")
+CLASSIFICATION = ("circle", "xor", "gaussian", "spiral")  # Playground's, labels ±1
+MULTI_CLASS = ("spirals", "blobs")  # K classes, labels 0..K-1
 REGRESSION = ("plane", "multi_gaussian", "sin")
-DATASETS = (*CLASSIFICATION, *REGRESSION, "seed_example", "csv")
+DATASETS = (*CLASSIFICATION, *MULTI_CLASS, *REGRESSION, "seed_example", "csv")
+MAX_CLASSES = 10
 
 
 class DatasetError(ValueError):
@@ -27,13 +33,20 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Inputs (samples, features) and targets (samples,) or (samples, outputs)."""
+    """Inputs (samples, features) and targets (samples,) or (samples, outputs).
+
+    ``classes`` is the number of classes of a classification dataset (0 for regression);
+    ``signed_labels`` marks the Playground's ±1 labels, which the classification losses
+    read as 1 / 0.
+    """
 
     inputs: np.ndarray
     targets: np.ndarray
     task: str  # "classification" or "regression"
     feature_names: tuple[str, ...]
     name: str = ""
+    classes: int = 0
+    signed_labels: bool = False
 
     def __post_init__(self) -> None:
         if len(self.inputs) == 0:
@@ -47,25 +60,35 @@ class Dataset:
 
     def targets_for(self, loss: str) -> np.ndarray:
         """Targets as ``loss`` reads them: Playground's -1 label becomes class 0."""
-        if self.task == "classification" and loss in ("cross_entropy", "bce_with_logits"):
+        if self.signed_labels and loss in ("cross_entropy", "bce_with_logits"):
             return (self.targets > 0).astype(np.float64)
         return self.targets
 
 
-def make_dataset(name: str, samples: int, noise: float, seed: int) -> Dataset:
-    """Generate the named built-in dataset (not ``csv``)."""
+def make_dataset(name: str, samples: int, noise: float, seed: int,
+                 classes: int = 3) -> Dataset:
+    """Generate the named built-in dataset (not ``csv``); ``classes`` is K for the
+    multi-class ones."""
     if samples < 1:
         raise DatasetError(f"samples must be at least 1, got {samples}")
     if not 0.0 <= noise <= 1.0:
         raise DatasetError(f"noise must lie in [0, 1], got {noise}")
+    if name in MULTI_CLASS:
+        if not 2 <= classes <= MAX_CLASSES:
+            raise DatasetError(f"classes must lie in 2..{MAX_CLASSES}, got {classes}")
+        rng = np.random.default_rng(seed)
+        inputs, labels = _MULTI_CLASS_GENERATORS[name](samples, noise, classes, rng)
+        return Dataset(inputs, labels, "classification", ("x1", "x2"), name, classes)
     if name not in _GENERATORS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     rng = np.random.default_rng(seed)
     points, labels = _GENERATORS[name](samples, noise, rng)
     inputs = np.asarray(points, dtype=np.float64).reshape(len(labels), -1)
-    task = "classification" if name in CLASSIFICATION else "regression"
     names = ("x",) if inputs.shape[1] == 1 else ("x1", "x2")
-    return Dataset(inputs, np.asarray(labels, dtype=np.float64), task, names, name)
+    if name in CLASSIFICATION:
+        return Dataset(inputs, np.asarray(labels, dtype=np.float64), "classification", names,
+                       name, classes=2, signed_labels=True)
+    return Dataset(inputs, np.asarray(labels, dtype=np.float64), "regression", names, name)
 
 
 Generated = tuple[list, list]
@@ -187,6 +210,41 @@ _GENERATORS: dict[str, Callable[[int, float, np.random.Generator], Generated]] =
 }
 
 
+def _class_sizes(samples: int, classes: int) -> list[int]:
+    return [samples // classes + (k < samples % classes) for k in range(classes)]
+
+
+def _spirals(n: int, noise: float, classes: int,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """K interleaved arms, Playground's two-spiral rule with the arms 2π/K apart."""
+    points, labels = [], []
+    for k, count in enumerate(_class_sizes(n, classes)):
+        i = np.arange(count)
+        r = i / max(count, 1) * 5
+        t = 1.75 * i / max(count, 1) * 2 * math.pi + 2 * math.pi * k / classes
+        jitter = rng.uniform(-1, 1, size=(count, 2)) * noise
+        points.append(np.stack([r * np.sin(t), r * np.cos(t)], axis=1) + jitter)
+        labels.append(np.full(count, float(k)))
+    return np.concatenate(points), np.concatenate(labels)
+
+
+def _blobs(n: int, noise: float, classes: int,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """K Gaussian blobs on a circle of radius 3.5; variance grows with the noise as in
+    Playground's two-Gaussian set (0.5 at noise 0, 4 at 0.5)."""
+    sigma = math.sqrt(0.5 + 3.5 * (noise / 0.5))
+    points, labels = [], []
+    for k, count in enumerate(_class_sizes(n, classes)):
+        angle = 2 * math.pi * k / classes
+        centre = 3.5 * np.array([math.cos(angle), math.sin(angle)])
+        points.append(centre + sigma * rng.standard_normal((count, 2)))
+        labels.append(np.full(count, float(k)))
+    return np.concatenate(points), np.concatenate(labels)
+
+
+_MULTI_CLASS_GENERATORS = {"spirals": _spirals, "blobs": _blobs}
+
+
 def load_csv(path: str | Path, input_columns: Sequence[str | int] | None = None,
              target_column: str | int | None = None,
              task: str = "regression") -> Dataset:
@@ -221,7 +279,11 @@ def load_csv(path: str | Path, input_columns: Sequence[str | int] | None = None,
             if not _is_number(cell):
                 raise DatasetError(f"{path}, line {number}, column {c + 1}: "
                                    f"{cell.strip()!r} is not a number")
-            table[r, c] = float(cell)
+            value = float(cell)
+            if not math.isfinite(value):
+                raise DatasetError(f"{path}, line {number}, column {c + 1}: "
+                                   f"{cell.strip()!r} is not a finite number")
+            table[r, c] = value
     names = header or [f"column {i}" for i in range(width)]
     target = _column_index(target_column if target_column is not None else width - 1,
                            names, path)
@@ -233,8 +295,27 @@ def load_csv(path: str | Path, input_columns: Sequence[str | int] | None = None,
         raise DatasetError(f"{path}: choose at least one input column")
     if target in inputs:
         raise DatasetError(f"{path}: column {names[target]!r} is both an input and the target")
-    return Dataset(table[:, inputs], table[:, target], task,
-                   tuple(names[i] for i in inputs), path.name)
+    labels = table[:, target]
+    classes, signed = _classes_of(labels, [number for number, _ in rows], path) \
+        if task == "classification" else (0, False)
+    return Dataset(table[:, inputs], labels, task, tuple(names[i] for i in inputs),
+                   path.name, classes, signed)
+
+
+def _classes_of(labels: np.ndarray, lines: list[int], path: Path) -> tuple[int, bool]:
+    """(K, signed) of a classification column: whole labels 0..K-1, or Playground's ±1."""
+    values = set(np.unique(labels).tolist())
+    if -1.0 in values and values <= {-1.0, 1.0}:
+        return 2, True
+    for row, label in enumerate(labels):
+        if label != round(label) or label < 0:
+            raise DatasetError(f"{path}, line {lines[row]}: class label {label:g} is not a "
+                               "whole number >= 0 (classification labels are 0..K-1)")
+    count = int(labels.max()) + 1
+    if count > 1000:
+        raise DatasetError(f"{path}: class labels go up to {count - 1}; at most 1000 "
+                           "classes are supported")
+    return max(count, 2), False
 
 
 def _is_number(cell: str) -> bool:

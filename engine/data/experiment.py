@@ -1,4 +1,10 @@
-"""Turn a validated :class:`Session` into live objects: a chain, its data, its targets."""
+"""The one way to turn a validated :class:`Session` into live objects.
+
+The headless runner and the GUI both build their chain, data, targets and trainer here,
+so that the same session gives the same numbers in both (a test runs one session both
+ways and compares the histories). The GA's live objects are built the same way in
+:mod:`engine.evolution.setup`.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,18 @@ import torch
 
 from engine.core.chain import Chain, SpecError
 from engine.core.losses import TargetError, prepare_targets
+from engine.core.optim import SGDConfig
+from engine.core.specs import NetworkSpec
+from engine.core.training import Trainer
 from engine.data.datasets import Dataset, DatasetError, load_csv, make_dataset
 from engine.data.session import CsvData, GeneratedData, Session, SessionError
+from engine.data.tasks import TrainTask
+
+# The minibatch order has a generator of its own, seeded apart from the initialisers'.
+MINIBATCH_SEED_OFFSET = 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class Experiment:
     session: Session
     chain: Chain
@@ -24,10 +37,12 @@ class Experiment:
 
 
 def load_data(session: Session, base_dir: Path) -> Dataset:
+    """The session's dataset; raises :class:`SessionError` (path ``data``)."""
     data = session.data
     try:
         if isinstance(data, GeneratedData):
-            return make_dataset(data.dataset, data.samples, data.noise, session.seed)
+            return make_dataset(data.dataset, data.samples, data.noise, session.seed,
+                                data.classes)
         if isinstance(data, CsvData):
             path = Path(data.path)
             return load_csv(path if path.is_absolute() else base_dir / path,
@@ -43,22 +58,44 @@ def load_data(session: Session, base_dir: Path) -> Dataset:
                    tuple(f"x{i + 1}" for i in range(inputs.shape[1])))
 
 
-def build_experiment(session: Session, base_dir: Path = Path()) -> Experiment:
-    """Build the chain (initialisers drawn from the session seed) and load the data."""
-    generator = torch.Generator().manual_seed(session.seed)
+def build_chain(network: NetworkSpec, dtype: str, seed: int) -> Chain:
+    """The chain, its initialisers drawn from a generator seeded with ``seed``."""
     try:
-        chain = Chain(session.network, session.dtype, generator)
+        return Chain(network, dtype, torch.Generator().manual_seed(seed))
     except SpecError as error:
         raise SessionError(error.path, error.message) from None
-    dataset = load_data(session, base_dir)
-    if dataset.inputs.shape[1] != session.network.input_size:
+
+
+def data_tensors(dataset: Dataset, loss: str, chain: Chain) -> tuple[torch.Tensor,
+                                                                     torch.Tensor]:
+    """All samples in the chain's dtype, and their targets prepared for ``loss``.
+
+    Raises :class:`SessionError` when the data does not fit the chain or the loss.
+    """
+    if dataset.inputs.shape[1] != chain.input_size:
         raise SessionError("network.input_size", f"the data has {dataset.inputs.shape[1]} "
-                           f"input column(s), the network takes {session.network.input_size}")
+                           f"input column(s), the network takes {chain.input_size}")
     inputs = torch.tensor(dataset.inputs, dtype=chain.dtype)
+    raw = torch.tensor(dataset.targets_for(loss), dtype=chain.dtype)
     try:
-        targets = prepare_targets(session.loss, torch.tensor(dataset.targets_for(session.loss),
-                                                             dtype=chain.dtype),
-                                  chain.output_size)
+        targets = prepare_targets(loss, raw, chain.output_size)
     except TargetError as error:
-        raise SessionError("data.targets", f"{error} (loss {session.loss!r})") from None
+        raise SessionError("data.targets", f"{error} (loss {loss!r})") from None
+    return inputs, targets
+
+
+def build_experiment(session: Session, base_dir: Path = Path()) -> Experiment:
+    """Build the chain (initialisers drawn from the session seed) and load the data."""
+    chain = build_chain(session.network, session.dtype, session.seed)
+    dataset = load_data(session, base_dir)
+    inputs, targets = data_tensors(dataset, session.loss, chain)
     return Experiment(session, chain, dataset, inputs, targets)
+
+
+def make_trainer(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str,
+                 task: TrainTask, seed: int) -> Trainer:
+    """SGD with the task's settings on ``chain`` (trained in place: pass a copy to keep
+    the original); minibatches drawn from a generator seeded with seed + 1."""
+    config = SGDConfig(task.lr, task.momentum, task.weight_decay, task.nesterov)
+    generator = torch.Generator().manual_seed(seed + MINIBATCH_SEED_OFFSET)
+    return Trainer(chain, inputs, targets, loss, config, task.batch_size, generator)

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, ValidationError
 
 from engine.core.specs import Frozen, LinearSpec, NetworkSpec, NormSpec
-from engine.data.datasets import CLASSIFICATION
-from engine.data.tasks import EvolveTask
+from engine.data.datasets import MAX_CLASSES, MULTI_CLASS
+from engine.data.tasks import EvolveTask, StepTask, TrainTask
 
 FORMAT = "chainlab/1"
 
@@ -38,9 +38,11 @@ class InlineData(Frozen):
 
 class GeneratedData(Frozen):
     dataset: Literal[
-        "circle", "xor", "gaussian", "spiral", "plane", "multi_gaussian", "sin", "seed_example"]
+        "circle", "xor", "gaussian", "spiral", "spirals", "blobs", "plane", "multi_gaussian",
+        "sin", "seed_example"]
     samples: int = Field(200, gt=0, le=1_000_000)
     noise: float = Field(0.0, ge=0.0, le=1.0)
+    classes: int = Field(3, ge=2, le=MAX_CLASSES, description="K, for spirals and blobs")
 
 
 class CsvData(Frozen):
@@ -67,22 +69,19 @@ Data = Annotated[
 ]
 
 
-class StepTask(Frozen):
-    kind: Literal["step"] = "step"
-
-
-class TrainTask(Frozen):
-    kind: Literal["train"] = "train"
-    optimizer: Literal["sgd"] = "sgd"
-    lr: float = Field(0.03, gt=0)
-    momentum: float = Field(0.0, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
-    nesterov: bool = False
-    steps: int = Field(100, gt=0, le=10_000_000)
-    batch_size: int = Field(0, ge=0, description="0 = full batch")
-
-
 Task = Annotated[StepTask | TrainTask | EvolveTask, Field(discriminator="kind")]
+
+
+class PanelSettings(Frozen):
+    """What the app's panels were set to, beside the session's one task: the training
+    and evolution settings and the stepping inputs. Headless runs ignore it."""
+
+    train: TrainTask | None = None
+    evolve: EvolveTask | None = None
+    probe: list[float] | None = Field(None, description="the input sliders' values")
+    probe_target: float | None = None
+    stepping_batch: int | None = Field(None, ge=-1, description="-1: the slider sample; "
+                                       "0: the whole dataset; N: its first N samples")
 
 
 class Session(Frozen):
@@ -94,6 +93,7 @@ class Session(Frozen):
     data: Data
     loss: Literal["mse", "cross_entropy", "bce_with_logits"] = "mse"
     task: Task = StepTask()
+    panels: PanelSettings | None = None
 
 
 def parse_session(text: str) -> Session:
@@ -151,7 +151,7 @@ def _first_error(error: ValidationError) -> SessionError:
     first = error.errors()[0]
     # Drop pydantic's union tags ("linear", "generated") so the path is the JSON's own.
     tags = {"linear", "norm", "activation", "inline", "generated", "csv", "step", "train",
-            "evolve", "list[float]", "list[list[float]]"}
+            "evolve", "list[float]", "list[list[float]]", "TrainTask", "EvolveTask"}
     path = ".".join(str(part) for part in first["loc"] if str(part) not in tags)
     message = first["msg"]
     if first["type"] == "missing":
@@ -176,6 +176,9 @@ def _check_consistency(session: Session) -> None:
                                f"input row), got {len(data.targets)}")
     elif isinstance(data, GeneratedData):
         features = 1 if data.dataset in ("sin", "seed_example") else 2
+        if data.dataset in MULTI_CLASS and data.samples < data.classes:
+            raise SessionError("data.samples", f"{data.dataset} with {data.classes} classes "
+                               f"needs at least {data.classes} samples, got {data.samples}")
         if features != network.input_size:
             raise SessionError("network.input_size", f"dataset {data.dataset!r} has "
                                f"{features} input feature(s), the network takes "
@@ -185,15 +188,6 @@ def _check_consistency(session: Session) -> None:
     has_batch_norm = any(isinstance(s, NormSpec) and s.kind == "batch" for s in network.layers)
     if has_batch_norm and isinstance(session.task, TrainTask) and session.task.batch_size == 1:
         raise SessionError("task.batch_size", "batch norm needs at least 2 samples per batch")
-
-
-def dataset_task(data: GeneratedData | CsvData | InlineData) -> str:
-    if isinstance(data, GeneratedData):
-        return "classification" if data.dataset in CLASSIFICATION else "regression"
-    if isinstance(data, CsvData):
-        return data.task
-    return "regression"
-
 
 
 def _check_evolve(task: EvolveTask, network: NetworkSpec) -> None:

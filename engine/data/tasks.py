@@ -1,4 +1,8 @@
-"""Settings of a genetic-algorithm run (the session's ``"task": {"kind": "evolve"}``)."""
+"""What a session does with its chain and data: the ``task`` object of a session file.
+
+``step`` is one forward and backward pass, ``train`` minibatch SGD
+(:mod:`engine.core.training`), ``evolve`` a genetic algorithm (:mod:`engine.evolution.ga`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,21 @@ from typing import Literal
 from pydantic import Field
 
 from engine.core.specs import Frozen
+
+
+class StepTask(Frozen):
+    kind: Literal["step"] = "step"
+
+
+class TrainTask(Frozen):
+    kind: Literal["train"] = "train"
+    optimizer: Literal["sgd"] = "sgd"
+    lr: float = Field(0.03, gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    nesterov: bool = False
+    steps: int = Field(100, gt=0, le=10_000_000)
+    batch_size: int = Field(0, ge=0, description="0 = full batch")
 
 
 class EvolveTask(Frozen):

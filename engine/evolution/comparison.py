@@ -52,18 +52,24 @@ class QuantisationReport:
 def quantisation_report(chain: Chain, scales: list[float], inputs: torch.Tensor,
                         targets: torch.Tensor, loss: str) -> QuantisationReport:
     """How far the chain's parameters move when snapped to the 4-bit grid, and what that
-    does to the loss. The chain is left as it was."""
-    original = [t.clone() for _, t in chain.parameters()]
-    float_loss = float(Pass(chain, inputs, targets, loss).run().loss)  # type: ignore[arg-type]
-    before = torch.cat([layer.params[n].reshape(-1) for layer in chain.layers
-                        if isinstance(layer, Linear) for n in ("weight", "bias")])
-    load_genome(chain, chain_genome(chain, scales), scales)
-    after = torch.cat([layer.params[n].reshape(-1) for layer in chain.layers
-                       if isinstance(layer, Linear) for n in ("weight", "bias")])
-    quantised_loss = float(Pass(chain, inputs, targets, loss).run().loss)  # type: ignore[arg-type]
-    with torch.no_grad():
-        for (_, tensor), saved in zip(chain.parameters(), original, strict=True):
-            tensor.copy_(saved)
+    does to the loss. Works on copies: ``chain`` is not touched (its batch-norm running
+    statistics included)."""
+    float_loss = _loss(chain.copy(), inputs, targets, loss)
+    quantised = chain.copy()
+    load_genome(quantised, chain_genome(chain, scales), scales)
+    quantised_loss = _loss(quantised, inputs, targets, loss)
+    before, after = _linear_parameters(chain), _linear_parameters(quantised)
     norm = float(torch.linalg.vector_norm(before))
     error = float(torch.linalg.vector_norm(before - after))
     return QuantisationReport(error / norm if norm > 0 else 0.0, float_loss, quantised_loss)
+
+
+def _loss(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str) -> float:
+    value = Pass(chain, inputs, targets, loss).run().loss
+    assert value is not None
+    return float(value)
+
+
+def _linear_parameters(chain: Chain) -> torch.Tensor:
+    return torch.cat([layer.params[name].reshape(-1) for layer in chain.layers
+                      if isinstance(layer, Linear) for name in ("weight", "bias")])

@@ -103,13 +103,13 @@ def chain_genome(chain: Chain, scales: list[float]) -> torch.Tensor:
 
 
 def load_genome(chain: Chain, genome: torch.Tensor, scales: list[float]) -> None:
-    """Write a genome's decoded values into the chain's linear layers (in place)."""
+    """Replace the chain's linear parameters by a genome's decoded values."""
     layout = GenomeLayout.of(chain)
     for number, index in enumerate(layout.layers):
         weight, bias = layout.slices(genome.reshape(1, -1).cpu(), number)
         layer = chain.layers[index]
-        layer.params["weight"].copy_(decode(weight[0], scales[number], chain.dtype))
-        layer.params["bias"].copy_(decode(bias[0], scales[number], chain.dtype))
+        layer.set_param("weight", decode(weight[0], scales[number], chain.dtype))
+        layer.set_param("bias", decode(bias[0], scales[number], chain.dtype))
 
 
 def genome_hex(genome: torch.Tensor) -> str:

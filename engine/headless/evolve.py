@@ -11,35 +11,27 @@ from engine.core.plots import LinePlot, Series
 from engine.core.stepper import Pass
 from engine.data.experiment import Experiment
 from engine.data.tasks import EvolveTask
-from engine.evolution.ga import evolve, resolve_device, seeded_population
-from engine.evolution.genome import (
-    GenomeLayout,
-    chain_genome,
-    genome_hex,
-    load_genome,
-    resolve_scales,
+from engine.evolution.genome import genome_hex, load_genome
+from engine.evolution.setup import prepare_evolution
+from engine.headless.results import (
+    RunOutput,
+    boundary_plot,
+    gradient_flow_plot,
+    network_record,
+    pass_result,
 )
-from engine.evolution.population import PopulationEvaluator
-from engine.headless.runner import RunOutput, boundary_plot, gradient_flow_plot, pass_result
 
 
 def run_evolution(experiment: Experiment, task: EvolveTask,
                   progress: Callable[[int, int], None] | None = None) -> RunOutput:
     chain, session = experiment.chain, experiment.session
-    layout = GenomeLayout.of(chain)
-    scales = resolve_scales(task.scales, len(layout.layers))
-    device, note = resolve_device(task.device)
-    evaluator = PopulationEvaluator(chain, experiment.inputs, experiment.targets, session.loss,
-                                    scales, device)
-    initial = None
-    if task.seed_from_network:
-        initial = seeded_population(chain_genome(chain, scales), task.population,
-                                    task.mutation_rate,
-                                    torch.Generator().manual_seed(session.seed))
+    setup = prepare_evolution(chain, experiment.inputs, experiment.targets, session.loss, task,
+                              session.seed)
+    scales = setup.scales
     history: dict[str, list[float]] = {key: [] for key in
                                        ("best", "mean", "worst", "diversity", "seconds")}
     std, evaluations, best_genome = [], [], None
-    for stats in evolve(evaluator, task, session.seed, initial=initial):
+    for stats in setup.generations():
         history["best"].append(stats.best)
         history["mean"].append(stats.mean)
         history["worst"].append(stats.worst)
@@ -54,10 +46,10 @@ def run_evolution(experiment: Experiment, task: EvolveTask,
     load_genome(chain, torch.from_numpy(best_genome), scales)
     final = Pass(chain, experiment.inputs, experiment.targets, session.loss).run()
     result = {
-        "format": "chainlab-result/1", "task": "evolve", "device": str(device),
-        "device_note": note or None,
+        "format": "chainlab-result/1", "task": "evolve", "device": str(setup.device),
+        "device_note": setup.device_note or None,
         "history": history,
-        "network": chain.to_spec().model_dump(mode="json", exclude_none=True),
+        "network": network_record(chain),
         "genome": genome_hex(torch.from_numpy(best_genome)),
         "scales": scales,
     }

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.core.optim import SGDConfig
 from engine.data.tasks import EvolveTask
 from engine.evolution.comparison import SgdPoint
 from engine.evolution.ga import GenerationStats
@@ -61,15 +62,18 @@ class EvolutionPanel(QWidget):
                                           self._redraw_boundary, self._redraw_comparison,
                                           self._redraw_genomes], self)
         self.run.generations_arrived.connect(self._on_generations_arrived)
-        self.run.running_changed.connect(self._on_running_changed)
-        self.run.run_reset.connect(self._on_run_reset)
+        self.run.run_started.connect(self._on_run_started)
+        self.run.history_cleared.connect(self._on_history_cleared)
         self.run.boundary_computed.connect(self._on_boundary_computed)
-        self.run.comparison_arrived.connect(self._on_comparison_arrived)
         self.run.message_posted.connect(self.status.setText)
+        self.run.comparison.points_arrived.connect(self._on_comparison_arrived)
+        self.run.comparison.message_posted.connect(self.status.setText)
+        state.slot.changed.connect(self._on_slot_changed)
         state.data_changed.connect(self._on_data_changed)
-        state.session_changed.connect(self._sync_controls)
+        state.settings_changed.connect(self._sync_controls)
         self._sync_controls()
         self._on_data_changed()
+        self._on_slot_changed(state.slot.running)
 
     def plots(self) -> list[pg.PlotWidget]:
         return [self.loss_plot, self.diversity_plot, self.boundary_plot, self.passes_plot,
@@ -122,13 +126,18 @@ class EvolutionPanel(QWidget):
 
         buttons = QGridLayout()
         # lambdas: clicked(bool) would otherwise arrive as start()'s generations argument
-        self.start_button = self._button(buttons, "Start", lambda: self.run.start(), 0, 0)
-        self.pause_button = self._button(buttons, "Pause", self.run.pause, 0, 1)
-        self.step_button = self._button(buttons, "Step", self.run.step, 0, 2)
-        self.stop_button = self._button(buttons, "Stop", self.run.stop, 1, 0)
-        self.reset_button = self._button(buttons, "Reset", self.run.reset, 1, 1)
-        self.use_best_button = self._button(buttons, "Use best", self.run.use_best_in_chain,
-                                            1, 2)
+        self.start_button = self._button(buttons, "Start", self.state.start_evolution, 0, 0)
+        self.start_button.setToolTip("Start a new run (a paused one is dropped)")
+        self.continue_button = self._button(buttons, "Continue", self.run.resume, 0, 1)
+        self.continue_button.setToolTip("Continue the paused run")
+        self.pause_button = self._button(buttons, "Pause", self.run.pause, 0, 2)
+        self.step_button = self._button(buttons, "Step", self.run.step, 1, 0)
+        self.step_button.setToolTip("One generation")
+        self.stop_button = self._button(buttons, "Stop", self.run.stop, 1, 1)
+        self.stop_button.setToolTip("End the run; its history stays on screen")
+        self.reset_button = self._button(buttons, "Reset", self._on_reset, 1, 2)
+        self.reset_button.setToolTip("End the run and clear its history")
+        self.use_best_button = self._button(buttons, "Use best", self._on_use_best, 2, 0)
         self.use_best_button.setToolTip("Load the best individual's weights into the chain")
         column.addLayout(buttons)
         self.progress = QProgressBar()
@@ -143,8 +152,7 @@ class EvolutionPanel(QWidget):
         self.compare_button.clicked.connect(self._on_compare)
         column.addWidget(self.compare_button)
         self.quantise_button = QPushButton("Quantisation error of the chain")
-        self.quantise_button.clicked.connect(
-            lambda: self.status.setText(self.run.quantisation_text()))
+        self.quantise_button.clicked.connect(self._on_quantise)
         column.addWidget(self.quantise_button)
         self.status = QLabel(" ")
         self.status.setWordWrap(True)
@@ -212,9 +220,9 @@ class EvolutionPanel(QWidget):
         if task.selection == "tournament" and task.tournament_size > task.population:
             self.status.setText("the tournament cannot be larger than the population")
             return
-        self.run.set_task(task)
+        self.state.set_evolve_task(task)
         self.progress.setMaximum(task.generations)
-        self.status.setText("settings apply from the next Start after Reset or Stop"
+        self.status.setText("settings apply from the next Start (a new run)"
                             if self.run.history else " ")
 
     # -- plots -----------------------------------------------------------------------------
@@ -285,13 +293,25 @@ class EvolutionPanel(QWidget):
         self._latest = last
         self._redraw_timer.mark_dirty()
 
-    def _on_running_changed(self, running: bool) -> None:
-        for button in (self.start_button, self.step_button, self.reset_button,
-                       self.use_best_button, self.compare_button):
-            button.setEnabled(not running)
-        self.pause_button.setEnabled(running)
+    def _on_slot_changed(self, running: str) -> None:
+        """Buttons follow the run slot: what this panel runs, or another run, or none."""
+        evolving = running == "evolution"
+        for button in (self.start_button, self.step_button, self.use_best_button,
+                       self.compare_button):
+            button.setEnabled(not evolving)
+        self.continue_button.setEnabled(self.run.can_continue())
+        self.pause_button.setEnabled(evolving or running == "comparison")
+        self.stop_button.setEnabled(evolving or self.run.can_continue())
 
-    def _on_run_reset(self) -> None:
+    def _on_run_started(self, number: int) -> None:
+        self._clear_plots()
+        self.status.setText(f"run {number} started" if number > 1 else " ")
+
+    def _on_history_cleared(self) -> None:
+        self._clear_plots()
+        self._on_slot_changed(self.state.slot.running)
+
+    def _clear_plots(self) -> None:
         self.table = GrowingTable(len(COLUMNS))
         self.sgd = GrowingTable(3)
         self._latest = None
@@ -300,8 +320,26 @@ class EvolutionPanel(QWidget):
         self._redraw_timer.mark_dirty(BOUNDARY_PART)
         self.progress.setValue(0)
         self.rate_label.setText(" ")
-        self._on_running_changed(False)
         self._redraw_timer.mark_dirty()
+
+    def _on_reset(self) -> None:
+        self.state.stop_everything()
+        self.run.reset()
+
+    def _on_use_best(self) -> None:
+        chain = self.run.best_chain()
+        if chain is None:
+            self.status.setText("no run yet: Start or Step first")
+            return
+        self.state.adopt_parameters(chain, "the chain now has the GA's best weights")
+
+    def _on_quantise(self) -> None:
+        report = self.run.quantisation()
+        if report is not None:
+            self.status.setText(
+                f"current chain on the 4-bit grid: ‖W − Q(W)‖/‖W‖ = "
+                f"{report.relative_error:.3g}; loss {report.float_loss:.4g} (float) → "
+                f"{report.quantised_loss:.4g} (quantised)")
 
     _latest: GenerationStats | None = None
 
@@ -319,9 +357,13 @@ class EvolutionPanel(QWidget):
         self.boundary.show_data(self.state.dataset.inputs, self.state.dataset.targets)
 
     def _on_compare(self) -> None:
+        if not self.run.history:
+            self.status.setText("run the GA first: SGD gets as long as the GA has run")
+            return
         self.sgd = GrowingTable(3)
-        settings = self.state.train_settings
-        self.run.compare_with_sgd(settings.lr, settings.momentum)
+        settings = self.state.training.settings
+        self.run.comparison.start(SGDConfig(lr=settings.lr, momentum=settings.momentum),
+                                  self.run.history[-1].seconds)
 
     def _on_comparison_arrived(self, points: list[SgdPoint]) -> None:
         self.sgd.extend([[p.forward_passes, p.seconds, p.loss] for p in points])

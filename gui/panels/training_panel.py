@@ -84,14 +84,14 @@ class TrainingPanel(QWidget):
             self._redraw_loss, lambda: self._layer_part("ratio", 0),
             lambda: self._layer_part("weight", 1), lambda: self._layer_part("output", 2),
             self._redraw_boundary], self)
-        state.training_progressed.connect(self._on_training_progressed)
-        state.training_reset.connect(self._on_training_reset)
-        state.training_state_changed.connect(self._on_training_state_changed)
+        state.training.progressed.connect(self._on_training_progressed)
+        state.training.history_cleared.connect(self._on_training_reset)
+        state.training.message_posted.connect(self.status.setText)
+        state.slot.changed.connect(self._on_slot_changed)
         state.boundary_computed.connect(self._on_boundary_computed)
         state.data_changed.connect(self._on_data_changed)
-        state.session_changed.connect(self._sync_controls)
+        state.settings_changed.connect(self._sync_controls)
         state.chain_changed.connect(self._on_training_reset)
-        state.message_posted.connect(self._on_message)
         self._sync_controls()
         self._on_data_changed()
         self._on_training_reset()
@@ -154,7 +154,7 @@ class TrainingPanel(QWidget):
         self.run_button.clicked.connect(self._on_run_clicked)
         self.step_button = QPushButton("Step")
         self.step_button.setToolTip("One SGD step")
-        self.step_button.clicked.connect(self.state.train_step)
+        self.step_button.clicked.connect(self.state.training.step)
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.step_button)
         column.addLayout(buttons)
@@ -167,7 +167,7 @@ class TrainingPanel(QWidget):
         return box
 
     def _sync_controls(self) -> None:
-        settings, session = self.state.train_settings, self.state.session
+        settings, session = self.state.training.settings, self.state.session
         for widget in (self.lr_spin, self.momentum_spin, self.batch_spin, self.loss_box):
             widget.blockSignals(True)
         self.lr_spin.setValue(settings.lr)
@@ -220,17 +220,12 @@ class TrainingPanel(QWidget):
 
     def _on_run_clicked(self) -> None:
         if self.state.is_training():
-            self.state.pause_training()
+            self.state.training.pause()
         else:
             self.state.start_training()
 
-    def _on_training_state_changed(self, running: bool) -> None:
-        self.run_button.setText("Pause" if running else "Run")
-        self.step_button.setEnabled(not running)
-
-    def _on_message(self, message: str) -> None:
-        if "non-finite" in message or "NaN" in message or "training" in message:
-            self.status.setText(message)
+    def _on_slot_changed(self, running: str) -> None:
+        self.run_button.setText("Pause" if running == "training" else "Run")
 
     # -- data ------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Random chains and their torch twins, shared by the engine tests."""
+"""Random chains and their torch twins (built here, from torch.nn), shared by the tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch
 
 from engine.core.activations import ACTIVATIONS
 from engine.core.chain import Chain
+from engine.core.layers import Layer, Linear, Norm
 from engine.core.losses import prepare_targets
 from engine.core.specs import (
     INIT_KINDS,
@@ -71,3 +72,45 @@ def assert_close(actual: object, expected: torch.Tensor, dtype: torch.dtype, wha
     scale = expected.abs().masked_fill(both_nan, 0).max() if expected.numel() else 0
     assert error <= rtol * max(float(scale), pass_scale) + atol, (
         f"{what}: max error {float(error):.3g} vs scale {float(scale):.3g}")
+
+
+class _Normalize(torch.nn.Module):
+    def __init__(self, p: float, eps: float) -> None:
+        super().__init__()
+        self.p, self.eps = p, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.normalize(x, p=self.p, dim=-1, eps=self.eps)
+
+
+def _twin_module(layer: Layer) -> torch.nn.Module:
+    nn = torch.nn
+    if isinstance(layer, Linear):
+        return nn.Linear(layer.in_features, layer.out_features_)
+    if isinstance(layer, Norm):
+        return {
+            "batch": lambda: nn.BatchNorm1d(layer.features, eps=layer.eps,
+                                            momentum=layer.momentum),
+            "layer": lambda: nn.LayerNorm(layer.features, eps=layer.eps),
+            "rms": lambda: nn.RMSNorm(layer.features, eps=layer.eps),
+            "l1": lambda: _Normalize(1.0, layer.eps),
+            "l2": lambda: _Normalize(2.0, layer.eps),
+        }[layer.kind]()
+    return {
+        "identity": nn.Identity, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.01),
+        "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh, "softplus": nn.Softplus,
+    }[layer.kind]()
+
+
+def torch_twin(chain: Chain) -> torch.nn.Sequential:
+    """The chain rebuilt from torch.nn modules by the test, with the chain's parameters and
+    running statistics copied in: the independent reference (product code such as
+    ``engine.core.torch_export`` is what other tests check against this)."""
+    model = torch.nn.Sequential(*[_twin_module(layer) for layer in chain.layers])
+    model = model.to(chain.dtype)
+    with torch.no_grad():
+        for module, layer in zip(model, chain.layers, strict=True):
+            for name, tensor in {**layer.params, **layer.buffers}.items():
+                getattr(module, name).copy_(tensor)
+    return model

@@ -50,12 +50,17 @@ def test_batched_losses_equal_the_ordinary_forward_pass(loss: str, norm: str | N
         assert float(batched[row]) == pytest.approx(float(single), rel=1e-12, abs=1e-14)
 
 
-def test_chunked_evaluation_matches_unchunked() -> None:
+@pytest.mark.parametrize("seed", range(5))
+def test_chunked_evaluation_matches_unchunked(seed: int) -> None:
+    """Chunks change only the order of floating-point sums: the results agree to a few
+    ulps (bitwise equality failed ~2 runs in 3: MKL's kernels depend on the batch)."""
     _, evaluator = setup()
-    genomes = torch.randint(0, 16, (50, evaluator.layout.size), dtype=torch.uint8)
+    genomes = torch.randint(0, 16, (50, evaluator.layout.size), dtype=torch.uint8,
+                            generator=torch.Generator().manual_seed(seed))
     whole = evaluator.losses(genomes)
     evaluator.chunk = 7
-    assert torch.equal(evaluator.losses(genomes), whole)
+    chunked = evaluator.losses(genomes)
+    assert torch.allclose(chunked, whole, rtol=1e-14, atol=0)
 
 
 def population(task: EvolveTask, seed: int = 0) -> Population:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -29,8 +30,10 @@ def test_seed_example_numbers() -> None:
     dl_dz2 = dl_da2 * (1 - a2**2)
     assert float(pass_.grad_outputs[2]) == pytest.approx(dl_dz2, rel=1e-14)
     # the tanh's local factor f'(z1) is what the chain view writes out
-    assert float(pass_.chain.layers[1].local) == pytest.approx(1 - a1**2, rel=1e-14)
-    assert float(pass_.chain.layers[0].grads["weight"]) == pytest.approx(
+    local = pass_.backwards[1].local
+    assert local is not None
+    assert float(local) == pytest.approx(1 - a1**2, rel=1e-14)
+    assert float(pass_.grads(0)["weight"]) == pytest.approx(
         dl_dz2 * 0.3 * (1 - a1**2) * 10, rel=1e-13)
 
 
@@ -61,8 +64,36 @@ def test_stepping_past_the_end_is_a_clear_error() -> None:
 def test_records_are_copies() -> None:
     pass_ = seed_pass().run()
     record = pass_.record(0)
-    pass_.chain.layers[0].params["weight"].fill_(9.0)
-    assert record.params["weight"][0, 0] == 0.3
+    record_weight = record.params["weight"].copy()
+    pass_.contexts[0].params["weight"].fill_(9.0)  # nothing in the engine does this
+    assert (record.params["weight"] == record_weight).all()
+
+
+def test_a_pass_keeps_its_numbers_when_the_chain_moves_on() -> None:
+    """Two passes on one chain never see each other's numbers (the stale chain rule of
+    issue 8: a later pass rewrote what an earlier one showed)."""
+    first = seed_pass().run()
+    chain = first.chain
+    shown = [first.record(i) for i in range(first.size)]
+    # a later pass on other data, then new parameters, then another pass
+    Pass(chain, torch.tensor([[0.5]], dtype=torch.float64),
+         torch.tensor([[0.1]], dtype=torch.float64), "mse").run()
+    chain.set_parameters([t * 2 for _, t in chain.parameters()])
+    Pass(chain, torch.tensor([[-3.0]], dtype=torch.float64),
+         torch.tensor([[0.9]], dtype=torch.float64), "mse").run()
+    for before, index in zip(shown, range(first.size), strict=True):
+        after = first.record(index)
+        for name in ("input", "output", "grad_output", "grad_input", "local"):
+            assert np.array_equal(getattr(before, name), getattr(after, name)), name
+        for name, value in before.params.items():
+            assert np.array_equal(value, after.params[name]), name
+        for name, value in before.grads.items():
+            assert np.array_equal(value, after.grads[name]), name
+    # and the tanh's product still holds with the numbers shown: dL/dz = dL/da × f′(z)
+    tanh = first.record(1)
+    assert tanh.grad_input[0, 0] == tanh.grad_output[0, 0] * tanh.local[0, 0]
+    a1 = math.tanh(3.3)
+    assert tanh.local[0, 0] == pytest.approx(1 - a1**2, rel=1e-14)
 
 
 @pytest.mark.parametrize(("value", "layer", "phase"), [

@@ -9,9 +9,8 @@ import torch
 from engine.core.chain import Chain
 from engine.core.optim import SGDConfig
 from engine.core.specs import repeated_block
-from engine.core.torch_export import to_torch_sequential
 from engine.core.training import Trainer
-from tests.engine.helpers import assert_close, torch_loss
+from tests.engine.helpers import assert_close, torch_loss, torch_twin
 
 CONFIGS = [
     SGDConfig(lr=0.1),
@@ -27,7 +26,7 @@ CONFIGS = [
 def test_training_matches_torch_sgd(config: SGDConfig, dtype: str, norm: str | None) -> None:
     spec = repeated_block(3, 6, 2, "tanh", norm=norm, output_size=2)
     chain = Chain(spec, dtype, torch.Generator().manual_seed(3))
-    model = to_torch_sequential(chain)
+    model = torch_twin(chain)
     rng = np.random.default_rng(0)
     x = torch.tensor(rng.normal(size=(40, 3)), dtype=chain.dtype)
     y = torch.tensor(rng.normal(size=(40, 2)), dtype=chain.dtype)
@@ -51,14 +50,25 @@ def test_training_matches_torch_sgd(config: SGDConfig, dtype: str, norm: str | N
 
 
 def test_learning_rate_change_takes_effect_without_reset() -> None:
+    """The changed rate is the one applied (checked against torch.optim.SGD with its
+    param_groups' lr changed the same way), not only the one recorded."""
     chain = Chain(repeated_block(1, 4, 1, "tanh"), "float64", torch.Generator().manual_seed(0))
     x = torch.linspace(-1, 1, 8, dtype=torch.float64).reshape(8, 1)
-    trainer = Trainer(chain, x, x.clone(), "mse", SGDConfig(lr=0.1), 0,
+    model = torch_twin(chain)
+    trainer = Trainer(chain, x, x.clone(), "mse", SGDConfig(lr=0.1, momentum=0.9), 0,
                       torch.Generator().manual_seed(0))
-    first = trainer.step()
-    trainer.optimizer.lr = 0.5
-    second = trainer.step()
-    assert (first.lr, second.lr) == (0.1, 0.5)
+    reference = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for lr in (0.1, 0.5, 0.02, 0.5):
+        trainer.optimizer.config = SGDConfig(lr=lr, momentum=0.9)
+        for group in reference.param_groups:
+            group["lr"] = lr
+        record = trainer.step()
+        reference.zero_grad()
+        torch_loss("mse", model(x), x).backward()
+        reference.step()
+        assert record.lr == lr
+        for (name, ours), theirs in zip(chain.parameters(), model.parameters(), strict=True):
+            assert_close(ours, theirs.detach(), chain.dtype, f"{name} after lr {lr}")
 
 
 def test_seeded_training_repeats_exactly() -> None:

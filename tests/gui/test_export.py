@@ -54,7 +54,7 @@ def test_svg_contains_the_plotted_data(qtbot, window, tmp_path: Path) -> None:  
 
 def test_csv_holds_the_loss_curve(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for _ in range(5):
-        window.state.train_step()
+        window.state.training.step()
     window.training.redraw()
     export_plot(window.training.loss_plot, tmp_path / "loss.csv")
     with (tmp_path / "loss.csv").open() as stream:
@@ -110,7 +110,7 @@ def test_exported_pytorch_code_runs_and_matches(qtbot, window, tmp_path: Path) -
     builder.repeat_norm.setCurrentText("layer")
     qtbot.mouseClick(builder.repeat_button, Qt.MouseButton.LeftButton)
     for _ in range(3):
-        window.state.train_step()
+        window.state.training.step()
     path = tmp_path / "chain.py"
     assert window.export_torch(path)
     script = (f"import sys, torch\nsys.path.insert(0, {str(tmp_path)!r})\n"
