@@ -81,7 +81,7 @@ def _png_renderer():  # type: ignore[no-untyped-def]
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from gui.export import render_plot_png
+    from gui.plot_specs import render_plot_png
 
     _png_renderer.app = QApplication.instance() or QApplication(["chainlab-run"])  # type: ignore[attr-defined]
     return render_plot_png

@@ -20,8 +20,6 @@ from PySide6.QtGui import QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from engine.core.plots import BoundaryPlot, LinePlot
-
 
 class ExportError(OSError):
     """An export that could not be written; the message names the file."""
@@ -142,18 +140,6 @@ def export_widget_png(widget: QWidget, path: str | Path) -> None:
             raise ExportError(f"could not write {path}")
 
     _write_atomic(Path(path), write)
-
-
-def render_plot_png(plot: LinePlot | BoundaryPlot, path: Path) -> None:
-    """Headless: draw an engine plot description and save it as PNG."""
-    from gui.plot_specs import plot_widget_for
-
-    widget = plot_widget_for(plot)
-    widget.resize(900, 560)
-    try:
-        export_png(widget, path, width=900)
-    finally:
-        widget.deleteLater()
 
 
 def export_through_dialog(parent: QWidget, title: str, suggested: str, file_filter: str,

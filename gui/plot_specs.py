@@ -1,11 +1,16 @@
-"""Draw the engine's plot descriptions (:mod:`engine.core.plots`) as pyqtgraph widgets."""
+"""Draw the engine's plot descriptions (:mod:`engine.core.plots`) as pyqtgraph widgets,
+and render them to PNG for headless runs."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 
 from engine.core.plots import BoundaryPlot, LinePlot
+from gui.boundary_view import BoundaryView
+from gui.export import export_png
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
@@ -13,10 +18,9 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 def plot_widget_for(plot: LinePlot | BoundaryPlot) -> pg.PlotWidget:
     if isinstance(plot, BoundaryPlot):
-        from gui.boundary_view import BoundaryView
-
         view = BoundaryView(plot.title, plot.name)
-        view.show_data(plot.points, plot.labels)
+        classes = plot.values.shape[-1] if plot.values.ndim == 3 else 2
+        view.show_data(plot.points, plot.labels, classes)
         low, high = float(np.nanmin(plot.values)), float(np.nanmax(plot.values))
         view.show_values(plot.values, plot.extent, probabilities=low >= 0 and high <= 1)
         x0, x1, y0, y1 = plot.extent
@@ -45,3 +49,13 @@ def plot_widget_for(plot: LinePlot | BoundaryPlot) -> pg.PlotWidget:
         item.addLine(y=np.log10(plot.reference_y) if plot.log_y else plot.reference_y,
                      pen=pg.mkPen("k", style=pg.QtCore.Qt.PenStyle.DashLine))
     return widget
+
+
+def render_plot_png(plot: LinePlot | BoundaryPlot, path: Path) -> None:
+    """Headless: draw an engine plot description and save it as PNG."""
+    widget = plot_widget_for(plot)
+    widget.resize(900, 560)
+    try:
+        export_png(widget, path, width=900)
+    finally:
+        widget.deleteLater()

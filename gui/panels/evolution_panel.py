@@ -354,7 +354,8 @@ class EvolutionPanel(QWidget):
                                   probabilities=self.state.session.loss != "mse")
 
     def _on_data_changed(self) -> None:
-        self.boundary.show_data(self.state.dataset.inputs, self.state.dataset.targets)
+        dataset = self.state.dataset
+        self.boundary.show_data(dataset.inputs, dataset.targets, dataset.classes)
 
     def _on_compare(self) -> None:
         if not self.run.history:

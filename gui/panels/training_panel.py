@@ -30,14 +30,16 @@ from PySide6.QtWidgets import (
 from engine.core.layers import Linear
 from engine.core.losses import LOSSES
 from engine.core.training import TrainStep
+from engine.data.datasets import MAX_CLASSES
 from engine.data.session import CsvData, GeneratedData, SessionError
 from gui.boundary_view import BoundaryView
 from gui.panels.gradient_panel import depth_colour
 from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot
 from gui.state import AppState
 
-GENERATED = ("circle", "xor", "gaussian", "spiral", "plane", "multi_gaussian", "sin",
-             "seed_example")
+GENERATED = ("circle", "xor", "gaussian", "spiral", "spirals", "blobs", "plane",
+             "multi_gaussian", "sin", "seed_example")
+MULTI_CLASS = ("spirals", "blobs")
 CSV_ITEM = "CSV file…"
 BOUNDARY_PART = 4  # index of _redraw_boundary among the redraw timer's parts
 
@@ -114,6 +116,10 @@ class TrainingPanel(QWidget):
         self.noise_spin = QDoubleSpinBox()
         self.noise_spin.setRange(0.0, 0.5)
         self.noise_spin.setSingleStep(0.05)
+        self.classes_spin = QSpinBox()
+        self.classes_spin.setRange(2, MAX_CLASSES)
+        self.classes_spin.setValue(3)
+        self.classes_spin.setToolTip("Number of classes (spirals and blobs)")
         self.apply_data = QPushButton("Generate data")
         self.apply_data.clicked.connect(self._on_apply_data)
         self.dataset_box.activated.connect(self._on_dataset_chosen)
@@ -139,6 +145,7 @@ class TrainingPanel(QWidget):
         form.addRow("dataset", self.dataset_box)
         form.addRow("samples", self.samples_spin)
         form.addRow("noise", self.noise_spin)
+        form.addRow("classes", self.classes_spin)
         form.addRow(self.apply_data)
         form.addRow("loss", self.loss_box)
         form.addRow("learning rate", self.lr_spin)
@@ -181,6 +188,8 @@ class TrainingPanel(QWidget):
             self.dataset_box.setCurrentText(data.dataset)
             self.samples_spin.setValue(data.samples)
             self.noise_spin.setValue(data.noise)
+            self.classes_spin.setValue(data.classes)
+        self.classes_spin.setEnabled(self.dataset_box.currentText() in MULTI_CLASS)
 
     def _on_dataset_chosen(self) -> None:
         if self.dataset_box.currentText() == CSV_ITEM:
@@ -195,7 +204,8 @@ class TrainingPanel(QWidget):
             return
         try:
             self.state.set_data(GeneratedData(dataset=name, samples=self.samples_spin.value(),
-                                              noise=self.noise_spin.value()))
+                                              noise=self.noise_spin.value(),
+                                              classes=self.classes_spin.value()))
         except SessionError as error:
             QMessageBox.warning(self, "Dataset", str(error))
 
@@ -262,7 +272,8 @@ class TrainingPanel(QWidget):
         self._redraw_timer.mark_dirty()
 
     def _on_data_changed(self) -> None:
-        self.boundary.show_data(self.state.dataset.inputs, self.state.dataset.targets)
+        dataset = self.state.dataset
+        self.boundary.show_data(dataset.inputs, dataset.targets, dataset.classes)
         self._sync_controls()
 
     def _on_boundary_computed(self, values: np.ndarray | None) -> None:

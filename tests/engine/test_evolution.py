@@ -189,9 +189,16 @@ def test_cuda_request_falls_back_with_a_note() -> None:
         assert "CUDA" in note
 
 
-def test_layout_matches_evaluator() -> None:
+def test_layout_places_weights_then_biases_layer_by_layer() -> None:
+    """Against a hand count for 2 → 6 → 1: 12 weights and 6 biases, then 6 and 1."""
     chain, evaluator = setup()
-    assert evaluator.layout == GenomeLayout.of(chain)
+    expected = GenomeLayout(layers=(0, 2), shapes=((6, 2), (1, 6)), offsets=(0, 18), size=25)
+    assert GenomeLayout.of(chain) == expected
+    assert evaluator.layout == expected
+    genome = torch.arange(25, dtype=torch.uint8) % 16
+    weight, bias = expected.slices(genome.reshape(1, -1), 1)
+    assert weight.tolist() == [[[18 % 16, 19 % 16, 20 % 16, 21 % 16, 22 % 16, 23 % 16]]]
+    assert bias.tolist() == [[24 % 16]]
 
 
 def ordinary_losses(chain: Chain, genomes: torch.Tensor, scales: list[float],

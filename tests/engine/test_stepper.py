@@ -98,21 +98,24 @@ def test_a_pass_keeps_its_numbers_when_the_chain_moves_on() -> None:
 
 @pytest.mark.parametrize(("value", "layer", "phase"), [
     (1e300, 0, "forward"),  # 1e300·1e300 overflows the first linear layer
+    (1e-10, 2, "forward"),  # 1e290 passes the first; ·1e300 overflows the second
+    (math.nan, 0, "forward"),  # NaN in, NaN out of the first layer
+    (1e-300, 4, "loss"),  # 1e-300·1e300·1e300 = 1e300 is finite, its square is not
 ])
 def test_first_nonfinite_forward(value: float, layer: int, phase: str) -> None:
     spec = NetworkSpec(input_size=1, layers=[
         LinearSpec(out_features=1, weight=[[1e300]], bias=[0.0]),
         ActivationSpec(kind="identity"),
         LinearSpec(out_features=1, weight=[[1e300]], bias=[0.0]),
-        ActivationSpec(kind="tanh"),
+        ActivationSpec(kind="identity"),
     ])
     chain = Chain(spec, "float64", torch.Generator())
     x = torch.tensor([[value]], dtype=torch.float64)
     pass_ = Pass(chain, x, torch.zeros(1, 1, dtype=torch.float64), "mse").run()
     found = pass_.first_nonfinite()
     assert found is not None
-    assert (found.layer, found.phase) == (0, "forward")
-    assert "layer 0" in found.describe()
+    assert (found.layer, found.phase) == (layer, phase)
+    assert ("loss" if phase == "loss" else f"layer {layer}") in found.describe()
 
 
 def test_first_nonfinite_backward() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import torch
 from PySide6.QtCore import Qt
 
 from engine.data.session import load_session
@@ -85,3 +87,42 @@ def test_editing_a_loaded_chain_whose_weights_no_longer_fit(qtbot, window) -> No
     assert window.state.chain.layers[0].params["weight"].shape == (4, 1)
     assert window.state.chain.layers[2].params["weight"].shape == (1, 4)
     assert window.state.pass_ is not None
+
+
+def test_saved_session_keeps_running_statistics_and_every_panel(qtbot, window,  # type: ignore[no-untyped-def]
+                                                               tmp_path: Path) -> None:
+    """Issue 8: batch norm's running statistics were lost on save (eval outputs 0.31 off),
+    and only the last task's settings were kept."""
+    window.training.samples_spin.setValue(96)
+    choose(qtbot, window.training.dataset_box, "circle")
+    choose(qtbot, window.builder.preset_box, "Deep tanh + batch norm, 30 layers")
+    qtbot.mouseClick(window.builder.preset_button, Qt.MouseButton.LeftButton)
+    state = window.state
+    state.set_dtype("float64")
+    window.training.batch_spin.setValue(32)
+    window.training.lr_spin.setValue(0.02)
+    window.evolution.population_spin.setValue(77)
+    window.evolution.mutation_spin.setValue(0.03)
+    for _ in range(20):
+        qtbot.mouseClick(window.training.step_button, Qt.MouseButton.LeftButton)
+    assert len(state.history) == 20
+    window.inputs.sliders[0].set_value(1.25)
+    state.set_probe(0, 1.25)
+    path = tmp_path / "bn.json"
+    assert window._save_to(path)
+
+    fresh = MainWindow(AppState())
+    qtbot.addWidget(fresh)
+    assert fresh.open_path(path, ask=False)
+    grid = torch.tensor(np.random.default_rng(0).normal(size=(64, 2)) * 4,
+                        dtype=torch.float64)
+    np.testing.assert_allclose(fresh.state.chain.infer(grid).numpy(),
+                               state.chain.infer(grid).numpy(), rtol=0, atol=1e-12)
+    reopened = fresh.state
+    assert reopened.training.settings.lr == 0.02
+    assert reopened.training.settings.batch_size == 32
+    assert reopened.evolution.task.population == 77
+    assert reopened.evolution.task.mutation_rate == 0.03
+    assert fresh.training.lr_spin.value() == 0.02
+    assert fresh.evolution.population_spin.value() == 77
+    assert reopened.probe[0] == 1.25

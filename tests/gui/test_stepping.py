@@ -31,6 +31,26 @@ def test_step_forward_and_backward_show_the_chain_rule(qtbot, window) -> None:  
     assert "backward 3/4" in window.phase_label.text()
 
 
+def test_the_chain_rule_on_screen_stays_true_after_other_passes(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """Issue 8: after "Quantisation error of the chain" the chain view read
+    0.01558 × 0.01621 = 8.457e−05: the report's passes had rewritten the layer's f'(z)."""
+    for _ in range(4):
+        click_action(qtbot, window, "Step forward")
+    for _ in range(3):
+        click_action(qtbot, window, "Step backward")
+    shown = window.chain_view.details.toPlainText()
+    assert "= 0.01558 × 0.005427 = 8.457e−05" in shown
+    before = [t.clone() for _, t in window.state.chain.parameters()]
+    qtbot.mouseClick(window.evolution.quantise_button, Qt.MouseButton.LeftButton)
+    assert "4-bit grid" in window.evolution.status.text()
+    window.chain_view.select_layer(1)  # redraw the details from the pass as it is now
+    assert window.chain_view.details.toPlainText() == shown
+    record = window.state.pass_.record(1)
+    assert record.grad_input[0, 0] == record.grad_output[0, 0] * record.local[0, 0]
+    after = [t for _, t in window.state.chain.parameters()]
+    assert all(a.equal(b) for a, b in zip(before, after, strict=True))
+
+
 def test_backward_before_forward_is_a_message_not_a_crash(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     click_action(qtbot, window, "Reset")
     click_action(qtbot, window, "Step forward")

@@ -135,3 +135,34 @@ def test_own_csv_data(qtbot, window, dialogs, tmp_path) -> None:  # type: ignore
     assert not panel.load_csv_path(str(bad))
     assert "line 3, column 2: 'oops' is not a number" in dialogs[-1][1]
     assert window.state.dataset.feature_names == ("a", "b")
+
+
+def test_k_class_data_sets_the_output_width_and_draws_each_class(qtbot, window,  # type: ignore[no-untyped-def]
+                                                                 tmp_path) -> None:
+    panel = window.training
+    state = window.state
+    choose(qtbot, window.builder.preset_box, "Small classifier (16-16, tanh)")
+    qtbot.mouseClick(window.builder.preset_button, Qt.MouseButton.LeftButton)
+    panel.samples_spin.setValue(90)
+    panel.classes_spin.setValue(3)
+    choose(qtbot, panel.dataset_box, "blobs")
+    assert panel.classes_spin.isEnabled()
+    assert state.dataset.classes == 3
+    assert state.chain.output_size == 3
+    assert state.session.loss == "cross_entropy"
+    assert panel.loss_box.currentText() == "cross_entropy"
+    for _ in range(3):
+        qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)
+    assert len(state.history) == 3
+    panel.redraw()
+    image = panel.boundary.image.image
+    assert image is not None
+    assert image.ndim == 3  # RGB by argmax, not one class's probability
+    assert len(panel.boundary.points) == 3
+    # a 3-class CSV does the same
+    csv = tmp_path / "three.csv"
+    csv.write_text("a,b,y\n" + "\n".join(f"{i % 7},{i % 5},{i % 3}" for i in range(30)) + "\n")
+    assert panel.load_csv_path(str(csv), "classification")
+    assert state.dataset.classes == 3
+    assert state.chain.output_size == 3
+    assert set(np.unique(state.dataset.targets_for("cross_entropy"))) == {0.0, 1.0, 2.0}
