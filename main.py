@@ -6,6 +6,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.headless.results import PlotRenderer
 
 DESCRIPTION = """\
 Chain Lab: build a chain of layers, step its forward and backward passes,
@@ -77,13 +81,16 @@ def _progress(done: int, total: int) -> None:
         print(f"\r{done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
-def _png_renderer():  # type: ignore[no-untyped-def]
+_QT_APPLICATION: list[object] = []  # keeps the headless renderer's QApplication alive
+
+
+def _png_renderer() -> PlotRenderer:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
     from gui.plot_specs import render_plot_png
 
-    _png_renderer.app = QApplication.instance() or QApplication(["chainlab-run"])  # type: ignore[attr-defined]
+    _QT_APPLICATION.append(QApplication.instance() or QApplication(["chainlab-run"]))
     return render_plot_png
 
 

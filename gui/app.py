@@ -14,10 +14,15 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox
+
+if TYPE_CHECKING:  # imported for real only after the first paint (they import torch)
+    from gui.main_window import MainWindow
+    from gui.state import AppState
 
 
 def seconds_since_process_start() -> float:
@@ -125,18 +130,19 @@ def launch(session_path: str | None = None, screenshot: str | None = None) -> in
     return app.exec()
 
 
-def _close_on_terminate(app: QApplication) -> None:
+def _close_on_terminate(app: QCoreApplication) -> None:
     """SIGTERM/SIGINT close the windows as the Quit action does (workers stopped, layout
     saved) instead of killing the process mid-write. Unsaved changes are kept in a
     recovery file rather than asked about, since nobody may be there to answer."""
 
     def on_signal(signum: int, frame: object) -> None:
-        for widget in app.topLevelWidgets():
-            state = getattr(widget, "state", None)
-            if state is not None and getattr(state, "dirty", False):
-                _write_recovery(state)
-                state.dirty = False
-        QTimer.singleShot(0, app.closeAllWindows)
+        from gui.main_window import MainWindow
+
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, MainWindow) and widget.state.dirty:
+                _write_recovery(widget.state)
+                widget.state.dirty = False
+        QTimer.singleShot(0, QApplication.closeAllWindows)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -146,19 +152,19 @@ def _close_on_terminate(app: QApplication) -> None:
     wake.start(200)
 
 
-def _write_recovery(state: object) -> None:
+def _write_recovery(state: AppState) -> None:
     from engine.data.session import save_session
     from gui.settings import recovery_path
 
     path = recovery_path()
     try:
-        save_session(state.current_session(), path)  # type: ignore[attr-defined]
+        save_session(state.current_session(), path)
         print(f"unsaved session kept in {path}", file=sys.stderr)
     except OSError as error:
         print(f"could not keep the unsaved session: {error}", file=sys.stderr)
 
 
-def build_window(session_path: str | None, interactive: bool = True):  # type: ignore[no-untyped-def]
+def build_window(session_path: str | None, interactive: bool = True) -> MainWindow:
     """The main window, with the session opened. A bad session is shown in a message box
     (the app starts with the default session) or, not ``interactive``, raised."""
     from gui.main_window import MainWindow
@@ -173,7 +179,7 @@ def build_window(session_path: str | None, interactive: bool = True):  # type: i
     return window
 
 
-def save_screenshot(window: QMainWindow, path: Path) -> None:
+def save_screenshot(window: MainWindow, path: Path) -> None:
     from gui.export import ExportError, export_widget_png
 
     QApplication.processEvents()
@@ -181,10 +187,10 @@ def save_screenshot(window: QMainWindow, path: Path) -> None:
         export_widget_png(window, path)
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
-        window.state.dirty = False  # type: ignore[attr-defined]
+        window.state.dirty = False
         QApplication.exit(2)
         return
     print(f"wrote {path}", file=sys.stderr)
-    window.state.dirty = False  # type: ignore[attr-defined]  # nothing to ask about on exit
+    window.state.dirty = False  # nothing to ask about on exit
     window.close()
     QApplication.quit()

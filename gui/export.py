@@ -29,7 +29,7 @@ def plot_item_of(target: pg.PlotWidget | pg.PlotItem) -> pg.PlotItem:
     return target.getPlotItem() if isinstance(target, pg.PlotWidget) else target
 
 
-def _write_atomic(path: Path, write: callable) -> None:  # type: ignore[valid-type]
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     temporary = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
         write(temporary)

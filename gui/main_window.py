@@ -6,6 +6,8 @@ It owns no numerics: actions call the state; the status bar listens to ``pass_ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -115,7 +117,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, text: str, slot: object, shortcut: str | QKeySequence | None = None,
+    def _action(self, text: str, slot: Callable[[], object],
+                shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
                 tip: str = "") -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
@@ -294,7 +297,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         files = recent_files(self.settings)
         for path in files:
-            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+            self.recent_menu.addAction(path, partial(self.open_path, path))
         self.recent_menu.setEnabled(bool(files))
 
     def all_plots(self) -> dict[str, pg.PlotWidget]:

@@ -18,6 +18,12 @@ from gui.export import export_plot, export_through_dialog
 REDRAW_INTERVAL_MS = 33  # at most ~30 redraws a second
 
 
+def depth_colour(position: int, count: int) -> pg.QtGui.QColor:
+    """Shallow layers blue, deep layers red, as one reads a makemore histogram."""
+    share = position / max(count - 1, 1)
+    return pg.QtGui.QColor.fromHsvF(0.66 * (1 - share), 0.8, 0.85)
+
+
 class LogAxis(pg.AxisItem):
     """An axis for data plotted as log10 values: ticks read 1e-3, 1e0, 1e2."""
 

@@ -24,8 +24,8 @@ def open_settings() -> QSettings:
 def recent_files(settings: QSettings) -> list[str]:
     value = settings.value("recent_files", [])
     if isinstance(value, str):  # QSettings returns a lone string for one-item lists
-        value = [value]
-    return [str(v) for v in value or []]
+        return [value]
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def add_recent_file(settings: QSettings, path: str) -> list[str]:

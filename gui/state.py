@@ -12,7 +12,7 @@ new objects are built first, so an edit that fails leaves everything as it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -420,9 +420,9 @@ class AppState(QObject):
             self._guarded(self.pass_.run)
         self.pass_changed.emit()
 
-    def _guarded(self, action: object) -> bool:
+    def _guarded(self, action: Callable[[], object]) -> bool:
         try:
-            action()  # type: ignore[operator]
+            action()
         except (StepOrderError, ValueError) as error:
             self.message_posted.emit(str(error))
             return False

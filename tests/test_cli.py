@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -158,13 +159,44 @@ def test_missing_session_file(tmp_path: Path) -> None:
     assert "cannot read" in result.stderr
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_out_dir_as_user(tmp_path: Path) -> None:
+READ_ONLY_MOUNT = ('mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" '
+                   '&& exec "$@"')
+
+
+def read_only_prefix(folder: Path) -> list[str]:
+    """A command prefix under which ``folder`` cannot be written, even by root.
+
+    CI runs as root, which a mode of 0500 does not stop: there the command runs in a
+    private mount namespace where ``folder`` is bind-mounted read-only.
+    """
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        return []
+    prefix = [shutil.which("unshare") or "unshare", "-m", "sh", "-c", READ_ONLY_MOUNT,
+              str(folder)]
+    try:
+        probe = subprocess.run([*prefix, "true"], capture_output=True)
+    except OSError:
+        pytest.skip("root, and no unshare to mount the folder read-only")
+    if probe.returncode != 0:
+        pytest.skip(f"root, and no read-only mount possible here: {probe.stderr!r}")
+    return prefix
+
+
+def test_unwritable_out_dir(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    result = run_cli(tmp_path, SEED, out=locked / "out")
-    assert result.returncode == 2
+    locked.mkdir()
+    prefix = read_only_prefix(locked)
+    path = tmp_path / "session.json"
+    path.write_text(json.dumps(SEED))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([*prefix, sys.executable, str(ROOT / "main.py"), "run", str(path),
+                             "--out", str(locked / "out")], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 2, result.stderr
     assert "--out: cannot write" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert list(locked.iterdir()) == []
 
 
 def test_out_dir_that_is_a_file(tmp_path: Path) -> None:

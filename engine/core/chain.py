@@ -49,12 +49,12 @@ class Chain:
                generator: torch.Generator) -> Layer:
         path = f"network.layers.{index}"
         if isinstance(spec, LinearSpec):
-            layer = Linear(width, spec.out_features, self.dtype)
-            initialise(layer.params["weight"], layer.params["bias"], spec.init,
+            linear = Linear(width, spec.out_features, self.dtype)
+            initialise(linear.params["weight"], linear.params["bias"], spec.init,
                        self._next_activation(index), generator)
-            _assign(layer, "weight", spec.weight, (spec.out_features, width), path)
-            _assign(layer, "bias", spec.bias, (spec.out_features,), path)
-            return layer
+            _assign(linear, "weight", spec.weight, (spec.out_features, width), path)
+            _assign(linear, "bias", spec.bias, (spec.out_features,), path)
+            return linear
         if isinstance(spec, NormSpec):
             layer = Norm(spec.kind, width, spec.resolved_eps, self.dtype, spec.momentum)
             for name, values in (("weight", spec.weight), ("bias", spec.bias),

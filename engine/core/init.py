@@ -8,14 +8,17 @@ uniform(±1/√fan_in)).
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 
 from engine.core.specs import InitSpec
 
 # calculate_gain has no entry for these; they behave like ReLU on the positive side,
-# so they get ReLU's √2 (documented in docs/engine.md).
+# so they get ReLU's √2 (documented in docs/session-format.md).
 _RELU_LIKE = ("elu", "gelu", "silu", "softplus")
+_TORCH_GAINS: dict[str, Literal["sigmoid", "tanh", "relu", "leaky_relu"]] = {
+    "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky_relu": "leaky_relu"}
 
 
 def gain_for(activation: str | None) -> float:
@@ -24,7 +27,9 @@ def gain_for(activation: str | None) -> float:
         return 1.0
     if activation in _RELU_LIKE:
         return math.sqrt(2.0)
-    return torch.nn.init.calculate_gain(activation)
+    if activation not in _TORCH_GAINS:
+        raise ValueError(f"no gain known for {activation!r}")
+    return torch.nn.init.calculate_gain(_TORCH_GAINS[activation])
 
 
 def initialise(weight: torch.Tensor, bias: torch.Tensor, spec: InitSpec,

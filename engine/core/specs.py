@@ -7,7 +7,7 @@ so a bad session file is reported with the path of the failing field.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,8 +22,8 @@ InitKind = Literal[
     "kaiming_uniform", "kaiming_normal", "constant",
 ]
 NORM_KINDS: tuple[str, ...] = ("batch", "layer", "rms", "l1", "l2")
-INIT_KINDS: tuple[str, ...] = InitKind.__args__  # type: ignore[attr-defined]
-assert set(ActivationKind.__args__) == set(ACTIVATIONS)  # type: ignore[attr-defined]
+INIT_KINDS: tuple[str, ...] = get_args(InitKind)
+assert set(get_args(ActivationKind)) == set(ACTIVATIONS)
 
 
 class Frozen(BaseModel):
@@ -129,7 +129,7 @@ def repeated_block(input_size: int, width: int, depth: int, activation: str,
     for _ in range(depth):
         layers.append(LinearSpec(out_features=width, init=init))
         if norm is not None:
-            layers.append(NormSpec(kind=norm))  # type: ignore[arg-type]
-        layers.append(ActivationSpec(kind=activation))  # type: ignore[arg-type]
+            layers.append(NormSpec.model_validate({"kind": norm}))
+        layers.append(ActivationSpec.model_validate({"kind": activation}))
     layers.append(LinearSpec(out_features=output_size, init=init))
     return NetworkSpec(input_size=input_size, layers=layers)

@@ -82,13 +82,14 @@ def make_dataset(name: str, samples: int, noise: float, seed: int,
     if name not in _GENERATORS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     rng = np.random.default_rng(seed)
-    points, labels = _GENERATORS[name](samples, noise, rng)
-    inputs = np.asarray(points, dtype=np.float64).reshape(len(labels), -1)
+    points, label_list = _GENERATORS[name](samples, noise, rng)
+    inputs = np.asarray(points, dtype=np.float64).reshape(len(label_list), -1)
+    labels = np.asarray(label_list, dtype=np.float64)
     names = ("x",) if inputs.shape[1] == 1 else ("x1", "x2")
     if name in CLASSIFICATION:
-        return Dataset(inputs, np.asarray(labels, dtype=np.float64), "classification", names,
-                       name, classes=2, signed_labels=True)
-    return Dataset(inputs, np.asarray(labels, dtype=np.float64), "regression", names, name)
+        return Dataset(inputs, labels, "classification", names, name, classes=2,
+                       signed_labels=True)
+    return Dataset(inputs, labels, "regression", names, name)
 
 
 Generated = tuple[list, list]

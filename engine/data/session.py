@@ -58,8 +58,8 @@ def _data_tag(value: Any) -> str:
         if "inputs" in value or "targets" in value:
             return "inline"
         return "csv" if value.get("dataset") == "csv" else "generated"
-    return {InlineData: "inline", GeneratedData: "generated", CsvData: "csv"}.get(
-        type(value), "")
+    tags: dict[type, str] = {InlineData: "inline", GeneratedData: "generated", CsvData: "csv"}
+    return tags.get(type(value), "")
 
 
 Data = Annotated[

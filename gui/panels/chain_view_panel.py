@@ -9,13 +9,15 @@ coloured and sized by the gradient magnitude flowing through them. Listens to
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QGraphicsScene,
+    QGraphicsSceneMouseEvent,
     QGraphicsSimpleTextItem,
     QGraphicsView,
     QLabel,
@@ -25,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.core.layers import Linear
 from engine.core.stats import LayerStats
+from engine.core.stepper import Pass
 from gui.chain_rule_text import fmt, layer_html
 from gui.state import AppState
 
@@ -36,7 +40,7 @@ FORWARD, BACKWARD = QColor("#2ca02c"), QColor("#d62728")
 
 
 class LayerNode(QGraphicsRectItem):
-    def __init__(self, index: int, on_click: object) -> None:
+    def __init__(self, index: int, on_click: Callable[[int], None]) -> None:
         super().__init__(0, 0, NODE_W, NODE_H)
         self.index, self._on_click = index, on_click
         self.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -47,8 +51,8 @@ class LayerNode(QGraphicsRectItem):
         self.body.setFont(QFont("Sans", 8))
         self.body.setPos(6, 22)
 
-    def mousePressEvent(self, event: object) -> None:
-        self._on_click(self.index)  # type: ignore[operator]
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        self._on_click(self.index)
 
 
 class ChainScene(QGraphicsView):
@@ -100,7 +104,7 @@ class ChainScene(QGraphicsView):
         self.resetTransform()
         self.scale(scale, scale)
 
-    def resizeEvent(self, event: object) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.fit()
 
@@ -136,7 +140,7 @@ class ChainViewPanel(QWidget):
     def _on_chain_changed(self) -> None:
         labels = []
         for layer in self.state.chain.layers:
-            if layer.type == "linear":
+            if isinstance(layer, Linear):
                 labels.append((layer.type, f"linear {layer.in_features}→{layer.out_features_}"))
             else:
                 labels.append((layer.type, f"{layer.type}: {layer.kind}"))
@@ -187,13 +191,13 @@ class ChainViewPanel(QWidget):
             self.details.setHtml("<p>Click a layer to see its numbers and the chain rule.</p>")
 
     @staticmethod
-    def _current(pass_: object) -> tuple[int, QColor, str]:
-        if pass_.phase == "forward":  # type: ignore[attr-defined]
-            return pass_.forward_done - 1, FORWARD, "→ forward"  # type: ignore[attr-defined]
-        if pass_.backward_done == 0:  # type: ignore[attr-defined]
-            return pass_.size - 1, FORWARD, "loss computed: step backward ←"  # type: ignore[attr-defined]
-        return (pass_.size - pass_.backward_done, BACKWARD,  # type: ignore[attr-defined]
-                "← backward" if pass_.phase == "backward" else "✓ pass complete")  # type: ignore[attr-defined]
+    def _current(pass_: Pass) -> tuple[int, QColor, str]:
+        if pass_.phase == "forward":
+            return pass_.forward_done - 1, FORWARD, "→ forward"
+        if pass_.backward_done == 0:
+            return pass_.size - 1, FORWARD, "loss computed: step backward ←"
+        return (pass_.size - pass_.backward_done, BACKWARD,
+                "← backward" if pass_.phase == "backward" else "✓ pass complete")
 
     @staticmethod
     def _values_text(values: np.ndarray, stats: LayerStats | None = None) -> str:

@@ -32,7 +32,7 @@ from engine.data.tasks import EvolveTask
 from engine.evolution.comparison import SgdPoint
 from engine.evolution.ga import GenerationStats
 from gui.boundary_view import BoundaryView
-from gui.panels.genome_view import GenomeView
+from gui.genome_view import GenomeView
 from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot
 from gui.state import AppState
 
@@ -55,12 +55,12 @@ class EvolutionPanel(QWidget):
         self.tabs.addTab(self.genome_view, "Genomes")
         self.tabs.addTab(self._comparison_tab(), "GA vs SGD")
         layout.addWidget(self.tabs, 1)
-        self.tabs.currentChanged.connect(lambda _: self._redraw_timer.mark_dirty())
         self.table = GrowingTable(len(COLUMNS))
         self.sgd = GrowingTable(3)
         self._redraw_timer = RedrawTimer([self._redraw_loss, self._redraw_diversity,
                                           self._redraw_boundary, self._redraw_comparison,
                                           self._redraw_genomes], self)
+        self.tabs.currentChanged.connect(lambda _: self._redraw_timer.mark_dirty())
         self.run.generations_arrived.connect(self._on_generations_arrived)
         self.run.run_started.connect(self._on_run_started)
         self.run.history_cleared.connect(self._on_history_cleared)

@@ -15,16 +15,10 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from engine.core.layers import Activation, Linear
 from engine.core.stats import histograms
-from gui.plot_widgets import LogBars, RedrawTimer, log_floor, titled_plot
+from gui.plot_widgets import LogBars, RedrawTimer, depth_colour, log_floor, titled_plot
 from gui.state import AppState
 
 MAX_LEGEND = 8
-
-
-def depth_colour(position: int, count: int) -> pg.QtGui.QColor:
-    """Shallow layers blue, deep layers red, as one reads a makemore histogram."""
-    share = position / max(count - 1, 1)
-    return pg.QtGui.QColor.fromHsvF(0.66 * (1 - share), 0.8, 0.85)
 
 
 class GradientFlowPanel(QWidget):
@@ -153,6 +147,7 @@ class GradientFlowPanel(QWidget):
 
     def _health_table(self) -> tuple[list[str], list[list[object]]]:
         stats = self.state.pass_stats()
-        rows = [[i, s.output_std, s.saturated, s.dead] for i, s in enumerate(stats)
-                if isinstance(self.state.chain.layers[i], Activation)]
+        rows: list[list[object]] = [[i, s.output_std, s.saturated, s.dead]
+                                    for i, s in enumerate(stats)
+                                    if isinstance(self.state.chain.layers[i], Activation)]
         return ["layer", "output_std", "saturated", "dead"], rows

@@ -7,6 +7,9 @@ Dragging a slider recomputes the whole pass live (throttled to about 30 Hz). Lis
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -32,7 +35,8 @@ SLIDER_STEPS = 1000
 class ValueSlider(QWidget):
     """A horizontal slider over [low, high] with a number field that accepts any value."""
 
-    def __init__(self, low: float, high: float, value: float, on_change: object) -> None:
+    def __init__(self, low: float, high: float, value: float,
+                 on_change: Callable[[float], None]) -> None:
         super().__init__()
         self.low, self.high = low, high
         self._on_change = on_change
@@ -70,13 +74,13 @@ class ValueSlider(QWidget):
         self.field.blockSignals(True)
         self.field.setValue(value)
         self.field.blockSignals(False)
-        self._on_change(value)  # type: ignore[operator]
+        self._on_change(value)
 
     def _on_field(self, value: float) -> None:
         self.slider.blockSignals(True)
         self.slider.setValue(self._position(value))
         self.slider.blockSignals(False)
-        self._on_change(value)  # type: ignore[operator]
+        self._on_change(value)
 
 
 class InputsPanel(QWidget):
@@ -114,9 +118,7 @@ class InputsPanel(QWidget):
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setToolTip("Seeds the initialisers; changing it re-initialises")
-        self.seed_spin.editingFinished.connect(
-            lambda: self.seed_spin.value() != state.session.seed
-            and state.set_seed(self.seed_spin.value()))
+        self.seed_spin.editingFinished.connect(self._on_seed_edited)
         seed_row.addRow("Seed", self.seed_spin)
         layout.addLayout(seed_row)
         layout.addStretch(1)
@@ -128,9 +130,14 @@ class InputsPanel(QWidget):
         state.pass_changed.connect(self._on_pass_changed)
         self._on_data_changed()
 
+    def _on_seed_edited(self) -> None:
+        if self.seed_spin.value() != self.state.session.seed:
+            self.state.set_seed(self.seed_spin.value())
+
     def _on_data_changed(self) -> None:
         while self.slider_grid.count():
-            widget = self.slider_grid.takeAt(0).widget()
+            item = self.slider_grid.takeAt(0)
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.setParent(None)  # hide it now; deleteLater waits for the event loop
                 widget.deleteLater()
@@ -138,7 +145,7 @@ class InputsPanel(QWidget):
         names = self.state.dataset.feature_names
         for feature, (low, high) in enumerate(self.state.probe_ranges()):
             slider = ValueSlider(low, high, self.state.probe[feature],
-                                 lambda v, f=feature: self._throttled_probe(f, v))
+                                 partial(self._throttled_probe, feature))
             self.slider_grid.addWidget(QLabel(names[feature]), feature, 0)
             self.slider_grid.addWidget(slider, feature, 1)
             self.sliders.append(slider)

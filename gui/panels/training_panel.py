@@ -33,8 +33,7 @@ from engine.core.training import TrainStep
 from engine.data.datasets import MAX_CLASSES
 from engine.data.session import CsvData, GeneratedData, SessionError
 from gui.boundary_view import BoundaryView
-from gui.panels.gradient_panel import depth_colour
-from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot
+from gui.plot_widgets import GrowingTable, RedrawTimer, depth_colour, titled_plot
 from gui.state import AppState
 
 GENERATED = ("circle", "xor", "gaussian", "spiral", "spirals", "blobs", "plane",

@@ -25,7 +25,7 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Record message boxes instead of blocking on them; questions answer Discard."""
     shown: list[tuple[str, str]] = []
 
-    def record(kind: str, answer: object = None):  # type: ignore[no-untyped-def]
+    def record(kind: str, answer: object = None):
         def box(parent: object, title: str, text: str, *args: object) -> object:
             shown.append((title, text))
             return answer
@@ -40,7 +40,7 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def window(qtbot, settings_file: Path, dialogs: list) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+def window(qtbot, settings_file: Path, dialogs: list) -> Iterator[MainWindow]:
     state = AppState()
     win = MainWindow(state)
     qtbot.addWidget(win)
@@ -59,11 +59,11 @@ def toolbar_button(win: MainWindow, action_text: str) -> QToolButton:
     raise LookupError(action_text)
 
 
-def click_action(qtbot, win: MainWindow, action_text: str) -> None:  # type: ignore[no-untyped-def]
+def click_action(qtbot, win: MainWindow, action_text: str) -> None:
     qtbot.mouseClick(toolbar_button(win, action_text), Qt.MouseButton.LeftButton)
 
 
-def choose(qtbot, combo: QComboBox, text: str) -> None:  # type: ignore[no-untyped-def]
+def choose(qtbot, combo: QComboBox, text: str) -> None:
     """Pick an entry with the keyboard, as a person would (emits ``activated``)."""
     index = combo.findText(text)
     assert index >= 0, text

@@ -43,7 +43,7 @@ def save_png(pixels: np.ndarray, path: Path) -> None:
 
 
 @pytest.fixture
-def xvfb_display():  # type: ignore[no-untyped-def]
+def xvfb_display():
     if not shutil.which("Xvfb") or not shutil.which("xwd"):
         pytest.skip("Xvfb/xwd not installed (./run-tests installs them when run as root)")
     display = f":{90 + os.getpid() % 100}"

@@ -24,7 +24,7 @@ def test_argmax_image_colours_the_winning_class_by_confidence() -> None:
         np.abs(image[1, 0].astype(int) - CLASS_COLOURS[2]).sum()
 
 
-def test_three_class_boundary_png_shows_every_region(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_three_class_boundary_png_shows_every_region(qtbot, tmp_path: Path) -> None:
     res = 48
     xs = np.linspace(-1, 1, res)
     gx, gy = np.meshgrid(xs, xs)
@@ -44,7 +44,7 @@ def test_three_class_boundary_png_shows_every_region(qtbot, tmp_path: Path) -> N
         assert close.sum() > 200, colour
 
 
-def test_view_table_holds_the_winning_class(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_view_table_holds_the_winning_class(qtbot) -> None:
     view = BoundaryView("b", "b")
     qtbot.addWidget(view.widget)
     values = np.zeros((4, 4, 3))

@@ -12,7 +12,7 @@ from gui.state import AppState
 from tests.gui.conftest import choose
 
 
-def prepare(qtbot, window, samples: int = 64) -> None:  # type: ignore[no-untyped-def]
+def prepare(qtbot, window, samples: int = 64) -> None:
     window.training.samples_spin.setValue(samples)
     choose(qtbot, window.training.dataset_box, "xor")
     choose(qtbot, window.builder.preset_box, "Small classifier (16-16, tanh)")
@@ -21,11 +21,11 @@ def prepare(qtbot, window, samples: int = 64) -> None:  # type: ignore[no-untype
     window.docks["evolution"].raise_()
 
 
-def click(qtbot, button) -> None:  # type: ignore[no-untyped-def]
+def click(qtbot, button) -> None:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
-def test_start_pause_step_reset(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_start_pause_step_reset(qtbot, window) -> None:
     prepare(qtbot, window)
     panel = window.evolution
     panel.population_spin.setValue(60)
@@ -61,7 +61,7 @@ def test_start_pause_step_reset(qtbot, window) -> None:  # type: ignore[no-untyp
     assert panel.table.size == 0
 
 
-def test_reset_is_never_ignored_while_a_step_runs(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_reset_is_never_ignored_while_a_step_runs(qtbot, window) -> None:
     """The CI flake of issue 8: Reset clicked before the Step's worker had reported that
     it stopped. Reset is always enabled and stops whatever runs first."""
     prepare(qtbot, window)
@@ -76,7 +76,7 @@ def test_reset_is_never_ignored_while_a_step_runs(qtbot, window) -> None:  # typ
     assert panel.table.size == 0
 
 
-def test_start_after_a_finished_run_starts_a_new_one(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_start_after_a_finished_run_starts_a_new_one(qtbot, window) -> None:
     prepare(qtbot, window)
     panel = window.evolution
     panel.population_spin.setValue(20)
@@ -99,7 +99,7 @@ def test_start_after_a_finished_run_starts_a_new_one(qtbot, window) -> None:  # 
     assert list(x) == [0, 1, 2, 3]
 
 
-def test_invalid_settings_are_refused_with_a_message(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_settings_are_refused_with_a_message(qtbot, window) -> None:
     panel = window.evolution
     panel.population_spin.setValue(10)
     panel.elite_spin.setValue(10)
@@ -107,7 +107,7 @@ def test_invalid_settings_are_refused_with_a_message(qtbot, window) -> None:  # 
     assert window.state.evolution.task.elite != 10
 
 
-def test_use_best_loads_the_quantised_weights_into_the_chain(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_use_best_loads_the_quantised_weights_into_the_chain(qtbot, window) -> None:
     prepare(qtbot, window)
     panel = window.evolution
     panel.population_spin.setValue(30)
@@ -123,7 +123,7 @@ def test_use_best_loads_the_quantised_weights_into_the_chain(qtbot, window) -> N
     assert "4-bit grid" in panel.status.text()
 
 
-def test_compare_with_sgd_plots_both(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_compare_with_sgd_plots_both(qtbot, window) -> None:
     prepare(qtbot, window)
     panel = window.evolution
     panel.population_spin.setValue(40)
@@ -142,7 +142,7 @@ def test_compare_with_sgd_plots_both(qtbot, window) -> None:  # type: ignore[no-
     assert len(sgd_x) == panel.sgd.size
 
 
-def test_closing_the_window_mid_run_stops_and_joins_the_worker(qtbot, settings_file,  # type: ignore[no-untyped-def]
+def test_closing_the_window_mid_run_stops_and_joins_the_worker(qtbot, settings_file,
                                                                dialogs) -> None:
     state = AppState()
     window = MainWindow(state)

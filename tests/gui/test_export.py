@@ -20,7 +20,7 @@ from tests.gui.conftest import click_action
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def test_every_plot_exports_png_svg_csv(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_every_plot_exports_png_svg_csv(qtbot, window, tmp_path: Path) -> None:
     click_action(qtbot, window, "Full pass")
     qtbot.mouseClick(window.training.step_button, Qt.MouseButton.LeftButton)
     window.gradients.redraw()
@@ -39,7 +39,7 @@ def test_every_plot_exports_png_svg_csv(qtbot, window, tmp_path: Path) -> None: 
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
 
 
-def test_svg_contains_the_plotted_data(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_svg_contains_the_plotted_data(qtbot, window, tmp_path: Path) -> None:
     click_action(qtbot, window, "Full pass")
     window.gradients.redraw()
     path = tmp_path / "flow.svg"
@@ -52,7 +52,7 @@ def test_svg_contains_the_plotted_data(qtbot, window, tmp_path: Path) -> None:  
     assert len(drawn) > 10
 
 
-def test_csv_holds_the_loss_curve(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_csv_holds_the_loss_curve(qtbot, window, tmp_path: Path) -> None:
     for _ in range(5):
         window.state.training.step()
     window.training.redraw()
@@ -63,7 +63,7 @@ def test_csv_holds_the_loss_curve(qtbot, window, tmp_path: Path) -> None:  # typ
     np.testing.assert_allclose(losses, [s.loss for s in window.state.history], rtol=1e-12)
 
 
-def test_bad_export_path_is_an_error_not_a_crash(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_export_path_is_an_error_not_a_crash(qtbot, window, tmp_path: Path) -> None:
     from gui.export import ExportError
 
     with pytest.raises(ExportError, match="could not write"):
@@ -72,7 +72,7 @@ def test_bad_export_path_is_an_error_not_a_crash(qtbot, window, tmp_path: Path) 
         export_plot(window.gradients.flow_plot, tmp_path / "x.bmp")
 
 
-def test_export_dialogs_write_where_the_person_chose(  # type: ignore[no-untyped-def]
+def test_export_dialogs_write_where_the_person_chose(
         qtbot, window, dialogs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from PySide6.QtWidgets import QFileDialog
 
@@ -98,13 +98,13 @@ def test_export_dialogs_write_where_the_person_chose(  # type: ignore[no-untyped
     assert len(dialogs) == 1
 
 
-def test_window_png(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_window_png(qtbot, window, tmp_path: Path) -> None:
     export_widget_png(window, tmp_path / "window.png")
     image = QImage(str(tmp_path / "window.png"))
     assert image.width() == window.width()
 
 
-def test_exported_pytorch_code_runs_and_matches(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_exported_pytorch_code_runs_and_matches(qtbot, window, tmp_path: Path) -> None:
     builder = window.builder
     builder.repeat_depth.setValue(3)
     builder.repeat_norm.setCurrentText("layer")

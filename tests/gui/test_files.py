@@ -17,7 +17,7 @@ from tests.gui.conftest import choose
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_open_bad_file_keeps_the_session(qtbot, window, dialogs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_open_bad_file_keeps_the_session(qtbot, window, dialogs, tmp_path: Path) -> None:
     before = window.state.chain.to_spec()
     bad = tmp_path / "bad.json"
     session = json.loads((ROOT / "examples" / "seed.json").read_text())
@@ -35,7 +35,7 @@ def test_open_bad_file_keeps_the_session(qtbot, window, dialogs, tmp_path: Path)
     assert window.state.chain.to_spec() == before
 
 
-def test_save_and_reopen_round_trip(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_save_and_reopen_round_trip(qtbot, window, tmp_path: Path) -> None:
     assert window.open_path(ROOT / "examples" / "spiral_train.json")
     assert window.state.network.input_size == 2
     window.training.lr_spin.setValue(0.07)
@@ -55,7 +55,7 @@ def test_save_and_reopen_round_trip(qtbot, window, tmp_path: Path) -> None:  # t
     assert str(path.resolve()) in [a.text() for a in fresh.recent_menu.actions()]
 
 
-def test_unsaved_changes_are_asked_about(qtbot, window, dialogs) -> None:  # type: ignore[no-untyped-def]
+def test_unsaved_changes_are_asked_about(qtbot, window, dialogs) -> None:
     choose(qtbot, window.builder.global_activation, "relu")
     assert window.state.dirty
     window.new_session()  # the dialog answers "Discard"
@@ -63,7 +63,7 @@ def test_unsaved_changes_are_asked_about(qtbot, window, dialogs) -> None:  # typ
     assert not window.state.dirty
 
 
-def test_layout_persists_between_launches(qtbot, settings_file: Path, dialogs) -> None:  # type: ignore[no-untyped-def]
+def test_layout_persists_between_launches(qtbot, settings_file: Path, dialogs) -> None:
     first = MainWindow(AppState())
     qtbot.addWidget(first)
     first.show()
@@ -78,7 +78,7 @@ def test_layout_persists_between_launches(qtbot, settings_file: Path, dialogs) -
     assert second.size().height() == 502
 
 
-def test_editing_a_loaded_chain_whose_weights_no_longer_fit(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_editing_a_loaded_chain_whose_weights_no_longer_fit(qtbot, window) -> None:
     assert window.open_path(ROOT / "examples" / "seed.json")
     builder = window.builder
     builder.layer_list.setCurrentRow(0)
@@ -89,7 +89,7 @@ def test_editing_a_loaded_chain_whose_weights_no_longer_fit(qtbot, window) -> No
     assert window.state.pass_ is not None
 
 
-def test_saved_session_keeps_running_statistics_and_every_panel(qtbot, window,  # type: ignore[no-untyped-def]
+def test_saved_session_keeps_running_statistics_and_every_panel(qtbot, window,
                                                                tmp_path: Path) -> None:
     """Issue 8: batch norm's running statistics were lost on save (eval outputs 0.31 off),
     and only the last task's settings were kept."""

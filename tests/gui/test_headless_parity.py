@@ -24,7 +24,7 @@ def session_file(tmp_path: Path, name: str, **task: object) -> Path:
     return path
 
 
-def test_training_history_matches_headless(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_training_history_matches_headless(qtbot, window, tmp_path: Path) -> None:
     path = session_file(tmp_path, "spiral_train.json", steps=40)
     headless = run_session(load_session(path), tmp_path).result["history"]["loss"]
     assert window.open_path(path)
@@ -35,7 +35,7 @@ def test_training_history_matches_headless(qtbot, window, tmp_path: Path) -> Non
     assert [s.loss for s in state.history[:40]] == headless
 
 
-def test_evolution_history_matches_headless(qtbot, window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_evolution_history_matches_headless(qtbot, window, tmp_path: Path) -> None:
     path = session_file(tmp_path, "spiral_evolve.json", population=40, generations=6)
     headless = run_session(load_session(path), tmp_path).result["history"]
     assert window.open_path(path)

@@ -12,7 +12,7 @@ from gui.chain_rule_text import fmt
 from tests.gui.conftest import choose, click_action
 
 
-def test_step_forward_and_backward_show_the_chain_rule(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_step_forward_and_backward_show_the_chain_rule(qtbot, window) -> None:
     for expected in range(1, 5):
         click_action(qtbot, window, "Step forward")
         assert window.state.pass_.forward_done == expected
@@ -31,7 +31,7 @@ def test_step_forward_and_backward_show_the_chain_rule(qtbot, window) -> None:  
     assert "backward 3/4" in window.phase_label.text()
 
 
-def test_the_chain_rule_on_screen_stays_true_after_other_passes(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_the_chain_rule_on_screen_stays_true_after_other_passes(qtbot, window) -> None:
     """Issue 8: after "Quantisation error of the chain" the chain view read
     0.01558 × 0.01621 = 8.457e−05: the report's passes had rewritten the layer's f'(z)."""
     for _ in range(4):
@@ -51,7 +51,7 @@ def test_the_chain_rule_on_screen_stays_true_after_other_passes(qtbot, window) -
     assert all(a.equal(b) for a, b in zip(before, after, strict=True))
 
 
-def test_backward_before_forward_is_a_message_not_a_crash(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_backward_before_forward_is_a_message_not_a_crash(qtbot, window) -> None:
     click_action(qtbot, window, "Reset")
     click_action(qtbot, window, "Step forward")
     with qtbot.waitSignal(window.state.message_posted, timeout=1000) as blocker:
@@ -60,7 +60,7 @@ def test_backward_before_forward_is_a_message_not_a_crash(qtbot, window) -> None
     assert window.state.pass_.backward_done == 0
 
 
-def test_dragging_a_slider_recomputes_live(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_dragging_a_slider_recomputes_live(qtbot, window) -> None:
     click_action(qtbot, window, "Full pass")
     before = float(window.state.pass_.loss)
     slider = window.inputs.sliders[0].slider
@@ -73,7 +73,7 @@ def test_dragging_a_slider_recomputes_live(qtbot, window) -> None:  # type: igno
     assert float(window.state.pass_.inputs[0, 0]) == pytest.approx(shown)
 
 
-def test_global_activation_switch_flips_every_layer(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_global_activation_switch_flips_every_layer(qtbot, window) -> None:
     builder = window.builder
     builder.repeat_depth.setValue(30)
     qtbot.mouseClick(builder.repeat_button, Qt.MouseButton.LeftButton)
@@ -88,7 +88,7 @@ def test_global_activation_switch_flips_every_layer(qtbot, window) -> None:  # t
     assert window.state.dirty
 
 
-def test_builder_adds_removes_and_reorders(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_builder_adds_removes_and_reorders(qtbot, window) -> None:
     builder = window.builder
     builder.layer_list.setCurrentRow(1)
     qtbot.mouseClick(builder.add_norm, Qt.MouseButton.LeftButton)
@@ -104,7 +104,7 @@ def test_builder_adds_removes_and_reorders(qtbot, window) -> None:  # type: igno
         "linear", "activation", "linear", "activation"]
 
 
-def test_preset_deep_sigmoid_shows_vanishing_gradients(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_preset_deep_sigmoid_shows_vanishing_gradients(qtbot, window) -> None:
     window.training.samples_spin.setValue(64)
     choose(qtbot, window.training.dataset_box, "circle")
     builder = window.builder

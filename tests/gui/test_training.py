@@ -11,7 +11,7 @@ from tests.engine.helpers import torch_twin
 from tests.gui.conftest import choose
 
 
-def use_spiral(qtbot, window, samples: int = 200) -> None:  # type: ignore[no-untyped-def]
+def use_spiral(qtbot, window, samples: int = 200) -> None:
     panel = window.training
     panel.samples_spin.setValue(samples)
     choose(qtbot, panel.dataset_box, "spiral")
@@ -20,7 +20,7 @@ def use_spiral(qtbot, window, samples: int = 200) -> None:  # type: ignore[no-un
     choose(qtbot, panel.loss_box, "bce_with_logits")
 
 
-def test_training_runs_off_the_gui_thread_and_views_stay_live(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_training_runs_off_the_gui_thread_and_views_stay_live(qtbot, window) -> None:
     use_spiral(qtbot, window)
     panel = window.training
     state = window.state
@@ -55,7 +55,7 @@ def test_training_runs_off_the_gui_thread_and_views_stay_live(qtbot, window) -> 
     assert sum(row[0] == "grid" for row in rows) == 48 * 48
 
 
-def test_learning_rate_changes_without_reset(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_learning_rate_changes_without_reset(qtbot, window) -> None:
     """The rate typed in the panel is the one SGD applies: each step's update of a weight
     is checked against the gradient the pass before it computed (the weight as the GUI
     shows it, before and after)."""
@@ -74,7 +74,7 @@ def test_learning_rate_changes_without_reset(qtbot, window) -> None:  # type: ig
     assert [s.step for s in state.history] == [1, 2, 3]
 
 
-def test_changing_the_loss_while_training_restarts_on_the_new_loss(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_changing_the_loss_while_training_restarts_on_the_new_loss(qtbot, window) -> None:
     """Issue 8: the worker went on with the old loss and the history restarted at step 44."""
     use_spiral(qtbot, window, samples=64)
     panel = window.training
@@ -94,7 +94,7 @@ def test_changing_the_loss_while_training_restarts_on_the_new_loss(qtbot, window
     assert state.history[0].loss == pytest.approx(float(expected), rel=1e-5)
 
 
-def test_exploding_run_says_where_and_reset_recovers(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+def test_exploding_run_says_where_and_reset_recovers(qtbot, window) -> None:
     use_spiral(qtbot, window, samples=64)
     panel = window.training
     choose(qtbot, panel.loss_box, "mse")
@@ -120,7 +120,7 @@ def test_exploding_run_says_where_and_reset_recovers(qtbot, window) -> None:  # 
     assert np.isfinite(float(window.state.pass_.loss))
 
 
-def test_own_csv_data(qtbot, window, dialogs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_own_csv_data(qtbot, window, dialogs, tmp_path) -> None:
     good = tmp_path / "points.csv"
     rows = ["a,b,label"] + [f"{x},{y},{int(x * y > 0)}" for x in (-2, -1, 1, 2)
                             for y in (-2, -1, 1, 2)]
@@ -137,7 +137,7 @@ def test_own_csv_data(qtbot, window, dialogs, tmp_path) -> None:  # type: ignore
     assert window.state.dataset.feature_names == ("a", "b")
 
 
-def test_k_class_data_sets_the_output_width_and_draws_each_class(qtbot, window,  # type: ignore[no-untyped-def]
+def test_k_class_data_sets_the_output_width_and_draws_each_class(qtbot, window,
                                                                  tmp_path) -> None:
     panel = window.training
     state = window.state
