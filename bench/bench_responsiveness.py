@@ -24,15 +24,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("CHAINLAB_SETTINGS", str(Path(tempfile.mkdtemp()) / "bench.ini"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
-from engine.data.session import GeneratedData  # noqa: E402
-from engine.data.tasks import EvolveTask  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
-from gui.presets import PRESETS  # noqa: E402
-from gui.state import AppState  # noqa: E402
+from engine.data.session import GeneratedData
+from engine.data.tasks import EvolveTask
+from gui.main_window import MainWindow
+from gui.presets import PRESETS
+from gui.state import AppState
 
 TARGET_MS = 50.0
 
