@@ -224,3 +224,11 @@ def test_csv_session_and_its_errors(tmp_path: Path) -> None:
     result = run_cli(tmp_path, session, out=tmp_path / "out3")
     assert result.returncode == 2
     assert "network.input_size: the data has 2 input column(s)" in result.stderr
+
+
+def test_published_schema_is_the_current_one() -> None:
+    """docs/session.schema.json follows the code (regenerate: ./run-app schema)."""
+    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "schema"],
+                            capture_output=True, text=True, check=True)
+    published = json.loads((ROOT / "docs" / "session.schema.json").read_text())
+    assert json.loads(result.stdout) == published
