@@ -61,6 +61,17 @@ def xvfb_display():
     server.wait(10)
 
 
+def screen(display: str) -> np.ndarray:
+    dump = subprocess.run(["xwd", "-root", "-silent", "-display", display],
+                          capture_output=True, check=True).stdout
+    return read_xwd(dump)
+
+
+def painted(pixels: np.ndarray) -> bool:
+    """The window fills the screen with more than a flat loading message."""
+    return np.unique(pixels).size > 50 and (pixels != pixels[0, 0]).mean() > 0.3
+
+
 @pytest.mark.xvfb
 def test_real_app_in_x_server(xvfb_display: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
@@ -82,10 +93,12 @@ def test_real_app_in_x_server(xvfb_display: str, tmp_path: Path) -> None:
                 break
         assert any(line.startswith("ready-seconds") for line in lines), \
             f"the window never became ready: {lines} {(tmp_path / 'stderr.txt').read_text()}"
-        time.sleep(1.5)  # let it paint
-        dump = subprocess.run(["xwd", "-root", "-silent", "-display", xvfb_display],
-                              capture_output=True, check=True).stdout
-        pixels = read_xwd(dump)
+        # wait for the painted window (a state on screen), not for a time
+        pixels = screen(xvfb_display)
+        deadline = time.monotonic() + 60
+        while not painted(pixels) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            pixels = screen(xvfb_display)
         save_png(pixels, tmp_path / "x11.png")
         shot_dir = os.environ.get("CHAINLAB_SCREENSHOT_DIR")
         if shot_dir:
