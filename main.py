@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from engine.headless.results import PlotRenderer
@@ -43,42 +43,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Command-line errors as one line naming the problem, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_run_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="main.py run", description="Run a session file headless and write its results.")
     parser.add_argument("session", help="session file (JSON, format chainlab/1)")
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="folder for result.json, CSV and PNG files (created if missing)")
+                        help="folder for result.json, CSV and PNG files (created if "
+                        "missing; a previous run's folder is replaced as a whole)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--max-memory", metavar="SIZE", type=_size,
+                        help="refuse runs estimated to need more than SIZE (e.g. 6G, 500M; "
+                        "default: the memory available)")
+    parser.add_argument("--all-rows", action="store_true",
+                        help="list every sample's per-layer values in result.json (default: "
+                        "the first 1000)")
     return parser
+
+
+def _size(text: str) -> int:
+    from engine.headless.budget import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 6G, 500M)") from None
 
 
 def run_headless(argv: list[str]) -> int:
     args = build_run_parser().parse_args(argv)
-    from engine.data.session import SessionError, load_session
-    from engine.headless.results import write_outputs
-    from engine.headless.runner import run_session
+    from engine.headless.command import RunOptions, run_command
 
-    session_path = Path(args.session)
-    try:
-        session = load_session(session_path)
-        show_progress = not args.quiet and sys.stderr.isatty()
-        output = run_session(session, session_path.parent, _progress if show_progress else None)
-        renderer = None if args.no_plots else _png_renderer()
-        written = write_outputs(output, Path(args.out), renderer)
-    except SessionError as error:
-        print(f"error: {session_path}: {error}", file=sys.stderr)
-        return 2
-    if not args.quiet:
-        print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
-    return 0
-
-
-def _progress(done: int, total: int) -> None:
-    if done == total or done % max(1, total // 100) == 0:
-        end = "\n" if done == total else ""
-        print(f"\r{done}/{total}", end=end, file=sys.stderr, flush=True)
+    options = RunOptions(out=args.out, make_renderer=None if args.no_plots else _png_renderer,
+                         quiet=args.quiet, max_memory=args.max_memory,
+                         all_rows=args.all_rows)
+    return run_command(Path(args.session), options)
 
 
 _QT_APPLICATION: list[object] = []  # keeps the headless renderer's QApplication alive

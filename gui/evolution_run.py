@@ -106,14 +106,15 @@ class EvolutionRun(QObject):
 
     def _new_run(self, limit: int | None) -> Iterator[Any] | None:
         live = self.live
+        chain = live.chain.copy()  # the worker reads the architecture while it runs
         try:
             inputs, targets = live.data_tensors()
+            setup = prepare_evolution(chain, inputs, targets, live.session.loss, self.task,
+                                      live.session.seed)
         except SessionError as error:
             self.message_posted.emit(f"cannot evolve: {error}")
             return None
-        chain = live.chain.copy()  # the worker reads the architecture while it runs
-        self.setup = setup = prepare_evolution(chain, inputs, targets, live.session.loss,
-                                               self.task, live.session.seed)
+        self.setup = setup
         if setup.device_note:
             self.message_posted.emit(setup.device_note)
         self._boundary_chain = chain.copy()

@@ -56,7 +56,8 @@ class Chain:
             _assign(linear, "bias", spec.bias, (spec.out_features,), path)
             return linear
         if isinstance(spec, NormSpec):
-            layer = Norm(spec.kind, width, spec.resolved_eps, self.dtype, spec.momentum)
+            layer = Norm(spec.kind, width, spec.resolved_eps(torch.finfo(self.dtype).eps),
+                         self.dtype, spec.momentum)
             for name, values in (("weight", spec.weight), ("bias", spec.bias),
                                  ("running_mean", spec.running_mean),
                                  ("running_var", spec.running_var)):

@@ -27,7 +27,10 @@ assert set(get_args(ActivationKind)) == set(ACTIVATIONS)
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Immutable, strict (no "1" or true for a number), no NaN or ±Infinity, no unknown
+    fields: a session file means exactly what the published schema says."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class InitSpec(Frozen):
@@ -63,7 +66,9 @@ class LinearSpec(Frozen):
 class NormSpec(Frozen):
     type: Literal["norm"] = "norm"
     kind: NormKind = "layer"
-    eps: float | None = Field(None, gt=0, description="default 1e-5, or 1e-12 for l1/l2")
+    eps: Annotated[float, Field(gt=0)] | Literal["finfo"] | None = Field(
+        None, description="default 1e-5 (torch's LayerNorm and BatchNorm1d), 1e-12 for l1/l2; "
+        "\"finfo\": the dtype's machine epsilon, torch.nn.RMSNorm's default")
     weight: list[float] | None = Field(None, description="affine scale (batch, layer, rms)")
     bias: list[float] | None = Field(None, description="affine shift (batch, layer)")
     momentum: float = Field(0.1, gt=0, le=1, description="batch norm: weight of each "
@@ -73,8 +78,10 @@ class NormSpec(Frozen):
     running_var: list[float] | None = Field(None, description="batch norm: running "
                                             "unbiased variance per feature (default 1)")
 
-    @property
-    def resolved_eps(self) -> float:
+    def resolved_eps(self, machine_epsilon: float) -> float:
+        """The eps the layer uses; ``machine_epsilon`` is the chain dtype's."""
+        if self.eps == "finfo":
+            return machine_epsilon
         if self.eps is not None:
             return self.eps
         return 1e-12 if self.kind in ("l1", "l2") else 1e-5

@@ -13,12 +13,15 @@ read the Playground's way).
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from engine.data.files import CSV_LIMIT, FileLimitError, read_text
 
 CLASSIFICATION = ("circle", "xor", "gaussian", "spiral")  # Playground's, labels ±1
 MULTI_CLASS = ("spirals", "blobs")  # K classes, labels 0..K-1
@@ -252,39 +255,40 @@ def load_csv(path: str | Path, input_columns: Sequence[str | int] | None = None,
     """Read a CSV file of numbers (an optional header row names the columns).
 
     Columns are chosen by header name or 0-based index; by default every column but the
-    last is an input and the last is the target. Errors name the file line.
+    last is an input and the last is the target. Errors name the file line. The file
+    must be a regular file of at most ``CSV_LIMIT`` bytes; rows go straight into one
+    preallocated table (no list of rows is kept).
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DatasetError(f"cannot read {path}: {error}") from None
-    rows = [(number, row) for number, row in enumerate(csv.reader(text.splitlines()), 1)
-            if row and any(cell.strip() for cell in row)]
-    if not rows:
-        raise DatasetError(f"{path}: the file has no rows")
+        text = read_text(path, CSV_LIMIT)
+    except FileLimitError as error:
+        raise DatasetError(str(error)) from None
+    reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
-    if not all(_is_number(cell) for cell in rows[0][1]):
-        header = [cell.strip() for cell in rows[0][1]]
-        rows = rows[1:]
-    if not rows:
-        raise DatasetError(f"{path}: the file has a header but no data rows")
-    width = len(header) if header else len(rows[0][1])
-    if width < 2:
-        raise DatasetError(f"{path}: need at least two columns (inputs and a target)")
-    table = np.empty((len(rows), width))
-    for r, (number, row) in enumerate(rows):
+    table: np.ndarray | None = None
+    lines: list[int] = []  # the file line of each table row, for error messages
+    width = 0
+    for number, row in enumerate(reader, 1):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if table is None:
+            if header is None and not all(_is_number(cell) for cell in row):
+                header = [cell.strip() for cell in row]
+                width = len(header)
+                continue
+            width = width or len(row)
+            if width < 2:
+                raise DatasetError(f"{path}: need at least two columns (inputs and a target)")
+            table = np.empty((text.count("\n") + text.count("\r") + 1, width))
         if len(row) != width:
             raise DatasetError(f"{path}, line {number}: expected {width} columns, got {len(row)}")
-        for c, cell in enumerate(row):
-            if not _is_number(cell):
-                raise DatasetError(f"{path}, line {number}, column {c + 1}: "
-                                   f"{cell.strip()!r} is not a number")
-            value = float(cell)
-            if not math.isfinite(value):
-                raise DatasetError(f"{path}, line {number}, column {c + 1}: "
-                                   f"{cell.strip()!r} is not a finite number")
-            table[r, c] = value
+        table[len(lines)] = [_cell(cell, path, number, c) for c, cell in enumerate(row)]
+        lines.append(number)
+    if table is None:
+        raise DatasetError(f"{path}: the file has a header but no data rows" if header
+                           else f"{path}: the file has no rows")
+    table = table[:len(lines)]
     names = header or [f"column {i}" for i in range(width)]
     target = _column_index(target_column if target_column is not None else width - 1,
                            names, path)
@@ -297,7 +301,7 @@ def load_csv(path: str | Path, input_columns: Sequence[str | int] | None = None,
     if target in inputs:
         raise DatasetError(f"{path}: column {names[target]!r} is both an input and the target")
     labels = table[:, target]
-    classes, signed = _classes_of(labels, [number for number, _ in rows], path) \
+    classes, signed = _classes_of(labels, lines, path) \
         if task == "classification" else (0, False)
     return Dataset(table[:, inputs], labels, task, tuple(names[i] for i in inputs),
                    path.name, classes, signed)
@@ -317,6 +321,18 @@ def _classes_of(labels: np.ndarray, lines: list[int], path: Path) -> tuple[int, 
         raise DatasetError(f"{path}: class labels go up to {count - 1}; at most 1000 "
                            "classes are supported")
     return max(count, 2), False
+
+
+def _cell(cell: str, path: Path, line: int, column: int) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        raise DatasetError(f"{path}, line {line}, column {column + 1}: {cell.strip()!r} is "
+                           "not a number") from None
+    if not math.isfinite(value):
+        raise DatasetError(f"{path}, line {line}, column {column + 1}: {cell.strip()!r} is "
+                           "not a finite number")
+    return value
 
 
 def _is_number(cell: str) -> bool:

@@ -18,6 +18,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError
 
 from engine.core.specs import Frozen, LinearSpec, NetworkSpec, NormSpec
 from engine.data.datasets import MAX_CLASSES, MULTI_CLASS
+from engine.data.files import SESSION_LIMIT, FileLimitError, read_text
 from engine.data.tasks import EvolveTask, StepTask, TrainTask
 
 FORMAT = "chainlab/1"
@@ -103,6 +104,10 @@ def parse_session(text: str) -> Session:
     except json.JSONDecodeError as error:
         raise SessionError("", f"invalid JSON at line {error.lineno}, column {error.colno}: "
                            f"{error.msg}") from None
+    except RecursionError:
+        raise SessionError("", "invalid JSON: nested too deeply") from None
+    except ValueError as error:  # e.g. Python's limit on the digits of an integer
+        raise SessionError("", f"invalid JSON: {error}") from None
     if not isinstance(raw, dict):
         raise SessionError("", "a session is a JSON object ({...})")
     if raw.get("format") != FORMAT:
@@ -111,15 +116,18 @@ def parse_session(text: str) -> Session:
         session = Session.model_validate(raw)
     except ValidationError as error:
         raise _first_error(error) from None
+    except RecursionError:  # deep nesting inside a field pydantic walks
+        raise SessionError("", "nested too deeply") from None
     _check_consistency(session)
     return session
 
 
 def load_session(path: str | Path) -> Session:
+    """Read (a regular file, at most ``SESSION_LIMIT`` bytes) and validate a session."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SessionError("", f"cannot read {path}: {error}") from None
+        text = read_text(Path(path), SESSION_LIMIT)
+    except FileLimitError as error:
+        raise SessionError("", str(error)) from None
     return parse_session(text)
 
 
@@ -151,7 +159,9 @@ def _first_error(error: ValidationError) -> SessionError:
     first = error.errors()[0]
     # Drop pydantic's union tags ("linear", "generated") so the path is the JSON's own.
     tags = {"linear", "norm", "activation", "inline", "generated", "csv", "step", "train",
-            "evolve", "list[float]", "list[list[float]]", "TrainTask", "EvolveTask"}
+            "evolve", "list[float]", "list[list[float]]", "TrainTask", "EvolveTask",
+            "float", "int", "str", "constrained-float", "function-after[_from_name(), "
+            "InitSpec]"}
     path = ".".join(str(part) for part in first["loc"] if str(part) not in tags)
     message = first["msg"]
     if first["type"] == "missing":

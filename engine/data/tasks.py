@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from engine.core.specs import Frozen
+
+PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 class StepTask(Frozen):
@@ -40,7 +42,8 @@ class EvolveTask(Frozen):
     children_per_pair: Literal[1, 2] = 2
     mutation_rate: float = Field(0.015, ge=0.0, le=1.0)
     generations: int = Field(100, ge=1, le=10_000_000)
-    scales: float | list[float] = Field(1.0, description="alpha per linear layer, or one for all")
+    scales: PositiveFloat | list[PositiveFloat] = Field(
+        1.0, description="alpha per linear layer, or one for all (each > 0)")
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     seed_from_network: bool = Field(False, description="start from the network's own "
                                     "parameters snapped to the grid, and mutated copies")

@@ -192,8 +192,9 @@ class Population:
             draws = int(expected + 6 * math.sqrt(expected) + 16)
             uniform = torch.rand(draws, generator=self.generator, device=self.device,
                                  dtype=torch.float64)
-            # 1 - u lies in (0, 1]: log is finite or 0; a gap is at least 1
-            gaps = torch.floor(torch.log1p(-uniform) / log_fail).long() + 1
+            # 1 - u lies in (0, 1]: log is finite or 0; a gap is at least 1. At tiny
+            # rates a gap can exceed int64: clamp it (in float) past the end first.
+            gaps = torch.floor(torch.log1p(-uniform) / log_fail).clamp_(max=total).long() + 1
             positions = reached + torch.cumsum(gaps, 0)
             found.append(positions)
             reached = int(positions[-1])
@@ -253,6 +254,8 @@ def _column_counts(bits: torch.Tensor) -> torch.Tensor:
     Blocks of 255 rows are summed in uint8 first, which cannot overflow: summing into
     int32 directly would first copy the whole tensor to int32, several times slower.
     """
+    if bits.shape[1] == 0:  # a chain with no linear layer has an empty genome
+        return torch.zeros(0, dtype=torch.int32, device=bits.device)
     whole = len(bits) - len(bits) % 255
     counts = bits[whole:].sum(0, dtype=torch.int32)
     if whole:

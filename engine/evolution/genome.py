@@ -43,11 +43,14 @@ def decode(codes: torch.Tensor, alpha: float = 1.0, dtype: torch.dtype = torch.f
 
 
 def quantise(values: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
-    """Nearest code for each value (ties go to the smaller magnitude; beyond α clips to α).
+    """Nearest code for each value (ties go to the smaller magnitude; beyond α clips to α;
+    NaN and ±Infinity have no nearest code and raise ValueError).
 
     Returns uint8 codes of the same shape. The sign bit follows the value's sign bit, so
     −0.0 and small negative values map to −0 (code 15).
     """
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("cannot quantise NaN or ±Infinity onto the 4-bit grid")
     magnitude = values.abs().double() / alpha
     # levels in ascending magnitude: 0, 2^-6, ..., 2^0 ↔ exponents 7, 6, ..., 0
     levels = torch.cat([torch.zeros(1, dtype=torch.float64),

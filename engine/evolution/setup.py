@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.core.chain import Chain
+from engine.data.session import SessionError
 from engine.data.tasks import EvolveTask
 from engine.evolution.ga import GenerationStats, evolve, resolve_device, seeded_population
 from engine.evolution.genome import GenomeLayout, chain_genome, resolve_scales
@@ -52,13 +53,19 @@ def prepare_evolution(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor,
     """Evaluator, device and initial population for ``task`` on ``chain``'s architecture.
 
     ``chain`` is read, never changed: with ``task.seed_from_network`` its parameters
-    snapped to the grid are the first individual, mutated copies the rest.
+    snapped to the grid are the first individual, mutated copies the rest (a network
+    holding NaN or ±Infinity raises SessionError).
     """
     scales = layer_scales(chain, task)
     device, note = resolve_device(task.device)
     evaluator = PopulationEvaluator(chain, inputs, targets, loss, scales, device)
     initial = None
     if task.seed_from_network:
-        initial = seeded_population(chain_genome(chain, scales), task.population,
-                                    task.mutation_rate, torch.Generator().manual_seed(seed))
+        try:
+            genome = chain_genome(chain, scales)
+        except ValueError as error:
+            raise SessionError("task.seed_from_network", f"the network's parameters: {error}") \
+                from None
+        initial = seeded_population(genome, task.population, task.mutation_rate,
+                                    torch.Generator().manual_seed(seed))
     return EvolutionSetup(task, seed, scales, device, note, evaluator, initial)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,67 +12,88 @@ from engine.core.plots import LinePlot, Series
 from engine.core.stepper import Pass
 from engine.data.experiment import Experiment
 from engine.data.tasks import EvolveTask
+from engine.evolution.ga import GenerationStats
 from engine.evolution.genome import genome_hex, load_genome
 from engine.evolution.setup import prepare_evolution
+from engine.headless.history import EveryStep, ThinnedRows
 from engine.headless.results import (
+    ROWS_SHOWN,
     RunOutput,
     boundary_plot,
     gradient_flow_plot,
     network_record,
     pass_result,
+    peak_decimate,
 )
+
+COLUMNS = ("generation", "best", "mean", "std", "worst", "diversity", "seconds", "evaluations")
 
 
 def run_evolution(experiment: Experiment, task: EvolveTask,
-                  progress: Callable[[int, int], None] | None = None) -> RunOutput:
+                  progress: Callable[[int, int], None] | None = None,
+                  stop: Callable[[], bool] = lambda: False,
+                  rows_shown: int | None = ROWS_SHOWN) -> RunOutput:
+    """Run the GA; every generation's best loss is kept, the other statistics at the
+    resolution of :mod:`engine.headless.history`."""
     chain, session = experiment.chain, experiment.session
     setup = prepare_evolution(chain, experiment.inputs, experiment.targets, session.loss, task,
                               session.seed)
-    scales = setup.scales
-    history: dict[str, list[float]] = {key: [] for key in
-                                       ("best", "mean", "worst", "diversity", "seconds")}
-    std, evaluations, best_genome = [], [], None
+    best, rows = EveryStep(), ThinnedRows(first=0)
+    last: GenerationStats | None = None
+    interrupted = False
     for stats in setup.generations():
-        history["best"].append(stats.best)
-        history["mean"].append(stats.mean)
-        history["worst"].append(stats.worst)
-        history["diversity"].append(stats.diversity)
-        history["seconds"].append(stats.seconds)
-        std.append(stats.std)
-        evaluations.append(stats.evaluations)
-        best_genome = stats.best_genome
+        last = stats
+        best.append(stats.best)
+        if rows.offer(stats.generation):
+            rows.offer(stats.generation, _row(stats))
         if progress is not None:
             progress(stats.generation, task.generations)
-    assert best_genome is not None
-    load_genome(chain, torch.from_numpy(best_genome), scales)
+        if stats.generation < task.generations and stop():
+            interrupted = True
+            break
+    assert last is not None
+    rows.close(last.generation, _row(last))
+    table = np.asarray(rows.rows, dtype=float)
+    load_genome(chain, torch.from_numpy(last.best_genome), setup.scales)
     final = Pass(chain, experiment.inputs, experiment.targets, session.loss).run()
+    history: dict[str, Any] = {name: table[:, i].tolist() for i, name in enumerate(COLUMNS)
+                               if name not in ("generation", "std", "evaluations")}
+    history["generation"] = table[:, 0].astype(int).tolist()
+    history["stride"] = rows.stride
     result = {
-        "format": "chainlab-result/1", "task": "evolve", "device": str(setup.device),
-        "device_note": setup.device_note or None,
+        "format": "chainlab-result/1", "task": "evolve", "interrupted": interrupted,
+        "device": str(setup.device), "device_note": setup.device_note or None,
+        "generations_done": last.generation,
         "history": history,
         "network": network_record(chain),
-        "genome": genome_hex(torch.from_numpy(best_genome)),
-        "scales": scales,
+        "genome": genome_hex(torch.from_numpy(last.best_genome)),
+        "scales": setup.scales,
     }
-    result.update(pass_result(final))  # "loss" of the best network, ordinary forward pass
+    result.update(pass_result(final, rows_shown))  # "loss": the best network's, ordinary pass
     output = RunOutput(result=result)
-    generations = list(range(len(history["best"])))
-    output.tables["history"] = (
-        ["generation", "best", "mean", "std", "worst", "diversity", "seconds", "evaluations"],
-        [[g, history["best"][g], history["mean"][g], std[g], history["worst"][g],
-          history["diversity"][g], history["seconds"][g], evaluations[g]] for g in generations])
-    x = np.asarray(generations, dtype=float)
+    output.tables["history"] = (list(COLUMNS), [[int(row[0]), *row[1:7], int(row[7])]
+                                                for row in table.tolist()])
+    if rows.stride > 1:  # the thinned rows do not hold every generation's best: this does
+        generations = np.arange(best.size)
+        output.tables["best"] = (["generation", "best"], (generations, best.values()))
+    x = table[:, 0]
     output.plots.append(LinePlot("evolution_loss", "Population loss per generation",
                                  "generation", "loss", (
-                                     Series("best", x, np.asarray(history["best"])),
-                                     Series("mean", x, np.asarray(history["mean"])),
-                                     Series("worst", x, np.asarray(history["worst"]))),
+                                     Series("best", *peak_decimate(
+                                         np.arange(best.size, dtype=float), best.values())),
+                                     Series("mean", x, table[:, 2]),
+                                     Series("worst", x, table[:, 4])),
                                  log_y=True))
     output.plots.append(LinePlot("diversity", "Population diversity", "generation",
                                  "mean pairwise Hamming distance (bits)",
-                                 (Series("diversity", x, np.asarray(history["diversity"])),)))
+                                 (Series("diversity", x, table[:, 5]),)))
     output.plots.append(gradient_flow_plot(output.result["layers"]))
     boundary = boundary_plot(experiment)  # of the best individual, now loaded in the chain
     if boundary is not None:
         output.plots.append(boundary)
     return output
+
+
+def _row(stats: GenerationStats) -> list[float]:
+    return [stats.generation, stats.best, stats.mean, stats.std, stats.worst,
+            stats.diversity, stats.seconds, stats.evaluations]

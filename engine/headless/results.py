@@ -9,12 +9,10 @@ in, so the engine stays free of Qt.
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import json
 import math
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,10 @@ from engine.core.plots import BoundaryPlot, LinePlot, Series, decision_values, g
 from engine.core.stats import layer_stats
 from engine.core.stepper import Pass
 from engine.data.experiment import Experiment
-from engine.data.session import SessionError
+
+Rows = list[list[Any]] | tuple[np.ndarray, ...]
+ROWS_SHOWN = 1000  # samples whose per-layer values result.json lists (--all-rows: all)
+PLOT_POINTS = 20_000  # points drawn of a long series (peak-decimated)
 
 Plot = LinePlot | BoundaryPlot
 PlotRenderer = Callable[[Plot, Path], None]
@@ -35,7 +36,8 @@ PlotRenderer = Callable[[Plot, Path], None]
 @dataclass
 class RunOutput:
     result: dict[str, Any]
-    tables: dict[str, tuple[list[str], list[list[Any]]]] = field(default_factory=dict)
+    # per CSV file: its header and its rows, as lists or as columns (1-D arrays)
+    tables: dict[str, tuple[list[str], Rows]] = field(default_factory=dict)
     plots: list[Plot] = field(default_factory=list)
 
 
@@ -45,21 +47,28 @@ def network_record(chain: Chain) -> dict[str, Any]:
     return chain.to_spec().model_dump(mode="json", exclude_none=True)
 
 
-def pass_result(pass_: Pass) -> dict[str, Any]:
-    """``loss``, ``nonfinite`` and one record per layer, as ``result.json`` holds them."""
+def pass_result(pass_: Pass, rows_shown: int | None = ROWS_SHOWN) -> dict[str, Any]:
+    """``loss``, ``nonfinite`` and one record per layer, as ``result.json`` holds them.
+
+    Per-sample values (output, dL/d output, f'(z)) are listed for the first
+    ``rows_shown`` samples (None: all); the statistics cover the whole batch.
+    """
     stats = layer_stats(pass_)
+    samples = len(pass_.inputs)
+    shown = samples if rows_shown is None else min(samples, rows_shown)
     layers = []
-    for record, layer_stat in zip(pass_.records(), stats, strict=True):
+    for index, layer_stat in enumerate(stats):
+        record = pass_.record(index)
         entry: dict[str, Any] = {
             "index": record.index, "type": record.type, "kind": record.kind,
-            "output": record.output.tolist(),
-            "grad_output": record.grad_output.tolist() if record.grad_output is not None
-            else None,
+            "output": record.output[:shown].tolist(),
+            "grad_output": record.grad_output[:shown].tolist()
+            if record.grad_output is not None else None,
         }
         for name, grad in record.grads.items():
             entry[f"grad_{name}"] = grad.tolist()
         if record.type == "activation" and record.local is not None:
-            entry["local_derivative"] = record.local.tolist()
+            entry["local_derivative"] = record.local[:shown].tolist()
         entry["stats"] = layer_stat.as_dict()
         layers.append(entry)
     nonfinite = pass_.first_nonfinite()
@@ -68,8 +77,33 @@ def pass_result(pass_: Pass) -> dict[str, Any]:
         "loss": float(pass_.loss),
         "nonfinite": None if nonfinite is None else
         {"layer": nonfinite.layer, "phase": nonfinite.phase, "message": nonfinite.describe()},
+        "samples": samples,
+        "rows_shown": shown,
         "layers": layers,
     }
+
+
+def peak_decimate(x: np.ndarray, y: np.ndarray,
+                  points: int = PLOT_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most ~``points`` points that keep every bucket's minimum and maximum (what a
+    plot of the whole series would show), for plotting series of millions of steps."""
+    if len(x) <= points:
+        return x, y
+    buckets = points // 2
+    edges = np.linspace(0, len(x), buckets + 1).astype(int)
+    keep = []
+    for start, end in itertools.pairwise(edges):
+        chunk = y[start:end]
+        finite = np.isfinite(chunk)
+        if not finite.any():
+            keep.append(start)
+            continue
+        where = np.flatnonzero(finite)
+        low = where[np.argmin(chunk[finite])]
+        high = where[np.argmax(chunk[finite])]
+        keep += sorted({start + low, start + high})
+    index = np.asarray(keep)
+    return x[index], y[index]
 
 
 def gradient_flow_plot(layers: list[dict[str, Any]]) -> LinePlot:
@@ -105,43 +139,33 @@ def layer_table(layers: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]
             [[e["index"], e["type"], e["kind"], *(e["stats"][k] for k in keys)] for e in layers])
 
 
-def csv_text(header: list[str], rows: Iterable[list[Any]]) -> str:
-    stream = io.StringIO()
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
-    return stream.getvalue()
+def write_csv(path: Path, header: list[str], rows: Rows) -> None:
+    """Rows (lists that may hold None and text, or columns given as 1-D arrays) as CSV,
+    streamed: floats in their shortest exact form (``repr``), None as an empty cell."""
+    with path.open("w", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(header)
+        if isinstance(rows, tuple):
+            for start in range(0, len(rows[0]) if rows else 0, 10_000):
+                writer.writerows(zip(*(c[start:start + 10_000].tolist() for c in rows),
+                                     strict=True))
+        else:
+            writer.writerows(["" if v is None else v for v in row] for row in rows)
 
 
-def write_outputs(output: RunOutput, out_dir: Path,
+def write_outputs(output: RunOutput, folder: Path,
                   render: PlotRenderer | None = None) -> list[Path]:
-    """Write result.json, the CSV tables and the plots into ``out_dir``.
-
-    Everything is written into a staging folder inside ``out_dir`` first and moved into
-    place only when all of it succeeded. Raises :class:`SessionError` (path ``--out``)
-    when the folder cannot be written.
-    """
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".chainlab-", dir=out_dir))
-    except OSError as error:
-        raise SessionError("--out", f"cannot write to {out_dir}: {error.strerror or error}") \
-            from None
-    try:
-        (staging / "result.json").write_text(json.dumps(output.result, indent=1) + "\n")
-        for name, (header, rows) in output.tables.items():
-            (staging / f"{name}.csv").write_text(csv_text(header, rows))
-        if render is not None:
-            for plot in output.plots:
-                render(plot, staging / f"{plot.name}.png")
-        written = []
-        for staged in sorted(staging.iterdir()):
-            target = out_dir / staged.name
-            staged.replace(target)
-            written.append(target)
-        return written
-    except OSError as error:
-        raise SessionError("--out", f"cannot write to {out_dir}: {error.strerror or error}") \
-            from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """Write result.json, the CSV tables and the plots into ``folder`` (a staging folder:
+    see :mod:`engine.headless.output_folder`). Returns the files' paths."""
+    written = [folder / "result.json"]
+    with written[0].open("w") as stream:
+        json.dump(output.result, stream, indent=1)
+        stream.write("\n")
+    for name, (header, rows) in output.tables.items():
+        written.append(folder / f"{name}.csv")
+        write_csv(written[-1], header, rows)
+    if render is not None:
+        for plot in output.plots:
+            written.append(folder / f"{plot.name}.png")
+            render(plot, written[-1])
+    return written

@@ -14,32 +14,46 @@ import numpy as np
 from engine.core.layers import Linear
 from engine.core.plots import LinePlot, Series
 from engine.core.stepper import Pass
+from engine.core.training import TrainStep
 from engine.data.experiment import Experiment, build_experiment, make_trainer
 from engine.data.session import Session
 from engine.data.tasks import EvolveTask, TrainTask
 from engine.headless.evolve import run_evolution
+from engine.headless.history import EveryStep, ThinnedRows
 from engine.headless.results import (
+    ROWS_SHOWN,
     RunOutput,
     boundary_plot,
     gradient_flow_plot,
     layer_table,
     network_record,
     pass_result,
+    peak_decimate,
 )
 
 
 def run_session(session: Session, base_dir: Path = Path(),
-                progress: Callable[[int, int], None] | None = None) -> RunOutput:
-    """Run the session's task. Raises :class:`SessionError` for bad input."""
+                progress: Callable[[int, int], None] | None = None,
+                should_stop: Callable[[], bool] | None = None,
+                rows_shown: int | None = ROWS_SHOWN) -> RunOutput:
+    """Run the session's task. Raises :class:`SessionError` for bad input.
+
+    ``should_stop`` is asked after every step or generation; when it answers True the
+    run ends there and the result so far is returned, marked ``"interrupted": true``.
+    ``rows_shown`` caps the samples whose per-layer values ``result.json`` lists
+    (None: all).
+    """
     experiment = build_experiment(session, base_dir)
     task = session.task
+    stop = should_stop or (lambda: False)
     if isinstance(task, EvolveTask):
-        return run_evolution(experiment, task, progress)
-    output = RunOutput(result={"format": "chainlab-result/1", "task": task.kind})
+        return run_evolution(experiment, task, progress, stop, rows_shown)
+    output = RunOutput(result={"format": "chainlab-result/1", "task": task.kind,
+                               "interrupted": False})
     if isinstance(task, TrainTask):
-        _train(experiment, task, output, progress)
+        _train(experiment, task, output, progress, stop)
     final = Pass(experiment.chain, experiment.inputs, experiment.targets, session.loss).run()
-    output.result.update(pass_result(final))
+    output.result.update(pass_result(final, rows_shown))
     output.tables["layers"] = layer_table(output.result["layers"])
     output.plots.append(gradient_flow_plot(output.result["layers"]))
     boundary = boundary_plot(experiment)
@@ -49,39 +63,56 @@ def run_session(session: Session, base_dir: Path = Path(),
 
 
 def _train(experiment: Experiment, task: TrainTask, output: RunOutput,
-           progress: Callable[[int, int], None] | None) -> None:
+           progress: Callable[[int, int], None] | None, stop: Callable[[], bool]) -> None:
     session = experiment.session
     trainer = make_trainer(experiment.chain, experiment.inputs, experiment.targets,
                            session.loss, task, session.seed)
-    steps = []
+    losses, rows = EveryStep(), ThinnedRows()
+    last = None
     for record in trainer.steps(task.steps):
-        steps.append(record)
+        last = record
+        losses.append(record.loss)
+        if rows.offer(record.step):
+            rows.offer(record.step, _row(record))
         if progress is not None:
             progress(record.step, task.steps)
-    losses = [s.loss for s in steps]
-    linear_indices = [i for i, layer in enumerate(experiment.chain.layers)
-                      if isinstance(layer, Linear)]
+        if record.step < task.steps and stop():
+            output.result["interrupted"] = True
+            break
+    if last is not None:
+        rows.close(last.step, _row(last))
+    linear = [i for i, layer in enumerate(experiment.chain.layers) if isinstance(layer, Linear)]
+    n = len(linear)
+    table = np.asarray(rows.rows, dtype=float).reshape(len(rows.rows), 3 + 2 * n)
     output.result["history"] = {
-        "loss": losses,
-        "update_ratio": [list(s.update_ratios) for s in steps],
-        "weight_norm": [list(s.weight_norms) for s in steps],
-        "linear_layers": linear_indices,
+        "step": table[:, 0].astype(int).tolist(),
+        "loss": table[:, 1].tolist(),
+        "update_ratio": table[:, 3:3 + n].tolist(),
+        "weight_norm": table[:, 3 + n:].tolist(),
+        "linear_layers": linear,
+        "stride": rows.stride,
     }
-    stopped = steps[-1].nonfinite if steps else None
+    output.result["steps_done"] = losses.size
+    stopped = last.nonfinite if last is not None else None
     output.result["training_stopped"] = None if stopped is None else stopped.describe()
     output.result["network"] = network_record(experiment.chain)
-    output.result["skipped_batches"] = steps[-1].skipped if steps else 0
-    header = ["step", "loss", "lr"] + [f"update_ratio_{i}" for i in linear_indices] \
-        + [f"weight_norm_{i}" for i in linear_indices]
-    output.tables["history"] = (header, [[s.step, s.loss, s.lr, *s.update_ratios,
-                                          *s.weight_norms] for s in steps])
-    x = np.arange(1, len(steps) + 1, dtype=float)
+    output.result["skipped_batches"] = last.skipped if last is not None else 0
+    header = ["step", "loss", "lr"] + [f"update_ratio_{i}" for i in linear] \
+        + [f"weight_norm_{i}" for i in linear]
+    output.tables["history"] = (header, [[int(row[0]), *row[1:]] for row in table.tolist()])
+    every = losses.values()
+    steps = np.arange(1, len(every) + 1)
+    if rows.stride > 1:  # the thinned rows do not hold every step's loss: this does
+        output.tables["loss"] = (["step", "loss"], (steps, every))
     output.plots.append(LinePlot("loss", "Training loss", "step", "loss",
-                                 (Series("loss", x, np.asarray(losses)),), log_y=True))
-    ratios = np.asarray([s.update_ratios for s in steps]).reshape(len(steps), -1)
+                                 (Series("loss", *peak_decimate(steps.astype(float), every)),),
+                                 log_y=True))
     output.plots.append(LinePlot(
-        "update_ratio", "Update-to-data ratio per linear layer", "step", "lr·std(grad)/std(W)",
-        tuple(Series(f"layer {i}", x, ratios[:, j]) for j, i in enumerate(linear_indices)),
+        "update_ratio", "Update-to-data ratio per linear layer", "step", "std(ΔW)/std(W)",
+        tuple(Series(f"layer {i}", table[:, 0], table[:, 3 + j])
+              for j, i in enumerate(linear)),
         log_y=True, reference_y=1e-3))
 
 
+def _row(record: TrainStep) -> list[float]:
+    return [record.step, record.loss, record.lr, *record.update_ratios, *record.weight_norms]

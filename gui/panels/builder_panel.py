@@ -83,7 +83,7 @@ class ChainBuilderPanel(QWidget):
             LinearSpec(out_features=8)))
         self.add_norm = self._button(buttons, "+ Norm", lambda: self._insert(NormSpec()))
         self.add_activation = self._button(buttons, "+ Act", lambda: self._insert(
-            ActivationSpec(kind=self.global_activation.currentText())))
+            ActivationSpec.model_validate({"kind": self.global_activation.currentText()})))
         layout.addLayout(buttons)
         moves = QHBoxLayout()
         self.remove_button = self._button(moves, "Remove", self._remove)
@@ -119,7 +119,7 @@ class ChainBuilderPanel(QWidget):
         self.init_box = QComboBox()
         self.init_box.addItems(list(INIT_KINDS))
         self.init_box.activated.connect(lambda _: self._edit(
-            init=InitSpec(kind=self.init_box.currentText()), weight=None, bias=None))
+            init=InitSpec.model_validate(self.init_box.currentText()), weight=None, bias=None))
         form.addRow("width", self.width_spin)
         form.addRow("initialiser", self.init_box)
         return box
@@ -184,7 +184,7 @@ class ChainBuilderPanel(QWidget):
         self.state.set_network(repeated_block(
             self.state.network.input_size, self.repeat_width.value(), self.repeat_depth.value(),
             self.repeat_activation.currentText(), None if norm == "none" else norm,
-            self.repeat_outputs.value(), InitSpec(kind=self.repeat_init.currentText())))
+            self.repeat_outputs.value(), InitSpec.model_validate(self.repeat_init.currentText())))
 
     def _layers(self) -> list:
         return list(self.state.network.layers)

@@ -201,16 +201,16 @@ class EvolutionPanel(QWidget):
 
     def _apply_settings(self) -> None:
         try:
-            task = EvolveTask(
-                population=self.population_spin.value(), elite=self.elite_spin.value(),
-                selection=self.selection_box.currentText(),
-                tournament_size=self.tournament_spin.value(),
-                crossover=self.crossover_check.isChecked(),
-                children_per_pair=int(self.children_box.currentText()),
-                mutation_rate=self.mutation_spin.value(),
-                generations=self.generations_spin.value(), scales=self.scale_spin.value(),
-                device=self.device_box.currentText(),
-                seed_from_network=self.seed_check.isChecked())
+            task = EvolveTask.model_validate({
+                "population": self.population_spin.value(), "elite": self.elite_spin.value(),
+                "selection": self.selection_box.currentText(),
+                "tournament_size": self.tournament_spin.value(),
+                "crossover": self.crossover_check.isChecked(),
+                "children_per_pair": int(self.children_box.currentText()),
+                "mutation_rate": self.mutation_spin.value(),
+                "generations": self.generations_spin.value(),
+                "scales": self.scale_spin.value(), "device": self.device_box.currentText(),
+                "seed_from_network": self.seed_check.isChecked()})
         except ValidationError as error:
             self.status.setText(f"invalid setting: {error.errors()[0]['msg']}")
             return

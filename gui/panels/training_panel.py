@@ -202,9 +202,9 @@ class TrainingPanel(QWidget):
             self._load_csv()
             return
         try:
-            self.state.set_data(GeneratedData(dataset=name, samples=self.samples_spin.value(),
-                                              noise=self.noise_spin.value(),
-                                              classes=self.classes_spin.value()))
+            self.state.set_data(GeneratedData.model_validate({
+                "dataset": name, "samples": self.samples_spin.value(),
+                "noise": self.noise_spin.value(), "classes": self.classes_spin.value()}))
         except SessionError as error:
             QMessageBox.warning(self, "Dataset", str(error))
 
@@ -220,7 +220,8 @@ class TrainingPanel(QWidget):
 
     def load_csv_path(self, path: str, task: str = "regression") -> bool:
         try:
-            self.state.set_data(CsvData(dataset="csv", path=str(path), task=task))
+            self.state.set_data(CsvData.model_validate({"dataset": "csv", "path": str(path),
+                                                        "task": task}))
         except SessionError as error:
             QMessageBox.warning(self, "CSV data", str(error))
             self._sync_controls()
