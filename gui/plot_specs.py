@@ -39,6 +39,9 @@ def plot_widget_for(plot: LinePlot | BoundaryPlot) -> pg.PlotWidget:
         y = np.asarray(series.y, dtype=float)
         if plot.log_y:
             y = np.where(y > 0, y, np.nan)  # log of 0 or negative has no place on the axis
+        if not np.isfinite(y).any():  # e.g. the gradients of a run that blew up
+            item.plot([], [], name=f"{series.label} (no finite values)")
+            continue
         if series.style == "bars":
             item.plot(series.x, y, pen=None, symbol="s", symbolBrush=color, symbolSize=7,
                       name=series.label)

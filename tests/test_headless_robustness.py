@@ -483,3 +483,13 @@ def test_a_fifo_as_the_session_does_not_block(tmp_path: Path) -> None:
     os.mkfifo(pipe)
     result = run(pipe, tmp_path / "out", timeout=60)
     one_line_refusal(result.returncode, result.stderr, "FIFO", "not a regular file")
+
+
+def test_a_run_that_blows_up_prints_no_warnings(tmp_path: Path) -> None:
+    """Its plots hold NaN and Infinity; drawing them used to print pyqtgraph warnings."""
+    session = changed(SPIRAL, task__lr=1e6, task__steps=50, loss="mse", data__samples=64)
+    result = run(write(tmp_path, session), tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [f"wrote 7 files to {tmp_path / 'out'}"]
+    assert "NaN/Inf" in json.loads((tmp_path / "out" / "result.json").read_text())[
+        "training_stopped"]
