@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QTimer
 
-from gui.export import export_plot, export_through_dialog
+from gui.export_menu import install_export_menu
 
 REDRAW_INTERVAL_MS = 33  # at most ~30 redraws a second
 
@@ -48,23 +48,6 @@ def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool
     widget.export_name = name or title.lower().replace(" ", "_")
     install_export_menu(widget)
     return widget
-
-
-def install_export_menu(widget: pg.PlotWidget) -> None:
-    """Add "Export PNG/SVG/CSV…" to the plot's context menu."""
-    menu = widget.getPlotItem().getViewBox().menu
-    menu.addSeparator()
-    for label, suffix in (("Export PNG…", ".png"), ("Export SVG…", ".svg"),
-                          ("Export CSV…", ".csv")):
-        action = menu.addAction(label)
-        action.triggered.connect(lambda _=False, s=suffix: ask_and_export(widget, s))
-
-
-def ask_and_export(widget: pg.PlotWidget, suffix: str) -> None:
-    name = getattr(widget, "export_name", "plot")
-    export_through_dialog(widget, f"Export {name}", f"{name}{suffix}",
-                          f"{suffix[1:].upper()} (*{suffix})",
-                          lambda path: export_plot(widget, path), suffix)
 
 
 class LogBars:
