@@ -76,7 +76,7 @@ def test_export_dialogs_write_where_the_person_chose(
         qtbot, window, dialogs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from PySide6.QtWidgets import QFileDialog
 
-    from gui.plot_widgets import ask_and_export
+    from gui.export_menu import ask_and_export
 
     chosen: list[str] = []
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
