@@ -16,9 +16,14 @@ MAX_UNITS = 4
 
 
 def fmt(value: float) -> str:
+    """4 significant digits with a true minus sign; never "−0" (a product that is zero
+    prints 0 whatever the signs of its factors)."""
     if not np.isfinite(value):
         return "NaN" if np.isnan(value) else ("∞" if value > 0 else "−∞")
-    return f"{value:.4g}".replace("-", "−")
+    text = f"{value:.4g}"
+    if float(text) == 0:
+        return "0"
+    return text.replace("-", "−")
 
 
 def vector(values: np.ndarray) -> str:

@@ -1,57 +1,45 @@
-"""The main window: docks for each panel, menus, the stepping toolbar and the status bar.
+"""The main window: the workspace pages, the builder and inputs docks, menus, the
+stepping toolbar and the status bar.
 
+Laid out for a 1280×800 laptop first: the chain builder and the inputs share the left
+column; the wide right part shows one page at a time (Chain, Gradient flow, Training,
+Evolution), so every page gets the whole height and its controls never scroll away
+from its Run/Pause/Reset. The Guide is a dock that can stay open beside the pages.
 It owns no numerics: actions call the state; the status bar listens to ``pass_changed``,
-``training_progressed``, ``message_posted`` and ``dirty_changed``.
+the runs' progress, ``message_posted`` and ``dirty_changed``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QTabWidget,
     QWidget,
 )
 
-from engine.core.torch_export import python_source
-from engine.data.session import SessionError, write_atomic
-from gui.export import export_plot, export_through_dialog, export_widget_png
+from gui.guide import ABOUT, GuidePanel
 from gui.panels.builder_panel import ChainBuilderPanel
 from gui.panels.chain_view_panel import ChainViewPanel
 from gui.panels.evolution_panel import EvolutionPanel
 from gui.panels.gradient_panel import GradientFlowPanel
 from gui.panels.inputs_panel import InputsPanel
 from gui.panels.training_panel import TrainingPanel
-from gui.settings import add_recent_file, open_settings, recent_files
+from gui.session_files import SessionFiles
+from gui.settings import open_settings
 from gui.state import AppState
+from gui.wheel_guard import WheelGuard
 
-GUIDE = """<h3>A short guide</h3>
-<ol>
-<li><b>Build a chain</b> in the Chain builder: load a preset or use “Repeat block” for a
-deep chain, then flip every activation at once with “All activations”.</li>
-<li><b>Step</b> with the toolbar: <i>Step forward</i> (Ctrl+→) applies one layer,
-<i>Step backward</i> (Ctrl+←) back-propagates through one layer. Click a layer in the chain
-view to see its numbers and the chain rule as a product of actual values.</li>
-<li><b>Drag the input sliders</b>: the whole pass is recomputed live.</li>
-<li><b>Gradient flow</b> shows ‖dL/dW‖ and ‖dL/da‖ per layer on a log scale: a 30-layer
-sigmoid chain vanishes, a ReLU chain with Kaiming init does not.</li>
-<li><b>Train</b>: choose a dataset and press Run (Ctrl+R); change the learning rate while it
-runs. If the run explodes, the status says where the first NaN/Inf appeared; Reset
-(Ctrl+Shift+R) recovers.</li>
-<li><b>Export</b>: right-click any plot, or File ▸ Export plot. File ▸ Export as PyTorch
-code writes a script that rebuilds the chain as torch.nn.Sequential.</li>
-</ol>"""
+PAGES = ("chain", "gradients", "training", "evolution")
 
 
 class MainWindow(QMainWindow):
@@ -62,40 +50,42 @@ class MainWindow(QMainWindow):
         self.state = state
         self.settings = open_settings()
         self.setWindowTitle("Chain Lab")
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks)
         self.chain_view = ChainViewPanel(state)
-        self.setCentralWidget(self.chain_view)
-        self.builder = ChainBuilderPanel(state)
-        self.inputs = InputsPanel(state)
         self.gradients = GradientFlowPanel(state)
         self.training = TrainingPanel(state)
         self.evolution = EvolutionPanel(state)
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        for widget, title in ((self.chain_view, "Chain"), (self.gradients, "Gradient flow"),
+                              (self.training, "Training"), (self.evolution, "Evolution")):
+            self.pages.addTab(widget, title)
+        self.setCentralWidget(self.pages)
+        self.builder = ChainBuilderPanel(state)
+        self.inputs = InputsPanel(state)
+        self.guide = GuidePanel()
         self.docks = {
             "builder": self._dock("Chain builder", self.builder,
                                   Qt.DockWidgetArea.LeftDockWidgetArea),
-            "inputs": self._dock("Inputs", self.inputs, Qt.DockWidgetArea.RightDockWidgetArea),
-            "gradients": self._dock("Gradient flow", self.gradients,
-                                    Qt.DockWidgetArea.BottomDockWidgetArea),
-            "training": self._dock("Training", self.training,
-                                   Qt.DockWidgetArea.BottomDockWidgetArea),
-            "evolution": self._dock("Evolution", self.evolution,
-                                    Qt.DockWidgetArea.BottomDockWidgetArea),
+            "inputs": self._dock("Inputs", self.inputs, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "guide": self._dock("Guide", self.guide, Qt.DockWidgetArea.RightDockWidgetArea),
         }
-        self.tabifyDockWidget(self.docks["gradients"], self.docks["training"])
-        self.tabifyDockWidget(self.docks["training"], self.docks["evolution"])
-        self.docks["gradients"].raise_()
-        self.resizeDocks([self.docks["builder"], self.docks["inputs"]], [330, 300],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["gradients"]], [430], Qt.Orientation.Vertical)
+        self.splitDockWidget(self.docks["builder"], self.docks["inputs"],
+                             Qt.Orientation.Vertical)
+        self.docks["guide"].hide()
         self._default_state = self.saveState()
+        self.pages.currentChanged.connect(self._on_page_changed)
         self._build_actions()
         self._build_menus()
+        self.files = SessionFiles(self, state, self.recent_menu)
         self._build_toolbar()
         self._build_status_bar()
+        self.wheel_guard = WheelGuard(self)
         state.session_changed.connect(self._on_session_changed)
         state.dirty_changed.connect(self.setWindowModified)
-        state.message_posted.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        for run in (state.training, state.evolution, state.evolution.comparison):
-            run.message_posted.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        for source in (state, state.training, state.evolution, state.evolution.comparison):
+            source.message_posted.connect(lambda text: self.statusBar().showMessage(text, 8000))
         state.pass_changed.connect(self._update_status)
         state.training.progressed.connect(self._update_status)
         state.slot.changed.connect(self._on_slot_changed)
@@ -106,16 +96,39 @@ class MainWindow(QMainWindow):
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
-        scroll = QScrollArea()  # a tall panel scrolls instead of forcing the window taller
+        scroll = QScrollArea()  # on a small screen a dock scrolls rather than clips
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(widget)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(widget)
         scroll.setMinimumWidth(widget.minimumSizeHint().width()
                                + scroll.verticalScrollBar().sizeHint().width())
         dock.setWidget(scroll)
         self.addDockWidget(area, dock)
         return dock
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized:  # dock sizes only apply to a window that is shown
+            self._sized = True
+            if self.settings.value("window_state") is None:
+                self._default_sizes()
+
+    _sized = False
+
+    def _default_sizes(self) -> None:
+        self.resizeDocks([self.docks["builder"]], [310], Qt.Orientation.Horizontal)
+        height = self.height()
+        self.resizeDocks([self.docks["builder"], self.docks["inputs"]],
+                         [int(height * 0.58), int(height * 0.42)], Qt.Orientation.Vertical)
+
+    def show_page(self, name: str) -> None:
+        self.pages.setCurrentIndex(PAGES.index(name))
+
+    def _on_page_changed(self, index: int) -> None:
+        self.guide.show_topic(PAGES[index])
+
+    # -- actions and menus -----------------------------------------------------------------
 
     def _action(self, text: str, slot: Callable[[], object],
                 shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
@@ -131,19 +144,20 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         s = self.state
-        self.new_action = self._action("&New", self.new_session, QKeySequence.StandardKey.New)
-        self.open_action = self._action("&Open session…", self.open_dialog,
-                                        QKeySequence.StandardKey.Open)
-        self.save_action = self._action("&Save", self.save, QKeySequence.StandardKey.Save)
-        self.save_as_action = self._action("Save &As…", self.save_as,
-                                           QKeySequence.StandardKey.SaveAs)
-        self.export_plot_action = self._action("Export &plot…", self.export_plot_dialog,
-                                               "Ctrl+E")
-        self.export_window_action = self._action("Export &window as PNG…",
-                                                 self.export_window_dialog)
-        self.export_torch_action = self._action("Export as Py&Torch code…",
-                                                self.export_torch_dialog)
-        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        keys = QKeySequence.StandardKey
+        self.new_action = self._action("&New", lambda: self.files.new_session(), keys.New)
+        self.open_action = self._action("&Open session…", lambda: self.files.open_dialog(),
+                                        keys.Open)
+        self.save_action = self._action("&Save", lambda: self.files.save(), keys.Save)
+        self.save_as_action = self._action("Save &As…", lambda: self.files.save_as(),
+                                           keys.SaveAs)
+        self.export_plot_action = self._action(
+            "Export &plot…", lambda: self.files.export_plot_dialog(self.all_plots()), "Ctrl+E")
+        self.export_window_action = self._action(
+            "Export &window as PNG…", lambda: self.files.export_window_dialog())
+        self.export_torch_action = self._action(
+            "Export as Py&Torch code…", lambda: self.files.export_torch_dialog())
+        self.quit_action = self._action("&Quit", self.close, keys.Quit)
         self.step_forward_action = self._action(
             "Step forward", s.step_forward, "Ctrl+Right", "Apply the next layer")
         self.step_backward_action = self._action(
@@ -165,22 +179,34 @@ class MainWindow(QMainWindow):
                               self.export_torch_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
-        self._refresh_recent_menu()
         view_menu = self.menuBar().addMenu("&View")
+        for number, title in enumerate(("Chain", "Gradient flow", "Training", "Evolution")):
+            view_menu.addAction(self._action(
+                title, partial(self.pages.setCurrentIndex, number), f"Ctrl+{number + 1}"))
+        view_menu.addSeparator()
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
-        view_menu.addAction(self._action("Restore default layout",
-                                         lambda: self.restoreState(self._default_state)))
+        view_menu.addAction(self._action("Restore default layout", self.restore_default_layout))
         run_menu = self.menuBar().addMenu("&Run")
         run_menu.addActions([self.step_forward_action, self.step_backward_action,
                              self.full_pass_action, self.run_action, self.reset_action])
         help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self._action("&Guide", lambda: QMessageBox.information(
-            self, "Chain Lab guide", GUIDE), "F1"))
-        help_menu.addAction(self._action("&About", lambda: QMessageBox.about(
-            self, "About Chain Lab", "<b>Chain Lab</b><br>Neural-network mechanics, made "
-            "visible. Every number is computed by an engine checked against PyTorch.")))
+        help_menu.addAction(self._action("&Guide", self.toggle_guide, "F1",
+                                         "Show the guide to the page you are on"))
+        help_menu.addAction(self._action("&About Chain Lab", lambda: QMessageBox.about(
+            self, "About Chain Lab", ABOUT)))
+
+    def restore_default_layout(self) -> None:
+        self.restoreState(self._default_state)
+        self._default_sizes()
+
+    def toggle_guide(self) -> None:
+        dock = self.docks["guide"]
+        dock.setVisible(not dock.isVisible())
+        if dock.isVisible():
+            self.guide.show_topic(PAGES[self.pages.currentIndex()])
+            dock.raise_()
 
     def _build_toolbar(self) -> None:
         toolbar = self.addToolBar("Stepping")
@@ -207,8 +233,8 @@ class MainWindow(QMainWindow):
         else:
             self.loss_label.setText("loss —")
         self.step_label.setText(f"step {history[-1].step if history else 0}")
-        if self.state.is_training():
-            phase = "training"
+        if self.state.slot.running:
+            phase = self.state.slot.running
         elif pass_ is None:
             phase = "ready"
         else:
@@ -229,8 +255,6 @@ class MainWindow(QMainWindow):
         else:
             self.state.start_training()
 
-    # -- files -----------------------------------------------------------------------------
-
     def _on_session_changed(self) -> None:
         name = self.state.session.name or (self.state.path.stem if self.state.path
                                            else "untitled")
@@ -238,100 +262,20 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Chain Lab — {name}[*]{where}")
         self.setWindowModified(self.state.dirty)
 
+    # the File menu's operations, kept on the window for tests and the app's launcher
+    def open_path(self, path: object, ask: bool = True) -> bool:
+        return self.files.open_path(str(path), ask)
+
     def confirm_discard(self) -> bool:
-        """Ask before unsaved changes are lost; True means go ahead."""
-        if not self.state.dirty:
-            return True
-        answer = QMessageBox.question(
-            self, "Unsaved changes", "The session has unsaved changes. Save them first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel)
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+        return self.files.confirm_discard()
 
     def new_session(self) -> None:
-        if self.confirm_discard():
-            self.state.new_session()
-
-    def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", "",
-                                              "Chain Lab sessions (*.json)")
-        if path:
-            self.open_path(path)
-
-    def open_path(self, path: str | Path, ask: bool = True) -> bool:
-        """Open a session; a bad file shows a message and keeps the current session."""
-        if ask and not self.confirm_discard():
-            return False
-        try:
-            self.state.open_session(path)
-        except SessionError as error:
-            QMessageBox.warning(self, "Cannot open session", f"{path}\n\n{error}")
-            return False
-        add_recent_file(self.settings, str(Path(path).resolve()))
-        self._refresh_recent_menu()
-        return True
-
-    def save(self) -> bool:
-        if self.state.path is None:
-            return self.save_as()
-        return self._save_to(self.state.path)
-
-    def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", "session.json",
-                                              "Chain Lab sessions (*.json)")
-        return bool(path) and self._save_to(Path(path))
-
-    def _save_to(self, path: Path) -> bool:
-        try:
-            self.state.save(path)
-        except OSError as error:
-            QMessageBox.warning(self, "Cannot save", f"{path}\n\n{error}")
-            return False
-        add_recent_file(self.settings, str(path.resolve()))
-        self._refresh_recent_menu()
-        return True
-
-    def _refresh_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        files = recent_files(self.settings)
-        for path in files:
-            self.recent_menu.addAction(path, partial(self.open_path, path))
-        self.recent_menu.setEnabled(bool(files))
+        self.files.new_session()
 
     def all_plots(self) -> dict[str, pg.PlotWidget]:
         return {plot.export_name: plot
                 for plot in [*self.gradients.plots(), *self.training.plots(),
                              *self.evolution.plots()]}
-
-    def export_plot_dialog(self) -> None:
-        plots = self.all_plots()
-        name, ok = QInputDialog.getItem(self, "Export plot", "Plot:", list(plots), 0, False)
-        if not ok:
-            return
-        export_through_dialog(self, "Export plot", f"{name}.png",
-                              "PNG (*.png);;SVG (*.svg);;CSV (*.csv)",
-                              lambda path: export_plot(plots[name], path))
-
-    def export_window_dialog(self) -> None:
-        export_through_dialog(self, "Export window", "chainlab.png", "PNG (*.png)",
-                              lambda path: export_widget_png(self, path))
-
-    def export_torch_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export as PyTorch code", "chain.py",
-                                              "Python (*.py)")
-        if path:
-            self.export_torch(Path(path))
-
-    def export_torch(self, path: Path) -> bool:
-        try:
-            write_atomic(path, python_source(self.state.chain).encode("utf-8"))
-        except OSError as error:
-            QMessageBox.warning(self, "Export failed", f"{path}\n\n{error}")
-            return False
-        self.statusBar().showMessage(f"wrote {path}", 5000)
-        return True
 
     # -- layout persistence ----------------------------------------------------------------
 
@@ -339,19 +283,23 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
+        else:  # the whole screen of a laptop, a comfortable window on a larger one
             available = self.screen().availableGeometry()
-            self.resize(min(1400, available.width()), min(900, available.height()))
+            self.resize(min(1600, available.width()), min(1000, available.height()))
         layout = self.settings.value("window_state")
         if layout is not None:
             self.restoreState(layout)
+        page = self.settings.value("page")
+        if isinstance(page, str) and page in PAGES:
+            self.show_page(page)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.confirm_discard():
+        if not self.files.confirm_discard():
             event.ignore()
             return
         self.state.stop_everything()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("page", PAGES[self.pages.currentIndex()])
         self.settings.sync()
         event.accept()

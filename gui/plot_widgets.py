@@ -18,25 +18,102 @@ from gui.export_menu import install_export_menu
 REDRAW_INTERVAL_MS = 33  # at most ~30 redraws a second
 
 
+def representative(count: int, at_most: int) -> list[int]:
+    """Up to ``at_most`` positions among ``count``, evenly spread, first and last kept."""
+    if count <= at_most:
+        return list(range(count))
+    return sorted({round(k * (count - 1) / (at_most - 1)) for k in range(at_most)})
+
+
 def depth_colour(position: int, count: int) -> pg.QtGui.QColor:
     """Shallow layers blue, deep layers red, as one reads a makemore histogram."""
     share = position / max(count - 1, 1)
     return pg.QtGui.QColor.fromHsvF(0.66 * (1 - share), 0.8, 0.85)
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_power(exponent: int) -> str:
+    return f"10{str(exponent).translate(SUPERSCRIPT)}" if exponent not in (0, 1) else \
+        ("1" if exponent == 0 else "10")
+
+
+def log_ticks(low: float, high: float) -> tuple[list[float], list[float]]:
+    """(major, minor) tick positions, in log10 units, for the log10 range [low, high]:
+    powers of ten over a decade or more, 1-2-5 steps (and finer) within one, so an axis
+    always has labelled ticks whatever its range."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [], []
+    if high - low >= 1.5:
+        step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 10**9)
+                    if (high - low) / s <= 7)
+        first = math.ceil(low / step) * step
+        major = [float(e) for e in range(first, math.floor(high) + 1, step)]
+        minor = [e + math.log10(m) for e in range(math.floor(low), math.ceil(high))
+                 for m in range(2, 10) if step == 1 and low <= e + math.log10(m) <= high]
+        return major, minor
+    for mantissas in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9),
+                      tuple(m / 10 for m in range(10, 100, 2)),
+                      tuple(m / 10 for m in range(10, 100)),
+                      tuple(m / 100 for m in range(100, 1000))):
+        values = [math.log10(m) + e for e in range(math.floor(low) - 1, math.ceil(high) + 1)
+                  for m in mantissas if low <= math.log10(m) + e <= high]
+        if len(values) >= 3:
+            return values[:: max(1, len(values) // 7)], []
+    return [low, (low + high) / 2, high], []
+
+
+def log_tick_string(value: float) -> str:
+    exponent = round(value)
+    if abs(value - exponent) < 1e-9:
+        return format_power(exponent)
+    number = 10.0 ** value
+    return f"{number:.3g}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
+
+
 class LogAxis(pg.AxisItem):
-    """An axis for data plotted as log10 values: ticks read 1e-3, 1e0, 1e2."""
+    """An axis whose coordinates are log10 values (pyqtgraph's log mode, or data plotted
+    as log10 such as :class:`LogBars`): labelled ticks at any range, read as numbers."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        major, minor = log_ticks(min(minVal, maxVal), max(minVal, maxVal))
+        return [(1.0, major), (0.5, minor)]
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        return [f"1e{round(v)}" if abs(v - round(v)) < 1e-6 else "" for v in values]
+        return [log_tick_string(v) if spacing >= 1.0 else "" for v in values]
+
+
+KEYS_PER_LINE = 4
+
+
+def title_with_keys(title: str, keys: Sequence[tuple[str, str]]) -> str:
+    """A plot title with its legend as coloured keys under it (at most four a line): the
+    legend never covers data."""
+    swatches = [f'<span style="color:{colour}">■</span>&nbsp;{label}' for label, colour in keys]
+    lines = ["&nbsp;&nbsp;".join(swatches[i:i + KEYS_PER_LINE])
+             for i in range(0, len(swatches), KEYS_PER_LINE)]
+    return "<br>".join([title, *(f'<span style="font-size:8pt">{line}</span>'
+                                 for line in lines)])
+
+
+def set_keys(widget: pg.PlotWidget, title: str, keys: Sequence[tuple[str, str]]) -> None:
+    widget.getPlotItem().setTitle(title_with_keys(title, keys), color="k", size="10pt")
 
 
 def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool = False,
-                name: str = "") -> pg.PlotWidget:
-    axis = {"left": LogAxis("left")} if log_axis else {}
+                name: str = "", log_y: bool = False, integer_x: bool = False,
+                keys: Sequence[tuple[str, str]] = ()) -> pg.PlotWidget:
+    """A white plot with a title (and a legend as coloured keys under it), axis labels,
+    a light grid, Chain Lab's export menu. ``log_y``: log mode with readable ticks;
+    ``log_axis``: the data are already log10 values (bars); ``integer_x``: whole-number
+    ticks on x (layers, generations)."""
+    axis: dict[str, pg.AxisItem] = {"left": LogAxis("left")} if log_axis or log_y else {}
+    if integer_x:
+        axis["bottom"] = IntegerAxis("bottom")
     widget = pg.PlotWidget(background="w", axisItems=axis)
     item = widget.getPlotItem()
-    item.setTitle(title, color="k", size="10pt")
+    item.setTitle(title_with_keys(title, keys), color="k", size="10pt")
     if x_label:
         item.setLabel("bottom", x_label)
     if y_label:
@@ -44,10 +121,26 @@ def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool
     item.showGrid(x=True, y=True, alpha=0.2)
     for side in ("left", "bottom"):
         item.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" on an axis misleads
-    widget.setMinimumSize(220, 140)
+    if log_y:
+        item.setLogMode(y=True)
+    widget.setMinimumSize(160, 120)
     widget.export_name = name or title.lower().replace(" ", "_")
     install_export_menu(widget)
     return widget
+
+
+class IntegerAxis(pg.AxisItem):
+    """Layer and generation axes: ticks at whole numbers only (no "layer 2.5")."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        low, high = math.ceil(min(minVal, maxVal)), math.floor(max(minVal, maxVal))
+        if high < low:
+            return []
+        step = 1
+        while (high - low) / step > 10:
+            step *= 5 if str(step).startswith("2") else 2
+        first = low + (-low) % step
+        return [(float(step), [float(v) for v in range(first, high + 1, step)])]
 
 
 class LogBars:

@@ -34,6 +34,24 @@ def add_recent_file(settings: QSettings, path: str) -> list[str]:
     return files
 
 
+def start_folder(kind: str) -> str:
+    """Where a file dialog for ``kind`` ("sessions", "exports", "data") opens: the last
+    folder used for it, else the user's documents (never the app's own folder)."""
+    last = open_settings().value(f"folders/{kind}")
+    if isinstance(last, str) and Path(last).is_dir():
+        return last
+    documents = QStandardPaths.writableLocation(
+        QStandardPaths.StandardLocation.DocumentsLocation)
+    return documents if documents and Path(documents).is_dir() else str(Path.home())
+
+
+def remember_folder(kind: str, path: str | Path) -> None:
+    """The folder of a file just opened or saved, for the next dialog of that kind."""
+    settings = open_settings()
+    settings.setValue(f"folders/{kind}", str(Path(path).resolve().parent))
+    settings.sync()
+
+
 def recovery_path() -> Path:
     """Where a session with unsaved changes is kept when the app is told to terminate."""
     settings_file = os.environ.get("CHAINLAB_SETTINGS")

@@ -263,6 +263,16 @@ class AppState(QObject):
         self.message_posted.emit(why)
         self._parameters_shown()
 
+    def set_parameter(self, layer: int, name: str, position: tuple[int, ...],
+                      value: float) -> None:
+        """Set one weight or bias by hand (an edit: training restarts from it)."""
+        tensor = self.chain.layers[layer].params[name].clone()
+        tensor[position] = value
+        with self._edit(resets=("training",)):
+            self.chain.layers[layer].set_param(name, tensor)
+            self.session = self.session.model_copy(update={"network": self.chain.to_spec()})
+        self._parameters_shown()
+
     def show_parameters(self, source: Chain, boundary: np.ndarray | None = None) -> None:
         """A run's progress: show ``source``'s parameters (not an edit; the run goes on).
         ``boundary`` is the decision boundary the worker computed beside them, if any."""
@@ -474,8 +484,16 @@ class AppState(QObject):
             self.chain, self.session.loss, extent, LIVE_RESOLUTION))
 
     def probe_ranges(self) -> list[tuple[float, float]]:
-        """Slider range per input feature: the data's range, padded, at least ±1."""
+        """Slider range per input feature: the data's range with a margin of a fifth, and
+        wide enough to matter: a single point x gets ±1.2|x| (the seed example's x = 10
+        spans −12…12, so a slider can take tanh out of saturation), at least ±1."""
         low, high = self.dataset.inputs.min(0), self.dataset.inputs.max(0)
-        span = np.maximum(high - low, 1.0)
-        return [(float(a - 0.25 * s), float(b + 0.25 * s)) for a, b, s in zip(low, high, span,
-                                                                            strict=True)]
+        ranges = []
+        for a, b in zip(low.tolist(), high.tolist(), strict=True):
+            span = b - a
+            if span < 1e-9 * max(abs(a), abs(b), 1.0):  # one point: symmetric about 0
+                half = 1.2 * max(abs(a), 1.0)
+                ranges.append((-half, half))
+            else:
+                ranges.append((a - 0.2 * span, b + 0.2 * span))
+        return ranges

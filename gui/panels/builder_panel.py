@@ -6,6 +6,9 @@ goes through ``AppState.set_layers`` / ``set_network``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -15,7 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPushButton,
     QSpinBox,
-    QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,9 +30,12 @@ from engine.core.specs import (
     ActivationSpec,
     InitSpec,
     LinearSpec,
+    NetworkSpec,
     NormSpec,
     repeated_block,
 )
+from gui.busy import busy
+from gui.layer_editor import LayerEditor
 from gui.presets import PRESETS
 from gui.state import AppState
 
@@ -55,6 +61,10 @@ class ChainBuilderPanel(QWidget):
         presets = QHBoxLayout()
         self.preset_box = QComboBox()
         self.preset_box.addItems(list(PRESETS))
+        # the long preset names show in the list; the box itself stays narrow
+        self.preset_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_box.setMinimumContentsLength(16)
         self.preset_button = QPushButton("Load preset")
         self.preset_button.setToolTip("Replace the chain with this preset")
         self.preset_button.clicked.connect(self._on_preset)
@@ -67,8 +77,7 @@ class ChainBuilderPanel(QWidget):
         self.global_activation = QComboBox()
         self.global_activation.addItems(list(ACTIVATIONS))
         self.global_activation.setToolTip("Switch every activation layer at once")
-        self.global_activation.activated.connect(
-            lambda _: state.set_all_activations(self.global_activation.currentText()))
+        self.global_activation.activated.connect(self._on_all_activations)
         switch.addWidget(self.global_activation, 1)
         layout.addLayout(switch)
 
@@ -82,7 +91,7 @@ class ChainBuilderPanel(QWidget):
         self.add_linear = self._button(buttons, "+ Linear", lambda: self._insert(
             LinearSpec(out_features=8)))
         self.add_norm = self._button(buttons, "+ Norm", lambda: self._insert(NormSpec()))
-        self.add_activation = self._button(buttons, "+ Act", lambda: self._insert(
+        self.add_activation = self._button(buttons, "+ Activation", lambda: self._insert(
             ActivationSpec.model_validate({"kind": self.global_activation.currentText()})))
         layout.addLayout(buttons)
         moves = QHBoxLayout()
@@ -91,61 +100,48 @@ class ChainBuilderPanel(QWidget):
         self.down_button = self._button(moves, "Down", lambda: self._move(1))
         layout.addLayout(moves)
 
-        self.editor = QStackedWidget()
-        self.editor.addWidget(QLabel("Select a layer to edit it."))
-        self.editor.addWidget(self._linear_editor())
-        self.editor.addWidget(self._norm_editor())
-        self.editor.addWidget(self._activation_editor())
+        self.editor = LayerEditor()
+        self.editor.edited.connect(lambda changes: self._edit(**changes))
         layout.addWidget(self.editor)
-        layout.addWidget(self._repeat_group())
+        self.repeat_toggle = QToolButton()
+        self.repeat_toggle.setText("Repeat a block (deep chains)")
+        self.repeat_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.repeat_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.repeat_toggle.setCheckable(True)
+        self.repeat_toggle.setAutoRaise(True)
+        self.repeat_group = self._repeat_group()
+        self.repeat_group.setVisible(False)
+        self.repeat_toggle.toggled.connect(self._on_repeat_toggled)
+        layout.addWidget(self.repeat_toggle)
+        layout.addWidget(self.repeat_group)
+        precision = QHBoxLayout()
+        precision.addWidget(QLabel("Precision:"))
+        self.dtype_box = QComboBox()
+        self.dtype_box.addItems(["float32", "float64"])
+        self.dtype_box.setToolTip("The dtype of every tensor; switching keeps the parameters "
+                                  "(rounded to float32 when going down)")
+        self.dtype_box.activated.connect(
+            lambda _: self.state.set_dtype(self.dtype_box.currentText()))
+        precision.addWidget(self.dtype_box, 1)
+        layout.addLayout(precision)
 
         state.chain_changed.connect(self._on_chain_changed)
         self._on_chain_changed()
 
     @staticmethod
-    def _button(layout: QHBoxLayout, text: str, slot: object) -> QPushButton:
+    def _button(layout: QHBoxLayout, text: str, slot: Callable[[], object]) -> QPushButton:
         button = QPushButton(text)
         button.clicked.connect(slot)
         layout.addWidget(button)
         return button
 
-    def _linear_editor(self) -> QWidget:
-        box = QGroupBox("Linear layer")
-        form = QFormLayout(box)
-        self.width_spin = QSpinBox()
-        self.width_spin.setRange(1, 4096)
-        self.width_spin.editingFinished.connect(lambda: self._edit(
-            out_features=self.width_spin.value(), weight=None, bias=None))
-        self.init_box = QComboBox()
-        self.init_box.addItems(list(INIT_KINDS))
-        self.init_box.activated.connect(lambda _: self._edit(
-            init=InitSpec.model_validate(self.init_box.currentText()), weight=None, bias=None))
-        form.addRow("width", self.width_spin)
-        form.addRow("initialiser", self.init_box)
-        return box
-
-    def _norm_editor(self) -> QWidget:
-        box = QGroupBox("Norm layer")
-        form = QFormLayout(box)
-        self.norm_box = QComboBox()
-        self.norm_box.addItems(list(NORM_KINDS))
-        self.norm_box.activated.connect(lambda _: self._edit(
-            kind=self.norm_box.currentText(), weight=None, bias=None, eps=None))
-        form.addRow("kind", self.norm_box)
-        return box
-
-    def _activation_editor(self) -> QWidget:
-        box = QGroupBox("Activation layer")
-        form = QFormLayout(box)
-        self.activation_box = QComboBox()
-        self.activation_box.addItems(list(ACTIVATIONS))
-        self.activation_box.activated.connect(lambda _: self._edit(
-            kind=self.activation_box.currentText()))
-        form.addRow("kind", self.activation_box)
-        return box
+    def _on_repeat_toggled(self, shown: bool) -> None:
+        self.repeat_group.setVisible(shown)
+        self.repeat_toggle.setArrowType(Qt.ArrowType.DownArrow if shown
+                                        else Qt.ArrowType.RightArrow)
 
     def _repeat_group(self) -> QWidget:
-        box = QGroupBox("Repeat block: (linear → [norm] → activation) × depth → linear")
+        box = QGroupBox("(linear → [norm] → activation) × depth → linear")
         form = QFormLayout(box)
         self.repeat_width = QSpinBox()
         self.repeat_width.setRange(1, 1024)
@@ -175,16 +171,25 @@ class ChainBuilderPanel(QWidget):
 
     # -- actions ---------------------------------------------------------------------------
 
+    def _on_all_activations(self) -> None:
+        with busy(self, "switching every activation…"):
+            self.state.set_all_activations(self.global_activation.currentText())
+
     def _on_preset(self) -> None:
         build = PRESETS[self.preset_box.currentText()]
-        self.state.set_network(build(self.state.network.input_size))
+        self._build(build(self.state.network.input_size))
 
     def _on_repeat(self) -> None:
         norm = self.repeat_norm.currentText()
-        self.state.set_network(repeated_block(
+        self._build(repeated_block(
             self.state.network.input_size, self.repeat_width.value(), self.repeat_depth.value(),
             self.repeat_activation.currentText(), None if norm == "none" else norm,
             self.repeat_outputs.value(), InitSpec.model_validate(self.repeat_init.currentText())))
+
+    def _build(self, network: NetworkSpec) -> None:
+        """A new chain; the window says so while it is built."""
+        with busy(self, f"building a chain of {len(network.layers)} layers…"):
+            self.state.set_network(network)
 
     def _layers(self) -> list:
         return list(self.state.network.layers)
@@ -226,7 +231,8 @@ class ChainBuilderPanel(QWidget):
             return
         layers[row] = type(updated).model_validate(updated.model_dump())
         self._pending_row = row
-        self.state.set_layers(layers)
+        with busy(self, f"rebuilding the chain ({len(layers)} layers)…"):
+            self.state.set_layers(layers)
 
     # -- view ------------------------------------------------------------------------------
 
@@ -249,20 +255,8 @@ class ChainBuilderPanel(QWidget):
         kinds = {s.kind for s in network.layers if isinstance(s, ActivationSpec)}
         if len(kinds) == 1:
             self.global_activation.setCurrentText(kinds.pop())
+        self.dtype_box.setCurrentText(self.state.session.dtype)
 
     def _on_selection(self, row: int) -> None:
         layers = self.state.network.layers
-        if not 0 <= row < len(layers):
-            self.editor.setCurrentIndex(0)
-            return
-        spec = layers[row]
-        if isinstance(spec, LinearSpec):
-            self.width_spin.setValue(spec.out_features)
-            self.init_box.setCurrentText(spec.init.kind)
-            self.editor.setCurrentIndex(1)
-        elif isinstance(spec, NormSpec):
-            self.norm_box.setCurrentText(spec.kind)
-            self.editor.setCurrentIndex(2)
-        else:
-            self.activation_box.setCurrentText(spec.kind)
-            self.editor.setCurrentIndex(3)
+        self.editor.show_spec(layers[row] if 0 <= row < len(layers) else None)

@@ -1,24 +1,21 @@
-"""Chain view: the chain as a row of layer nodes with their values, and the selected
-layer's numbers written out as the chain rule.
+"""Chain view: the chain as a row of layer nodes with their values, the selected layer's
+numbers written out as the chain rule, and a linear layer's weights as an editable table.
 
-During stepping the current layer is highlighted and the direction shown; edges are
-coloured and sized by the gradient magnitude flowing through them. Listens to
-``chain_changed`` (rebuild nodes) and ``pass_changed`` (update values and colours).
+During stepping the current layer is highlighted and the direction shown; the clicked
+layer has its own outline; edges are coloured and sized by the gradient flowing through
+them. Listens to ``chain_changed`` (new nodes), ``pass_changed`` (values, colours,
+details; redrawn at most ~30 times a second).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QResizeEvent
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPainter, QResizeEvent
 from PySide6.QtWidgets import (
-    QGraphicsRectItem,
     QGraphicsScene,
-    QGraphicsSceneMouseEvent,
-    QGraphicsSimpleTextItem,
     QGraphicsView,
     QLabel,
     QSplitter,
@@ -30,67 +27,32 @@ from PySide6.QtWidgets import (
 from engine.core.layers import Linear
 from engine.core.stats import LayerStats
 from engine.core.stepper import Pass
+from gui.chain_item import NODE_H, ChainItem, NodeLook
 from gui.chain_rule_text import fmt, layer_html
+from gui.plot_widgets import RedrawTimer
 from gui.state import AppState
+from gui.weights_table import WeightsTable
 
-NODE_W, NODE_H, GAP = 104, 66, 26
 MIN_SCALE = 0.55  # below this the node text is unreadable; scroll instead
-COLOURS = {"linear": "#dbe9f6", "norm": "#e5f5e0", "activation": "#fdeccf"}
 FORWARD, BACKWARD = QColor("#2ca02c"), QColor("#d62728")
 
 
-class LayerNode(QGraphicsRectItem):
-    def __init__(self, index: int, on_click: Callable[[int], None]) -> None:
-        super().__init__(0, 0, NODE_W, NODE_H)
-        self.index, self._on_click = index, on_click
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.title = QGraphicsSimpleTextItem(self)
-        self.title.setFont(QFont("Sans", 9, QFont.Weight.Bold))
-        self.title.setPos(6, 4)
-        self.body = QGraphicsSimpleTextItem(self)
-        self.body.setFont(QFont("Sans", 8))
-        self.body.setPos(6, 22)
-
-    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        self._on_click(self.index)
-
-
 class ChainScene(QGraphicsView):
-    layer_clicked = Signal(int)
+    """The view of the one :class:`ChainItem`: fits a short chain, scrolls a long one."""
 
-    def __init__(self) -> None:
+    def __init__(self, item: ChainItem) -> None:
         super().__init__()
         self.setScene(QGraphicsScene(self))
-        self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.setMinimumHeight(NODE_H + 60)
-        self.nodes: list[LayerNode] = []
-        self.edges: list = []
+        self.item = item
+        self.scene().addItem(item)
         self.direction = self.scene().addSimpleText("")
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setMinimumHeight(NODE_H + 50)
 
-    def rebuild(self, labels: list[tuple[str, str]]) -> None:
-        scene = self.scene()
-        for item in [*self.nodes, *self.edges]:
-            scene.removeItem(item)
-        self.nodes, self.edges = [], []
-        x = 0.0
-        input_node = LayerNode(-1, lambda _: None)
-        input_node.title.setText("input")
-        input_node.setBrush(QBrush(QColor("#eeeeee")))
-        self.nodes.append(input_node)
-        scene.addItem(input_node)
-        for index, (layer_type, title) in enumerate(labels):
-            x += NODE_W + GAP
-            edge = scene.addLine(x - GAP, NODE_H / 2, x, NODE_H / 2, QPen(QColor("#999"), 1))
-            self.edges.append(edge)
-            node = LayerNode(index, self.layer_clicked.emit)
-            node.setPos(x, 0)
-            node.title.setText(title)
-            node.setBrush(QBrush(QColor(COLOURS.get(layer_type, "#ffffff"))))
-            scene.addItem(node)
-            self.nodes.append(node)
-        self.direction.setPos(0, NODE_H + 6)
-        scene.setSceneRect(QRectF(-10, -10, x + NODE_W + 20, NODE_H + 36))
+    def relayout(self) -> None:
+        rect = self.item.boundingRect().adjusted(-8, -8, 8, 24)
+        self.scene().setSceneRect(rect)
         self.fit()
 
     def fit(self) -> None:
@@ -98,21 +60,20 @@ class ChainScene(QGraphicsView):
         rect = self.scene().sceneRect()
         if rect.width() <= 0:
             return
-        available = self.viewport().width(), self.viewport().height()
-        scale = min(available[0] / rect.width(), available[1] / rect.height(), 1.4)
-        scale = max(scale, MIN_SCALE)
+        scale = min(self.viewport().width() / rect.width(),
+                    self.viewport().height() / rect.height(), 1.4)
         self.resetTransform()
-        self.scale(scale, scale)
+        self.scale(max(scale, MIN_SCALE), max(scale, MIN_SCALE))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.fit()
 
-    def centre_on_node(self, index: int) -> None:
-        if 0 <= index + 1 < len(self.nodes):
-            node = self.nodes[index + 1]
-            self.ensureVisible(node, 40, 10)
-            self.direction.setPos(node.pos().x(), NODE_H + 6)
+    def centre_on_node(self, index: int, arrow: str) -> None:
+        rect = self.item.node_rect(index)
+        self.ensureVisible(rect, 40, 10)
+        self.direction.setText(arrow)
+        self.direction.setPos(rect.x(), NODE_H + 6)
 
 
 class ChainViewPanel(QWidget):
@@ -125,101 +86,136 @@ class ChainViewPanel(QWidget):
         layout = QVBoxLayout(self)
         self.phase_label = QLabel()
         layout.addWidget(self.phase_label)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        self.view = ChainScene()
-        self.view.layer_clicked.connect(self.select_layer)
+        self.item = ChainItem(self._node_text)
+        self.item.clicked.connect(self.select_layer)
+        self.view = ChainScene(self.item)
         self.details = QTextBrowser()
+        self.weights = WeightsTable()
+        self.weights.edited.connect(self._on_weight_edited)
+        below = QSplitter(Qt.Orientation.Horizontal)
+        below.addWidget(self.details)
+        below.addWidget(self.weights)
+        below.setSizes([500, 400])
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.view)
-        splitter.addWidget(self.details)
-        splitter.setSizes([160, 300])
+        splitter.addWidget(below)
+        splitter.setSizes([150, 450])
         layout.addWidget(splitter)
+        self._stats: list[LayerStats] = []
+        self._redraw_timer = RedrawTimer(self._redraw, self)
         state.chain_changed.connect(self._on_chain_changed)
-        state.pass_changed.connect(self._on_pass_changed)
+        state.pass_changed.connect(self._redraw_timer.mark_dirty)
         self._on_chain_changed()
 
     def _on_chain_changed(self) -> None:
-        labels = []
-        for layer in self.state.chain.layers:
-            if isinstance(layer, Linear):
-                labels.append((layer.type, f"linear {layer.in_features}→{layer.out_features_}"))
-            else:
-                labels.append((layer.type, f"{layer.type}: {layer.kind}"))
-        self.view.rebuild(labels)
-        if self.selected >= len(labels):
+        self.item.set_layers([layer.type for layer in self.state.chain.layers])
+        self.view.relayout()
+        if self.selected >= len(self.state.chain.layers):
             self.selected = -1
-        self._on_pass_changed()
+        self._redraw_timer.mark_dirty()
+        self._redraw_timer.flush()
 
     def select_layer(self, index: int) -> None:
         self.selected = index
-        self._on_pass_changed()
+        self._redraw()
 
-    def _on_pass_changed(self) -> None:
+    def redraw(self) -> None:
+        """Now (tests, exports); live updates come at display rate."""
+        self._redraw_timer.mark_dirty()
+        self._redraw_timer.flush()
+
+    def _node_text(self, index: int) -> tuple[str, str]:
+        """(title, body) of node ``index`` (-1: the input), for the nodes being painted."""
         pass_ = self.state.pass_
-        nodes = self.view.nodes
+        if index < 0:
+            if pass_ is None:
+                return "input", ""
+            return "input", _values_text(pass_.inputs[0].numpy()) + \
+                f"\nbatch {len(pass_.inputs)}"
+        layer = self.state.chain.layers[index]
+        title = f"{index} linear {layer.in_features}→{layer.out_features_}" \
+            if isinstance(layer, Linear) else f"{index} {layer.kind}" + (
+                " norm" if layer.type == "norm" else "")
+        if pass_ is None or index >= len(self._stats) or pass_.outputs[index] is None:
+            return title, ""
+        output = pass_.outputs[index]
+        assert output is not None
+        return title, _values_text(output[0].detach().numpy(), self._stats[index])
+
+    def _redraw(self) -> None:
+        pass_ = self.state.pass_
+        self._stats = self.state.pass_stats() if pass_ is not None else []
         if pass_ is None:
             self.phase_label.setText(self.state.problem or "No pass yet: press Step forward "
                                      "or Full pass.")
             self.details.setHtml("")
-            for node in nodes[1:]:
-                node.body.setText("")
-                node.setPen(QPen(QColor("#888"), 1))
+            self.item.set_look(NodeLook(), self.selected)
+            self.view.direction.setText("")
+            self._show_weights()
             return
-        stats = self.state.pass_stats()
-        batch = len(pass_.inputs)
-        nodes[0].body.setText(self._values_text(pass_.inputs[0].numpy()) + f"\nbatch {batch}")
-        for index, node in enumerate(nodes[1:]):
-            output = pass_.outputs[index]
-            node.body.setText("" if output is None or index >= len(stats) else
-                              self._values_text(output[0].detach().numpy(), stats[index]))
-            node.setPen(QPen(QColor("#888"), 1))
-        self._colour_edges(stats)
-        current, colour, arrow = self._current(pass_)
+        current, colour, arrow = _current(pass_)
+        self.item.set_look(NodeLook(current, colour, _edge_shares(self._stats, pass_.size)),
+                           self.selected)
         if current >= 0:
-            nodes[current + 1].setPen(QPen(colour, 4))
-            self.view.centre_on_node(current)
+            self.view.centre_on_node(current, arrow)
         loss = "—" if pass_.loss is None else fmt(float(pass_.loss))
         nonfinite = pass_.first_nonfinite()
         warning = f"   ⚠ {nonfinite.describe()}" if nonfinite else ""
         self.phase_label.setText(f"{arrow}   forward {pass_.forward_done}/{pass_.size}, "
                                  f"backward {pass_.backward_done}/{pass_.size}, "
                                  f"loss {loss}{warning}")
-        self.view.direction.setText(arrow if current >= 0 else "")
         index = self.selected if self.selected >= 0 else current
         if 0 <= index < pass_.size:
-            self.details.setHtml(layer_html(pass_.record(index), batch))
+            self.details.setHtml(layer_html(pass_.record(index), len(pass_.inputs)))
         else:
             self.details.setHtml("<p>Click a layer to see its numbers and the chain rule.</p>")
+        self._show_weights()
 
-    @staticmethod
-    def _current(pass_: Pass) -> tuple[int, QColor, str]:
-        if pass_.phase == "forward":
-            return pass_.forward_done - 1, FORWARD, "→ forward"
-        if pass_.backward_done == 0:
-            return pass_.size - 1, FORWARD, "loss computed: step backward ←"
-        return (pass_.size - pass_.backward_done, BACKWARD,
-                "← backward" if pass_.phase == "backward" else "✓ pass complete")
+    def _show_weights(self) -> None:
+        layers = self.state.chain.layers
+        index = self.selected
+        if not 0 <= index < len(layers) or not isinstance(layers[index], Linear):
+            self.weights.hide()
+            return
+        params = layers[index].params
+        self.weights.show_layer(index, params["weight"].numpy(), params["bias"].numpy())
+        self.weights.show()
 
-    @staticmethod
-    def _values_text(values: np.ndarray, stats: LayerStats | None = None) -> str:
-        """Sample 0's values for a narrow layer, else the engine's batch statistics."""
-        flat = values.reshape(-1)
-        if flat.size <= 3 or stats is None:
-            return "\n".join(fmt(float(v)) for v in flat[:3])
-        return f"{flat.size} units\n‖·‖ {fmt(stats.output_l2)}\nstd {fmt(stats.output_std)}"
+    def _on_weight_edited(self, name: str, position: tuple[int, ...], value: float) -> None:
+        self.state.set_parameter(self.selected, name, position, value)
 
-    def _colour_edges(self, stats: list) -> None:
-        magnitudes = [s.grad_l2 if s.grad_l2 is not None else math.nan for s in stats]
-        finite = [m for m in magnitudes if m > 0 and math.isfinite(m)]
-        low = math.log10(min(finite)) if finite else 0.0
-        high = math.log10(max(finite)) if finite else 1.0
-        for index, edge in enumerate(self.view.edges):
-            # edge `index` carries layer index-1's output (the input for index 0)
-            source = index - 1
-            magnitude = magnitudes[source] if 0 <= source < len(magnitudes) else math.nan
-            if not (magnitude > 0 and math.isfinite(magnitude)):
-                edge.setPen(QPen(QColor("#bbbbbb"), 1, Qt.PenStyle.DashLine))
-                continue
-            share = (math.log10(magnitude) - low) / (high - low) if high > low else 1.0
-            colour = QColor.fromHsvF(0.6 * (1 - share), 0.85, 0.85)
-            edge.setPen(QPen(colour, 1 + 7 * share))
-            edge.setToolTip(f"‖dL/d output of layer {source}‖ = {fmt(magnitude)}")
+
+def _current(pass_: Pass) -> tuple[int, QColor, str]:
+    if pass_.phase == "forward":
+        return pass_.forward_done - 1, FORWARD, "→ forward"
+    if pass_.backward_done == 0:
+        return pass_.size - 1, FORWARD, "loss computed: step backward ←"
+    return (pass_.size - pass_.backward_done, BACKWARD,
+            "← backward" if pass_.phase == "backward" else "✓ pass complete")
+
+
+def _values_text(values: np.ndarray, stats: LayerStats | None = None) -> str:
+    """Sample 0's values for a narrow layer, else the engine's batch statistics."""
+    flat = values.reshape(-1)
+    if flat.size <= 3 or stats is None:
+        return "\n".join(fmt(float(v)) for v in flat[:3])
+    return f"{flat.size} units\n‖·‖ {fmt(stats.output_l2)}\nstd {fmt(stats.output_std)}"
+
+
+def _edge_shares(stats: list[LayerStats], layers: int) -> tuple[float, ...]:
+    """Per edge, log10 ‖dL/d output‖ of the layer before it, scaled to [0, 1]; NaN where
+    there is no gradient (yet). Edge 0 is the input's."""
+    magnitudes = np.full(layers + 1, np.nan)
+    for index, stat in enumerate(stats):
+        if stat.grad_l2 is not None:
+            magnitudes[index + 1] = stat.grad_l2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.where(magnitudes > 0, np.log10(magnitudes), np.nan)
+    finite = logs[np.isfinite(logs)]
+    if finite.size == 0:
+        return tuple(math.nan for _ in logs)
+    low, high = float(finite.min()), float(finite.max())
+    shares = (logs - low) / (high - low) if high > low else np.where(np.isfinite(logs), 1.0,
+                                                                     np.nan)
+    return tuple(float(s) for s in shares)
+

@@ -1,27 +1,27 @@
-"""Population evolution: GA settings, Start/Pause/Step/Stop/Reset, and live plots.
+"""Population evolution: Start/Continue/Pause/Step/Stop/Reset on top, the GA's settings
+below them, and live plots in three tabs.
 
 Shows best, mean ± sd and worst loss per generation, population diversity, the decision
 boundary of the current best (2-D data), the genome view, and GA versus SGD on the same
 network and data (loss against forward passes and against wall time). Listens to the
-state's ``evolution`` signals; redraws at most ~30 times a second.
+state's ``evolution`` run and its comparison, and the slot's ``changed``; redraws at
+most ~30 times a second.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyqtgraph as pg
-from pydantic import ValidationError
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QSpinBox,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -32,12 +32,15 @@ from engine.data.tasks import EvolveTask
 from engine.evolution.comparison import SgdPoint
 from engine.evolution.ga import GenerationStats
 from gui.boundary_view import BoundaryView
+from gui.evolution_settings import EvolutionSettings
 from gui.genome_view import GenomeView
 from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot
 from gui.state import AppState
 
 BOUNDARY_PART = 2  # index of _redraw_boundary among the redraw timer's parts
-COLUMNS = ("generation", "best", "mean", "std", "worst", "diversity", "seconds", "evaluations")
+COLUMNS = ("run", "generation", "best", "mean", "std", "worst", "diversity", "seconds",
+           "evaluations")
+GA, SGD = "#2ca02c", "#ff7f0e"
 
 
 class EvolutionPanel(QWidget):
@@ -55,7 +58,7 @@ class EvolutionPanel(QWidget):
         self.tabs.addTab(self.genome_view, "Genomes")
         self.tabs.addTab(self._comparison_tab(), "GA vs SGD")
         layout.addWidget(self.tabs, 1)
-        self.table = GrowingTable(len(COLUMNS))
+        self.table = GrowingTable(len(COLUMNS) - 1)
         self.sgd = GrowingTable(3)
         self._redraw_timer = RedrawTimer([self._redraw_loss, self._redraw_diversity,
                                           self._redraw_boundary, self._redraw_comparison,
@@ -67,7 +70,7 @@ class EvolutionPanel(QWidget):
         self.run.boundary_computed.connect(self._on_boundary_computed)
         self.run.message_posted.connect(self.status.setText)
         self.run.comparison.points_arrived.connect(self._on_comparison_arrived)
-        self.run.comparison.message_posted.connect(self.status.setText)
+        self.run.comparison.message_posted.connect(self.comparison_status.setText)
         state.slot.changed.connect(self._on_slot_changed)
         state.data_changed.connect(self._on_data_changed)
         state.settings_changed.connect(self._sync_controls)
@@ -83,143 +86,66 @@ class EvolutionPanel(QWidget):
 
     def _controls(self) -> QWidget:
         box = QWidget()
-        box.setMaximumWidth(280)
+        box.setFixedWidth(260)
         column = QVBoxLayout(box)
-        form = QFormLayout()
-        self.population_spin = self._spin(form, "population", 2, 1_000_000)
-        self.elite_spin = self._spin(form, "elite", 0, 999_999)
-        self.selection_box = QComboBox()
-        self.selection_box.addItems(["tournament", "uniform", "rank"])
-        form.addRow("selection", self.selection_box)
-        self.tournament_spin = self._spin(form, "tournament size", 1, 1000)
-        self.crossover_check = QCheckBox("uniform crossover")
-        form.addRow(self.crossover_check)
-        self.children_box = QComboBox()
-        self.children_box.addItems(["2", "1"])
-        form.addRow("children per pair", self.children_box)
-        self.mutation_spin = QDoubleSpinBox()
-        self.mutation_spin.setDecimals(4)
-        self.mutation_spin.setRange(0.0, 1.0)
-        self.mutation_spin.setSingleStep(0.005)
-        form.addRow("bit-flip rate", self.mutation_spin)
-        self.generations_spin = self._spin(form, "generations", 1, 10_000_000)
-        self.scale_spin = QDoubleSpinBox()
-        self.scale_spin.setRange(1e-4, 1e4)
-        self.scale_spin.setDecimals(4)
-        form.addRow("scale α", self.scale_spin)
-        self.device_box = QComboBox()
-        self.device_box.addItems(["cpu", "cuda", "auto"])
-        form.addRow("device", self.device_box)
-        self.seed_check = QCheckBox("seed from the current chain")
-        self.seed_check.setToolTip("Start from the chain's weights snapped to the 4-bit grid")
-        form.addRow(self.seed_check)
-        column.addLayout(form)
-        for widget in (self.population_spin, self.elite_spin, self.tournament_spin,
-                       self.generations_spin):
-            widget.valueChanged.connect(self._apply_settings)
-        for combo in (self.selection_box, self.children_box, self.device_box):
-            combo.currentIndexChanged.connect(self._apply_settings)
-        self.mutation_spin.valueChanged.connect(self._apply_settings)
-        self.scale_spin.valueChanged.connect(self._apply_settings)
-        self.crossover_check.toggled.connect(self._apply_settings)
-        self.seed_check.toggled.connect(self._apply_settings)
-
+        column.setContentsMargins(0, 0, 0, 0)
         buttons = QGridLayout()
-        # lambdas: clicked(bool) would otherwise arrive as start()'s generations argument
-        self.start_button = self._button(buttons, "Start", self.state.start_evolution, 0, 0)
-        self.start_button.setToolTip("Start a new run (a paused one is dropped)")
-        self.continue_button = self._button(buttons, "Continue", self.run.resume, 0, 1)
-        self.continue_button.setToolTip("Continue the paused run")
+        self.start_button = self._button(buttons, "Start", self.state.start_evolution, 0, 0,
+                                         "Start a new run (a paused one is dropped)")
+        self.continue_button = self._button(buttons, "Continue", self.run.resume, 0, 1,
+                                            "Continue the paused run")
         self.pause_button = self._button(buttons, "Pause", self.run.pause, 0, 2)
-        self.step_button = self._button(buttons, "Step", self.run.step, 1, 0)
-        self.step_button.setToolTip("One generation")
-        self.stop_button = self._button(buttons, "Stop", self.run.stop, 1, 1)
-        self.stop_button.setToolTip("End the run; its history stays on screen")
-        self.reset_button = self._button(buttons, "Reset", self._on_reset, 1, 2)
-        self.reset_button.setToolTip("End the run and clear its history")
-        self.use_best_button = self._button(buttons, "Use best", self._on_use_best, 2, 0)
-        self.use_best_button.setToolTip("Load the best individual's weights into the chain")
+        self.step_button = self._button(buttons, "Step", self.run.step, 1, 0,
+                                        "One generation")
+        self.stop_button = self._button(buttons, "Stop", self.run.stop, 1, 1,
+                                        "End the run; its history stays on screen")
+        self.reset_button = self._button(buttons, "Reset", self._on_reset, 1, 2,
+                                         "End the run and clear its history")
+        self.use_best_button = self._button(buttons, "Use the best in the chain",
+                                            self._on_use_best, 2, 0,
+                                            "Load the best individual's weights into the "
+                                            "chain: every page then shows it", span=3)
         column.addLayout(buttons)
         self.progress = QProgressBar()
         self.progress.setFormat("generation %v of %m")
         column.addWidget(self.progress)
         self.rate_label = QLabel(" ")
         column.addWidget(self.rate_label)
-        self.compare_button = QPushButton("Compare with SGD")
-        self.compare_button.setToolTip("Train the same network with full-batch SGD (the "
-                                       "Training panel's lr and momentum) for as long as "
-                                       "the GA has run")
-        self.compare_button.clicked.connect(self._on_compare)
-        column.addWidget(self.compare_button)
-        self.quantise_button = QPushButton("Quantisation error of the chain")
-        self.quantise_button.clicked.connect(self._on_quantise)
-        column.addWidget(self.quantise_button)
         self.status = QLabel(" ")
         self.status.setWordWrap(True)
-        self.status.setFixedHeight(self.status.fontMetrics().lineSpacing() * 5)
+        self.status.setFixedHeight(self.status.fontMetrics().lineSpacing() * 3 + 4)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         column.addWidget(self.status)
-        column.addStretch(1)
+        self.settings = EvolutionSettings()
+        self.settings.task_changed.connect(self._on_task_changed)
+        self.settings.refused.connect(self.status.setText)
+        scroll = QScrollArea()  # the settings scroll; the buttons above them never do
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.settings)
+        column.addWidget(scroll, 1)
+        # the settings' widgets, by the names the tests and the guide use
+        for name in ("population_spin", "elite_spin", "selection_box", "tournament_spin",
+                     "crossover_check", "children_box", "mutation_spin", "generations_spin",
+                     "scale_spin", "device_box", "seed_check"):
+            setattr(self, name, getattr(self.settings, name))
         return box
 
     @staticmethod
-    def _spin(form: QFormLayout, label: str, low: int, high: int) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(low, high)
-        form.addRow(label, spin)
-        return spin
-
-    @staticmethod
-    def _button(grid: QGridLayout, text: str, slot: object, row: int, col: int) -> QPushButton:
+    def _button(grid: QGridLayout, text: str, slot: Callable[[], object], row: int, col: int,
+                tip: str = "", span: int = 1) -> QPushButton:
         button = QPushButton(text)
         button.clicked.connect(slot)
-        grid.addWidget(button, row, col)
+        button.setToolTip(tip)
+        grid.addWidget(button, row, col, 1, span)
         return button
 
     def _sync_controls(self) -> None:
-        task = self.run.task
-        widgets = (self.population_spin, self.elite_spin, self.tournament_spin,
-                   self.generations_spin, self.selection_box, self.children_box,
-                   self.device_box, self.mutation_spin, self.scale_spin, self.crossover_check,
-                   self.seed_check)
-        for widget in widgets:
-            widget.blockSignals(True)
-        self.population_spin.setValue(task.population)
-        self.elite_spin.setValue(task.elite)
-        self.tournament_spin.setValue(task.tournament_size)
-        self.generations_spin.setValue(task.generations)
-        self.selection_box.setCurrentText(task.selection)
-        self.children_box.setCurrentText(str(task.children_per_pair))
-        self.device_box.setCurrentText(task.device)
-        self.mutation_spin.setValue(task.mutation_rate)
-        scales = task.scales if isinstance(task.scales, float | int) else task.scales[0]
-        self.scale_spin.setValue(float(scales))
-        self.crossover_check.setChecked(task.crossover)
-        self.seed_check.setChecked(task.seed_from_network)
-        for widget in widgets:
-            widget.blockSignals(False)
-        self.progress.setMaximum(task.generations)
+        self.settings.show_task(self.run.task)
+        self.progress.setMaximum(self.run.task.generations)
 
-    def _apply_settings(self) -> None:
-        try:
-            task = EvolveTask.model_validate({
-                "population": self.population_spin.value(), "elite": self.elite_spin.value(),
-                "selection": self.selection_box.currentText(),
-                "tournament_size": self.tournament_spin.value(),
-                "crossover": self.crossover_check.isChecked(),
-                "children_per_pair": int(self.children_box.currentText()),
-                "mutation_rate": self.mutation_spin.value(),
-                "generations": self.generations_spin.value(),
-                "scales": self.scale_spin.value(), "device": self.device_box.currentText(),
-                "seed_from_network": self.seed_check.isChecked()})
-        except ValidationError as error:
-            self.status.setText(f"invalid setting: {error.errors()[0]['msg']}")
-            return
-        if task.population < task.elite + 1:
-            self.status.setText(f"population must be at least elite + 1 = {task.elite + 1}")
-            return
-        if task.selection == "tournament" and task.tournament_size > task.population:
-            self.status.setText("the tournament cannot be larger than the population")
-            return
+    def _on_task_changed(self, task: EvolveTask) -> None:
         self.state.set_evolve_task(task)
         self.progress.setMaximum(task.generations)
         self.status.setText("settings apply from the next Start (a new run)"
@@ -231,25 +157,22 @@ class EvolutionPanel(QWidget):
         tab = QWidget()
         grid = QGridLayout(tab)
         self.loss_plot = titled_plot("Loss per generation", "generation", "loss",
-                                     name="evolution_loss")
-        self.loss_plot.addLegend(offset=(-10, 10))
+                                     name="evolution_loss", integer_x=True, keys=(
+                                         ("best", GA), ("mean ± sd", "#1f77b4"),
+                                         ("worst", "#d62728")))
         self.band_low = self.loss_plot.plot([], [], pen=None)
         self.band_high = self.loss_plot.plot([], [], pen=None)
         self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=(31, 119, 180, 50))
         self.loss_plot.addItem(self.band)
-        self.best_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2),
-                                              name="best")
-        self.mean_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2),
-                                              name="mean ± sd")
-        self.worst_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#d62728", width=1),
-                                               name="worst")
+        self.best_curve = self.loss_plot.plot([], [], pen=pg.mkPen(GA, width=2))
+        self.mean_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2))
+        self.worst_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#d62728", width=1))
         self.loss_plot.getPlotItem().export_table = self._loss_table
         self.diversity_plot = titled_plot("Population diversity", "generation",
                                           "mean pairwise Hamming distance (bits)",
-                                          name="diversity")
+                                          name="diversity", integer_x=True)
         self.diversity_curve = self.diversity_plot.plot([], [], pen=pg.mkPen("#9467bd",
-                                                                             width=2),
-                                                        name="diversity")
+                                                                             width=2))
         self.boundary = BoundaryView("Decision boundary of the best", "evolution_boundary",
                                      point_size=5)
         self.boundary_plot = self.boundary.widget
@@ -257,25 +180,45 @@ class EvolutionPanel(QWidget):
             plot.setDownsampling(auto=True, mode="peak")
         grid.addWidget(self.loss_plot, 0, 0)
         grid.addWidget(self.diversity_plot, 0, 1)
-        grid.addWidget(self.boundary_plot, 0, 2)
+        grid.addWidget(self.boundary_plot, 1, 0, 1, 2)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
         return tab
 
     def _comparison_tab(self) -> QWidget:
         tab = QWidget()
         grid = QGridLayout(tab)
+        keys = (("GA (best)", GA), ("SGD", SGD))
         self.passes_plot = titled_plot("Best loss against forward passes",
-                                       "full-batch forward passes", "loss", name="ga_vs_sgd_passes")
+                                       "full-batch forward passes", "loss",
+                                       name="ga_vs_sgd_passes", log_y=True, keys=keys)
         self.time_plot = titled_plot("Best loss against wall time", "seconds", "loss",
-                                     name="ga_vs_sgd_time")
+                                     name="ga_vs_sgd_time", log_y=True, keys=keys)
         self.comparison_curves = {}
         for plot, axis in ((self.passes_plot, "passes"), (self.time_plot, "time")):
             plot.getPlotItem().setLogMode(x=True, y=True)
-            plot.addLegend(offset=(-10, 10))
             self.comparison_curves[axis] = (
-                plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2), name="GA (best)"),
-                plot.plot([], [], pen=pg.mkPen("#ff7f0e", width=2), name="SGD"))
-        grid.addWidget(self.passes_plot, 0, 0)
-        grid.addWidget(self.time_plot, 0, 1)
+                plot.plot([], [], pen=pg.mkPen(GA, width=2)),
+                plot.plot([], [], pen=pg.mkPen(SGD, width=2)))
+        self.compare_button = QPushButton("Compare with SGD")
+        self.compare_button.setToolTip("Train the same network with full-batch SGD (the "
+                                       "Training page's learning rate and momentum) for as "
+                                       "long as the GA has run")
+        self.compare_button.clicked.connect(self._on_compare)
+        self.quantise_button = QPushButton("Quantisation error of the chain")
+        self.quantise_button.setToolTip("What snapping the chain's current weights to the "
+                                        "4-bit grid does to them and to the loss")
+        self.quantise_button.clicked.connect(self._on_quantise)
+        self.comparison_status = QLabel(" ")
+        self.comparison_status.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.compare_button)
+        row.addWidget(self.quantise_button)
+        row.addWidget(self.comparison_status, 1)
+        grid.addLayout(row, 0, 0, 1, 2)
+        grid.addWidget(self.passes_plot, 1, 0)
+        grid.addWidget(self.time_plot, 1, 1)
+        grid.setRowStretch(1, 1)
         return tab
 
     def _on_generations_arrived(self, stats: list[GenerationStats]) -> None:
@@ -312,7 +255,7 @@ class EvolutionPanel(QWidget):
         self._on_slot_changed(self.state.slot.running)
 
     def _clear_plots(self) -> None:
-        self.table = GrowingTable(len(COLUMNS))
+        self.table = GrowingTable(len(COLUMNS) - 1)
         self.sgd = GrowingTable(3)
         self._latest = None
         self.genome_view.show_nothing()
@@ -320,6 +263,8 @@ class EvolutionPanel(QWidget):
         self._redraw_timer.mark_dirty(BOUNDARY_PART)
         self.progress.setValue(0)
         self.rate_label.setText(" ")
+        for plot in self.plots():
+            plot.getPlotItem().enableAutoRange()  # a new run's ranges, not the last one's
         self._redraw_timer.mark_dirty()
 
     def _on_reset(self) -> None:
@@ -336,7 +281,7 @@ class EvolutionPanel(QWidget):
     def _on_quantise(self) -> None:
         report = self.run.quantisation()
         if report is not None:
-            self.status.setText(
+            self.comparison_status.setText(
                 f"current chain on the 4-bit grid: ‖W − Q(W)‖/‖W‖ = "
                 f"{report.relative_error:.3g}; loss {report.float_loss:.4g} (float) → "
                 f"{report.quantised_loss:.4g} (quantised)")
@@ -359,7 +304,8 @@ class EvolutionPanel(QWidget):
 
     def _on_compare(self) -> None:
         if not self.run.history:
-            self.status.setText("run the GA first: SGD gets as long as the GA has run")
+            self.comparison_status.setText("run the GA first: SGD gets as long as the GA "
+                                           "has run")
             return
         self.sgd = GrowingTable(3)
         settings = self.state.training.settings
@@ -371,7 +317,10 @@ class EvolutionPanel(QWidget):
         self._redraw_timer.mark_dirty()
 
     def _loss_table(self) -> tuple[list[str], list[list[object]]]:
-        return list(COLUMNS), self.table.view().tolist()
+        """The current run's history; its number in the first column (runs stay apart)."""
+        run = self.run.run_number
+        return list(COLUMNS), [[run, int(row[0]), *row[1:7], int(row[7])]
+                               for row in self.table.view().tolist()]
 
     def redraw(self) -> None:
         """Everything at once (tests and exports); live updates go part by part."""

@@ -1,90 +1,191 @@
 """Gradient flow: per-layer ‖dL/dW‖ and ‖dL/da‖ on a log scale, activation std and the
-saturated/dead share per layer, and makemore-style overlaid histograms of activations and
-gradients per layer.
+saturated/dead share per layer, and every activation layer's distribution of values and
+of gradients as one image each (layers × bins, log density), with a picked layer's
+histograms below.
 
-A 30-layer sigmoid or tanh chain shows its vanishing gradients at a glance. Listens to
-``chain_changed`` (recreate curves) and ``pass_changed`` (new numbers; redrawn at most
-~30 times a second).
+A 30-layer sigmoid or tanh chain shows its vanishing gradients at a glance; a 200-layer
+chain stays readable (one image, not 200 curves). Listens to ``chain_changed`` and
+``pass_changed`` (redrawn at most ~30 times a second, also while training runs).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
+from engine.core.distributions import Distributions, distributions
 from engine.core.layers import Activation, Linear
-from engine.core.stats import histograms
-from gui.plot_widgets import LogBars, RedrawTimer, depth_colour, log_floor, titled_plot
+from engine.core.stats import LayerStats
+from gui.plot_widgets import LogBars, RedrawTimer, log_floor, set_keys, titled_plot
 from gui.state import AppState
 
-MAX_LEGEND = 8
+WEIGHT, ACTIVATION = "#d62728", "#1f77b4"
+STD, SATURATED, DEAD = "#2ca02c", "#ff7f0e", "#7f7f7f"
+AXES = {"output": "value", "grad": "log₁₀|dL/da|"}
+DISTRIBUTION_TITLES = {"output": "Activation values per layer",
+                       "grad": "Gradient magnitude log₁₀|dL/da| per layer"}
+
+
+class DistributionImage:
+    """One plot: rows = activation layers (input end at the bottom), columns = bins,
+    colour = log₁₀ density, with a colour bar. Clicking a row picks that layer."""
+
+    def __init__(self, of: str, on_pick: Callable[[int], None]) -> None:
+        self.of = of
+        self.widget = titled_plot(DISTRIBUTION_TITLES[of], AXES[of], "layer",
+                                  name="activation_distributions" if of == "output"
+                                  else "gradient_distributions")
+        self.item = self.widget.getPlotItem()
+        self.image = pg.ImageItem()
+        self.item.addItem(self.image)
+        self.bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), width=12,
+                                   label="log₁₀ density", interactive=False)
+        self.bar.setImageItem(self.image, insert_in=self.item)
+        self.marker = pg.InfiniteLine(angle=0, pen=pg.mkPen("w", width=1.5,
+                                                            style=Qt.PenStyle.DashLine))
+        self.item.addItem(self.marker)
+        self.item.getViewBox().setMouseEnabled(x=False, y=False)
+        self.image.mouseClickEvent = self._on_click
+        self._on_pick = on_pick
+        self.data: Distributions | None = None
+        self.item.export_table = self.table
+
+    def show(self, data: Distributions | None, picked_row: int) -> None:
+        self.data = data
+        if data is None:
+            self.image.clear()
+            self.marker.hide()
+            return
+        with np.errstate(divide="ignore"):
+            logged = np.log10(data.density)
+        logged[~np.isfinite(logged)] = np.nan  # empty bins draw nothing
+        finite = logged[np.isfinite(logged)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        self.image.setImage(logged.T, autoLevels=False)  # ImageItem's first axis is x
+        self.bar.setLevels((low, high if high > low else low + 1))
+        x0, x1 = float(data.edges[0]), float(data.edges[-1])
+        rows = len(data.layers)
+        self.image.setRect(QRectF(x0, -0.5, x1 - x0, rows))
+        self.item.getAxis("left").setTicks([_row_ticks(data.layers)])
+        self.item.setRange(xRange=(x0, x1), yRange=(-0.5, rows - 0.5), padding=0)
+        self.marker.setPos(picked_row)
+        self.marker.show()
+
+    def _on_click(self, event: pg.GraphicsScene.mouseEvents.MouseClickEvent) -> None:
+        if self.data is None:
+            return
+        row = round(self.image.mapToParent(event.pos()).y())
+        if 0 <= row < len(self.data.layers):
+            self._on_pick(self.data.layers[row])
+
+    def table(self) -> tuple[list[str], list[list[object]]]:
+        """Rows (layer, bin start, bin end, density), raw: not the log shown."""
+        data = self.data
+        if data is None:
+            return ["layer", "bin_start", "bin_end", "density"], []
+        rows: list[list[object]] = [
+            [layer, float(data.edges[b]), float(data.edges[b + 1]), float(data.density[r, b])]
+            for r, layer in enumerate(data.layers) for b in range(len(data.edges) - 1)]
+        axis = "log10_abs_" if data.log_axis else ""
+        return ["layer", f"{axis}bin_start", f"{axis}bin_end", "density"], rows
+
+
+def _row_ticks(layers: tuple[int, ...]) -> list[tuple[float, str]]:
+    step = max(1, len(layers) // 10)
+    return [(float(row), str(layer)) for row, layer in enumerate(layers) if row % step == 0]
 
 
 class GradientFlowPanel(QWidget):
-    """Gradient-flow bars, activation statistics and histograms for the current pass."""
+    """Gradient-flow bars, activation statistics and per-layer distributions."""
 
     def __init__(self, state: AppState) -> None:
         super().__init__()
         self.state = state
+        self.picked = -1  # chain index of the layer whose histograms are shown
         grid = QGridLayout(self)
         self.summary = QLabel()
         grid.addWidget(self.summary, 0, 0, 1, 2)
-
-        self.flow_plot = titled_plot("Gradient flow per layer (log scale)", "layer", "L2 norm",
-                                     log_axis=True, name="gradient_flow")
-        self.flow_plot.addLegend(offset=(10, 10))
-        self.weight_bars = LogBars(self.flow_plot, "‖dL/dW‖ (linear)", "#d62728", -0.2)
-        self.activation_bars = LogBars(self.flow_plot, "‖dL/da‖ (activation)", "#1f77b4", 0.2)
+        self.flow_plot = titled_plot("Gradient flow per layer", "layer", "L2 norm",
+                                     log_axis=True, integer_x=True, name="gradient_flow",
+                                     keys=(("‖dL/dW‖ (linear)", WEIGHT),
+                                           ("‖dL/da‖ (activation)", ACTIVATION)))
+        self.weight_bars = LogBars(self.flow_plot, "‖dL/dW‖ (linear)", WEIGHT, -0.2)
+        self.activation_bars = LogBars(self.flow_plot, "‖dL/da‖ (activation)", ACTIVATION, 0.2)
         self.flow_plot.getPlotItem().export_table = self._flow_table
-        grid.addWidget(self.flow_plot, 1, 0)
-
         self.health_plot = titled_plot("Activations per layer", "layer", "std / share",
-                                       name="activation_health")
-        self.health_plot.addLegend(offset=(-10, 10))
-        self.std_curve = self.health_plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2),
-                                               symbol="o", symbolSize=5, name="output std")
-        self.saturated_bars = pg.BarGraphItem(x=[], height=[], width=0.35, brush="#ff7f0e",
-                                              name="saturated share")
-        self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.35, brush="#7f7f7f",
-                                         name="dead ReLU share")
+                                       integer_x=True, name="activation_health",
+                                       keys=(("output std", STD), ("saturated", SATURATED),
+                                             ("dead ReLU", DEAD)))
+        self.std_curve = self.health_plot.plot([], [], pen=pg.mkPen(STD, width=2), symbol="o",
+                                               symbolSize=4, symbolBrush=STD, symbolPen=None)
+        self.saturated_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=SATURATED)
+        self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=DEAD)
         self.health_plot.addItem(self.saturated_bars)
         self.health_plot.addItem(self.dead_bars)
         self.health_plot.getPlotItem().export_table = self._health_table
+        self.images = {of: DistributionImage(of, self.pick) for of in ("output", "grad")}
+        self.detail = {of: titled_plot("picked layer", AXES[of], "density",
+                                       name=f"picked_{of}_histogram")
+                       for of in ("output", "grad")}
+        self.detail_curves = {of: plot.plot([], [], pen=pg.mkPen("#333", width=1.5),
+                                            stepMode="center", fillLevel=0,
+                                            brush=(31, 119, 180, 80))
+                              for of, plot in self.detail.items()}
+        picker = QHBoxLayout()
+        picker.addWidget(QLabel("picked layer"))
+        self.layer_spin = QSpinBox()
+        self.layer_spin.setToolTip("An activation layer; or click a row of the images")
+        self.layer_spin.valueChanged.connect(self.pick)
+        picker.addWidget(self.layer_spin)
+        picker.addStretch(1)
+        grid.addWidget(self.flow_plot, 1, 0)
         grid.addWidget(self.health_plot, 1, 1)
-
-        self.activation_hist = titled_plot("Activation distribution per layer", "value",
-                                           "density", name="activation_histograms")
-        self.gradient_hist = titled_plot("Gradient distribution per layer", "dL/da",
-                                         "density", name="gradient_histograms")
-        grid.addWidget(self.activation_hist, 2, 0)
-        grid.addWidget(self.gradient_hist, 2, 1)
-        self.hist_curves: dict[str, list[pg.PlotDataItem]] = {"output": [], "grad": []}
-
+        grid.addWidget(self.images["output"].widget, 2, 0)
+        grid.addWidget(self.images["grad"].widget, 2, 1)
+        grid.addLayout(picker, 3, 0, 1, 2)
+        grid.addWidget(self.detail["output"], 4, 0)
+        grid.addWidget(self.detail["grad"], 4, 1)
+        for row, stretch in ((1, 4), (2, 4), (4, 2)):
+            grid.setRowStretch(row, stretch)
         self._redraw_timer = RedrawTimer(self.redraw, self)
         state.chain_changed.connect(self._on_chain_changed)
         state.pass_changed.connect(self._redraw_timer.mark_dirty)
         self._on_chain_changed()
 
     def plots(self) -> list[pg.PlotWidget]:
-        return [self.flow_plot, self.health_plot, self.activation_hist, self.gradient_hist]
+        return [self.flow_plot, self.health_plot, self.images["output"].widget,
+                self.images["grad"].widget, self.detail["output"], self.detail["grad"]]
+
+    def _activation_layers(self) -> list[int]:
+        return [i for i, layer in enumerate(self.state.chain.layers)
+                if isinstance(layer, Activation)]
 
     def _on_chain_changed(self) -> None:
-        activations = [(i, layer.kind) for i, layer in enumerate(self.state.chain.layers)
-                       if isinstance(layer, Activation)]
-        for key, plot in (("output", self.activation_hist), ("grad", self.gradient_hist)):
-            item = plot.getPlotItem()
-            for curve in self.hist_curves[key]:
-                item.removeItem(curve)
-            if item.legend is not None:
-                item.legend.scene().removeItem(item.legend)
-                item.legend = None
-            if len(activations) <= MAX_LEGEND:
-                item.addLegend(offset=(-10, 10))
-            self.hist_curves[key] = [
-                item.plot([], [], pen=pg.mkPen(depth_colour(n, len(activations)), width=1.5),
-                          name=f"layer {i} ({kind})")
-                for n, (i, kind) in enumerate(activations)]
+        activations = self._activation_layers()
+        self.layer_spin.blockSignals(True)
+        self.layer_spin.setRange(min(activations, default=0), max(activations, default=0))
+        self.layer_spin.setEnabled(bool(activations))
+        if self.picked not in activations:
+            self.picked = activations[0] if activations else -1
+        self.layer_spin.setValue(max(self.picked, 0))
+        self.layer_spin.blockSignals(False)
+        for plot in self.plots():
+            plot.getPlotItem().enableAutoRange()
+        self._redraw_timer.mark_dirty()
+
+    def pick(self, layer: int) -> None:
+        """Show activation layer ``layer``'s histograms (the nearest activation layer)."""
+        activations = self._activation_layers()
+        if not activations:
+            return
+        self.picked = min(activations, key=lambda i: abs(i - layer))
+        self.layer_spin.blockSignals(True)
+        self.layer_spin.setValue(self.picked)
+        self.layer_spin.blockSignals(False)
         self._redraw_timer.mark_dirty()
 
     def redraw(self) -> None:
@@ -107,19 +208,26 @@ class GradientFlowPanel(QWidget):
         dead = [(i, stats[i].dead) for i in acts if stats[i].dead is not None]
         self.saturated_bars.setOpts(x=[i for i, _ in saturated], height=[v for _, v in saturated])
         self.dead_bars.setOpts(x=[i for i, _ in dead], height=[v for _, v in dead])
-        for key in ("output", "grad"):
-            curves = self.hist_curves[key]
-            found = {h.index: h for h in histograms(pass_, key)} if pass_ is not None else {}
-            for curve, index in zip(curves, acts, strict=False):
-                hist = found.get(index)
-                if hist is None:
-                    curve.setData([], [])
-                else:
-                    curve.setData(np.array(hist.centers), np.array(hist.density))
+        for of, image in self.images.items():
+            data = distributions(pass_, of) if pass_ is not None else None
+            row = data.layers.index(self.picked) if data and self.picked in data.layers else 0
+            image.show(data, row)
+            self._show_detail(of, data, row)
         self.summary.setText(self._summary(weight_norms, stats, acts))
 
+    def _show_detail(self, of: str, data: Distributions | None, row: int) -> None:
+        title = AXES[of]
+        if data is None:
+            self.detail_curves[of].setData([], [])
+            set_keys(self.detail[of], f"picked layer: {title}", ())
+            return
+        self.detail_curves[of].setData(data.edges, data.density[row])
+        zeros = f", {data.zeros[row]:.0%} exactly 0" if data.log_axis and data.zeros[row] else ""
+        set_keys(self.detail[of], f"layer {data.layers[row]} ({data.kinds[row]}): "
+                 f"{title}{zeros}", ())
+
     @staticmethod
-    def _summary(weight_norms: np.ndarray, stats: list, acts: list[int]) -> str:
+    def _summary(weight_norms: np.ndarray, stats: list[LayerStats], acts: list[int]) -> str:
         finite = weight_norms[np.isfinite(weight_norms) & (weight_norms > 0)]
         parts = []
         if finite.size >= 2:
@@ -129,17 +237,17 @@ class GradientFlowPanel(QWidget):
                 parts.append("→ vanishing gradients")
             elif ratio > 1e3:
                 parts.append("→ exploding gradients")
-        saturated = [stats[i].saturated for i in acts if stats[i].saturated is not None]
+        saturated = [v for i in acts if (v := stats[i].saturated) is not None]
         if saturated:
             parts.append(f"mean saturated share {np.mean(saturated):.0%}")
-        dead = [stats[i].dead for i in acts if stats[i].dead is not None]
+        dead = [v for i in acts if (v := stats[i].dead) is not None]
         if dead:
             parts.append(f"mean dead ReLU share {np.mean(dead):.0%}")
         return "   ".join(parts) or "Run a full pass to see the gradient flow."
 
     def _flow_table(self) -> tuple[list[str], list[list[object]]]:
-        rows = [["grad_weight_l2", float(x), float(v)]
-                for x, v in zip(self.weight_bars.x, self.weight_bars.values, strict=True)]
+        rows: list[list[object]] = [["grad_weight_l2", float(x), float(v)] for x, v in zip(
+            self.weight_bars.x, self.weight_bars.values, strict=True)]
         rows += [["grad_activation_l2", float(x), float(v)]
                  for x, v in zip(self.activation_bars.x, self.activation_bars.values,
                                  strict=True)]

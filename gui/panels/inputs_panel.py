@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QRadioButton,
     QSlider,
@@ -40,16 +39,21 @@ class ValueSlider(QWidget):
         super().__init__()
         self.low, self.high = low, high
         self._on_change = on_change
-        layout = QHBoxLayout(self)
+        layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setVerticalSpacing(0)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
         self.field = QDoubleSpinBox()
         self.field.setDecimals(4)
-        self.field.setRange(-1e6, 1e6)
+        self.field.setRange(-1e9, 1e9)
         self.field.setKeyboardTracking(False)
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.field)
+        self.range_label = QLabel(self._range_text())
+        self.range_label.setStyleSheet("color: #777; font-size: 8pt;")
+        layout.addWidget(self.slider, 0, 0)
+        layout.addWidget(self.field, 0, 1)
+        layout.addWidget(self.range_label, 1, 0)
+        layout.setColumnStretch(0, 1)
         self.set_value(value)
         self.slider.valueChanged.connect(self._on_slider)
         self.field.valueChanged.connect(self._on_field)
@@ -57,13 +61,29 @@ class ValueSlider(QWidget):
     def value(self) -> float:
         return self.field.value()
 
+    def _range_text(self) -> str:
+        return f"slider {self.low:.4g} … {self.high:.4g}".replace("-", "−")
+
     def set_value(self, value: float) -> None:
+        self._widen_to(value)
         self.field.blockSignals(True)
         self.slider.blockSignals(True)
         self.field.setValue(value)
         self.slider.setValue(self._position(value))
         self.field.blockSignals(False)
         self.slider.blockSignals(False)
+
+    def _widen_to(self, value: float) -> None:
+        """A typed value outside the slider's range widens it (by a fifth beyond the
+        value), so the handle follows what was typed."""
+        if self.low <= value <= self.high:
+            return
+        span = self.high - self.low
+        if value < self.low:
+            self.low = value - 0.2 * span
+        else:
+            self.high = value + 0.2 * span
+        self.range_label.setText(self._range_text())
 
     def _position(self, value: float) -> int:
         share = (value - self.low) / (self.high - self.low) if self.high > self.low else 0.5
@@ -77,6 +97,7 @@ class ValueSlider(QWidget):
         self._on_change(value)
 
     def _on_field(self, value: float) -> None:
+        self._widen_to(value)
         self.slider.blockSignals(True)
         self.slider.setValue(self._position(value))
         self.slider.blockSignals(False)
@@ -97,9 +118,11 @@ class InputsPanel(QWidget):
         layout.addWidget(self.slider_box)
 
         batch_box = QGroupBox("Stepping batch")
-        batch_layout = QFormLayout(batch_box)
+        batch_layout = QGridLayout(batch_box)
         self.sample_radio = QRadioButton("the slider sample")
-        self.dataset_radio = QRadioButton("the dataset, first N samples")
+        self.dataset_radio = QRadioButton("the data, first N:")
+        self.sample_radio.setToolTip("Step and recompute the sample the sliders set")
+        self.dataset_radio.setToolTip("Step and recompute the dataset's first N samples")
         group = QButtonGroup(self)
         group.addButton(self.sample_radio)
         group.addButton(self.dataset_radio)
@@ -107,9 +130,9 @@ class InputsPanel(QWidget):
         self.batch_spin.setRange(0, 1_000_000)
         self.batch_spin.setSpecialValueText("all")
         self.batch_spin.setToolTip("N = 0 uses every sample")
-        batch_layout.addRow(self.sample_radio)
-        batch_layout.addRow(self.dataset_radio)
-        batch_layout.addRow("N", self.batch_spin)
+        batch_layout.addWidget(self.sample_radio, 0, 0, 1, 2)
+        batch_layout.addWidget(self.dataset_radio, 1, 0)
+        batch_layout.addWidget(self.batch_spin, 1, 1)
         self.sample_radio.toggled.connect(self._on_batch_mode)
         self.batch_spin.valueChanged.connect(self._on_batch_mode)
         layout.addWidget(batch_box)

@@ -1,27 +1,34 @@
-"""Training: dataset, loss and SGD settings, Run/Pause/Step; live loss curve, decision
-boundary, update-to-data ratio, weight norms and output norms per layer over steps.
+"""Training: Run/Pause, Step and Reset on top; the data and SGD settings below them; the
+loss curve, decision boundary, update-to-data ratio, weight norms and output norms.
 
-Training runs on the state's worker thread; this panel only buffers the snapshots it is
-sent and redraws at most ~30 times a second. Listens to ``training_progressed``,
-``training_reset``, ``training_state_changed``, ``boundary_computed``, ``data_changed``,
-``chain_changed`` and ``session_changed``.
+Training runs on the state's worker; this panel buffers the snapshots it is sent and
+redraws part by part at most ~30 times a second. Deep chains plot up to
+``MAX_LAYER_CURVES`` linear layers, spread from the input to the output. Listens to the
+training run's ``progressed``/``history_cleared``/``message_posted``, the slot's
+``changed``, and the state's ``boundary_computed``, ``data_changed``,
+``settings_changed`` and ``chain_changed``.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -33,7 +40,15 @@ from engine.core.training import TrainStep
 from engine.data.datasets import MAX_CLASSES
 from engine.data.session import CsvData, GeneratedData, SessionError
 from gui.boundary_view import BoundaryView
-from gui.plot_widgets import GrowingTable, RedrawTimer, depth_colour, titled_plot
+from gui.plot_widgets import (
+    GrowingTable,
+    RedrawTimer,
+    depth_colour,
+    representative,
+    set_keys,
+    titled_plot,
+)
+from gui.settings import remember_folder, start_folder
 from gui.state import AppState
 
 GENERATED = ("circle", "xor", "gaussian", "spiral", "spirals", "blobs", "plane",
@@ -41,6 +56,9 @@ GENERATED = ("circle", "xor", "gaussian", "spiral", "spirals", "blobs", "plane",
 MULTI_CLASS = ("spirals", "blobs")
 CSV_ITEM = "CSV file…"
 BOUNDARY_PART = 4  # index of _redraw_boundary among the redraw timer's parts
+MAX_LAYER_CURVES = 8
+LAYER_PLOTS = (("ratio", "Update-to-data ratio std(ΔW)/std(W)"),
+               ("weight", "Weight norm ‖W‖"), ("output", "Output norm ‖z‖ of linear layers"))
 
 
 class TrainingPanel(QWidget):
@@ -52,32 +70,28 @@ class TrainingPanel(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(self._controls())
         plots = QGridLayout()
-        self.loss_plot = titled_plot("Training loss", "step", "loss (log)", name="loss")
-        self.loss_plot.getPlotItem().setLogMode(y=True)
-        self.loss_plot.setClipToView(True)
-        self.loss_plot.setDownsampling(auto=True, mode="peak")
-        self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2),
-                                              name="loss")
+        self.loss_plot = titled_plot("Training loss", "step", "loss", name="loss", log_y=True)
+        self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2))
         self.boundary = BoundaryView("Decision boundary", "decision_boundary")
         self.boundary_plot = self.boundary.widget
         self._boundary_values: np.ndarray | None = None
-        self.ratio_plot = titled_plot("Update-to-data ratio per linear layer", "step",
-                                      "lr·std(∇W)/std(W) (log)", name="update_ratio")
-        self.ratio_plot.getPlotItem().setLogMode(y=True)
-        self.ratio_plot.addLine(y=-3, pen=pg.mkPen("k", style=pg.QtCore.Qt.PenStyle.DashLine))
-        self.weight_plot = titled_plot("Weight norm ‖W‖ per linear layer", "step", "‖W‖",
-                                       name="weight_norms")
-        self.output_plot = titled_plot("Output norm ‖z‖ per linear layer", "step", "‖z‖ (log)",
-                                       name="output_norms")
-        self.output_plot.getPlotItem().setLogMode(y=True)
-        for plot in (self.ratio_plot, self.weight_plot, self.output_plot):
+        self.ratio_plot = titled_plot(LAYER_PLOTS[0][1], "step", "ratio",
+                                      name="update_ratio", log_y=True)
+        self.ratio_plot.addLine(y=-3, pen=pg.mkPen("k", style=Qt.PenStyle.DashLine))
+        self.weight_plot = titled_plot(LAYER_PLOTS[1][1], "step", "‖W‖", name="weight_norms")
+        self.output_plot = titled_plot(LAYER_PLOTS[2][1], "step", "‖z‖", name="output_norms",
+                                       log_y=True)
+        for plot in (self.loss_plot, self.ratio_plot, self.weight_plot, self.output_plot):
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
+        for number, plot in enumerate((self.ratio_plot, self.weight_plot, self.output_plot)):
+            # CSV and SVG data: every linear layer, not only the curves drawn
+            plot.getPlotItem().export_table = partial(self._layer_table, number)
         plots.addWidget(self.loss_plot, 0, 0)
         plots.addWidget(self.boundary_plot, 0, 1)
-        plots.addWidget(self.ratio_plot, 0, 2)
-        plots.addWidget(self.weight_plot, 1, 0)
-        plots.addWidget(self.output_plot, 1, 1, 1, 2)
+        plots.addWidget(self.ratio_plot, 1, 0)
+        plots.addWidget(self.weight_plot, 1, 1)
+        plots.addWidget(self.output_plot, 2, 0, 1, 2)
         layout.addLayout(plots, 1)
         self.layer_curves: dict[str, list[pg.PlotDataItem]] = {}
 
@@ -86,16 +100,16 @@ class TrainingPanel(QWidget):
             lambda: self._layer_part("weight", 1), lambda: self._layer_part("output", 2),
             self._redraw_boundary], self)
         state.training.progressed.connect(self._on_training_progressed)
-        state.training.history_cleared.connect(self._on_training_reset)
+        state.training.history_cleared.connect(self._on_history_cleared)
         state.training.message_posted.connect(self.status.setText)
         state.slot.changed.connect(self._on_slot_changed)
         state.boundary_computed.connect(self._on_boundary_computed)
         state.data_changed.connect(self._on_data_changed)
         state.settings_changed.connect(self._sync_controls)
-        state.chain_changed.connect(self._on_training_reset)
+        state.chain_changed.connect(self._on_history_cleared)
         self._sync_controls()
         self._on_data_changed()
-        self._on_training_reset()
+        self._on_history_cleared()
 
     def plots(self) -> list[pg.PlotWidget]:
         return [self.loss_plot, self.boundary_plot, self.ratio_plot, self.weight_plot,
@@ -105,82 +119,117 @@ class TrainingPanel(QWidget):
 
     def _controls(self) -> QWidget:
         box = QWidget()
-        box.setMaximumWidth(260)
+        box.setFixedWidth(250)
         column = QVBoxLayout(box)
-        form = QFormLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Run or pause training (Ctrl+R)")
+        self.run_button.clicked.connect(self._on_run_clicked)
+        self.step_button = QPushButton("Step")
+        self.step_button.setToolTip("One SGD step")
+        self.step_button.clicked.connect(self.state.training.step)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Re-initialise the chain from its seed and clear the "
+                                     "history (Ctrl+Shift+R)")
+        self.reset_button.clicked.connect(self.state.reset)
+        for button in (self.run_button, self.step_button, self.reset_button):
+            buttons.addWidget(button)
+        column.addLayout(buttons)
+        self.status = QLabel("Not trained yet.")
+        self.status.setWordWrap(True)
+        # fixed: a label that changes height on every step would re-lay out every plot
+        self.status.setFixedHeight(self.status.fontMetrics().lineSpacing() * 3 + 4)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        column.addWidget(self.status)
+        settings = QWidget()
+        settings_column = QVBoxLayout(settings)
+        settings_column.setContentsMargins(0, 0, 4, 0)
+        settings_column.addWidget(self._data_group())
+        settings_column.addWidget(self._optimizer_group())
+        settings_column.addStretch(1)
+        scroll = QScrollArea()  # the settings scroll; the buttons above them never do
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(settings)
+        column.addWidget(scroll, 1)
+        return box
+
+    def _data_group(self) -> QGroupBox:
+        group = QGroupBox("Data")
+        form = QFormLayout(group)
         self.dataset_box = QComboBox()
         self.dataset_box.addItems([*GENERATED, CSV_ITEM])
+        self.dataset_box.activated.connect(self._on_dataset_chosen)
         self.samples_spin = QSpinBox()
         self.samples_spin.setRange(1, 100_000)
         self.noise_spin = QDoubleSpinBox()
-        self.noise_spin.setRange(0.0, 0.5)
+        self.noise_spin.setRange(0.0, 1.0)
         self.noise_spin.setSingleStep(0.05)
+        self.noise_spin.setToolTip("The Playground's noise % / 100 (its slider stops at 0.5)")
         self.classes_spin = QSpinBox()
         self.classes_spin.setRange(2, MAX_CLASSES)
         self.classes_spin.setValue(3)
         self.classes_spin.setToolTip("Number of classes (spirals and blobs)")
         self.apply_data = QPushButton("Generate data")
         self.apply_data.clicked.connect(self._on_apply_data)
-        self.dataset_box.activated.connect(self._on_dataset_chosen)
-        self.loss_box = QComboBox()
-        self.loss_box.addItems(list(LOSSES))
-        self.loss_box.activated.connect(lambda _: self.state.set_loss(self.loss_box.currentText()))
-        self.lr_spin = QDoubleSpinBox()
-        self.lr_spin.setDecimals(5)
-        self.lr_spin.setRange(1e-5, 100.0)
-        self.lr_spin.setSingleStep(0.01)
-        self.lr_spin.setToolTip("Takes effect at the next step, without a reset")
-        self.lr_spin.valueChanged.connect(lambda v: self.state.set_train_settings(lr=v))
-        self.momentum_spin = QDoubleSpinBox()
-        self.momentum_spin.setRange(0.0, 0.999)
-        self.momentum_spin.setSingleStep(0.1)
-        self.momentum_spin.valueChanged.connect(
-            lambda v: self.state.set_train_settings(momentum=v))
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(0, 1_000_000)
-        self.batch_spin.setSpecialValueText("full batch")
-        self.batch_spin.valueChanged.connect(
-            lambda v: self.state.set_train_settings(batch_size=v))
         form.addRow("dataset", self.dataset_box)
         form.addRow("samples", self.samples_spin)
         form.addRow("noise", self.noise_spin)
         form.addRow("classes", self.classes_spin)
         form.addRow(self.apply_data)
+        return group
+
+    def _optimizer_group(self) -> QGroupBox:
+        group = QGroupBox("Loss and SGD")
+        form = QFormLayout(group)
+        self.loss_box = QComboBox()
+        self.loss_box.addItems(list(LOSSES))
+        self.loss_box.activated.connect(lambda _: self.state.set_loss(self.loss_box.currentText()))
+        self.lr_spin = self._number(5, 1e-6, 100.0, 0.01, "lr")
+        self.lr_spin.setToolTip("Takes effect at the next step, without a reset")
+        self.momentum_spin = self._number(3, 0.0, 0.999, 0.1, "momentum")
+        self.decay_spin = self._number(5, 0.0, 10.0, 1e-4, "weight_decay")
+        self.decay_spin.setToolTip("L2 penalty added to the gradient, as torch.optim.SGD")
+        self.nesterov_check = QCheckBox("Nesterov momentum")
+        self.nesterov_check.toggled.connect(
+            lambda on: self.state.set_train_settings(nesterov=on))
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(0, 1_000_000)
+        self.batch_spin.setSpecialValueText("full batch")
+        self.batch_spin.valueChanged.connect(
+            lambda v: self.state.set_train_settings(batch_size=v))
         form.addRow("loss", self.loss_box)
         form.addRow("learning rate", self.lr_spin)
         form.addRow("momentum", self.momentum_spin)
+        form.addRow("weight decay", self.decay_spin)
+        form.addRow(self.nesterov_check)
         form.addRow("batch size", self.batch_spin)
-        column.addLayout(form)
-        buttons = QHBoxLayout()
-        self.run_button = QPushButton("Run")
-        # Fixed sizes: a label or button that changes size on every step would re-lay out
-        # (and repaint) every plot beside it.
-        self.run_button.setFixedWidth(self.run_button.fontMetrics().horizontalAdvance("Pause") + 40)
-        self.run_button.setToolTip("Run or pause training (Ctrl+R)")
-        self.run_button.clicked.connect(self._on_run_clicked)
-        self.step_button = QPushButton("Step")
-        self.step_button.setToolTip("One SGD step")
-        self.step_button.clicked.connect(self.state.training.step)
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.step_button)
-        column.addLayout(buttons)
-        self.status = QLabel("Not trained yet.")
-        self.status.setWordWrap(True)
-        self.status.setFixedHeight(self.status.fontMetrics().lineSpacing() * 4)
-        self.status.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        column.addWidget(self.status)
-        column.addStretch(1)
-        return box
+        return group
+
+    def _number(self, decimals: int, low: float, high: float, step: float,
+                setting: str) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setDecimals(decimals)
+        spin.setRange(low, high)
+        spin.setSingleStep(step)
+        spin.valueChanged.connect(lambda v: self.state.set_train_settings(**{setting: v}))
+        return spin
 
     def _sync_controls(self) -> None:
         settings, session = self.state.training.settings, self.state.session
-        for widget in (self.lr_spin, self.momentum_spin, self.batch_spin, self.loss_box):
+        widgets = (self.lr_spin, self.momentum_spin, self.decay_spin, self.nesterov_check,
+                   self.batch_spin, self.loss_box)
+        for widget in widgets:
             widget.blockSignals(True)
         self.lr_spin.setValue(settings.lr)
         self.momentum_spin.setValue(settings.momentum)
+        self.decay_spin.setValue(settings.weight_decay)
+        self.nesterov_check.setChecked(settings.nesterov)
         self.batch_spin.setValue(settings.batch_size)
         self.loss_box.setCurrentText(session.loss)
-        for widget in (self.lr_spin, self.momentum_spin, self.batch_spin, self.loss_box):
+        for widget in widgets:
             widget.blockSignals(False)
         data = session.data
         if isinstance(data, GeneratedData):
@@ -209,7 +258,8 @@ class TrainingPanel(QWidget):
             QMessageBox.warning(self, "Dataset", str(error))
 
     def _load_csv(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load CSV data", "", "CSV (*.csv)")
+        path, _ = QFileDialog.getOpenFileName(self, "Load CSV data", start_folder("data"),
+                                              "CSV (*.csv)")
         if not path:
             self._sync_controls()
             return
@@ -226,6 +276,7 @@ class TrainingPanel(QWidget):
             QMessageBox.warning(self, "CSV data", str(error))
             self._sync_controls()
             return False
+        remember_folder("data", path)
         return True
 
     def _on_run_clicked(self) -> None:
@@ -239,26 +290,25 @@ class TrainingPanel(QWidget):
 
     # -- data ------------------------------------------------------------------------------
 
-    def _on_training_reset(self) -> None:
+    def _on_history_cleared(self) -> None:
         linear = [i for i, layer in enumerate(self.state.chain.layers)
                   if isinstance(layer, Linear)]
         self.linear_indices = linear
+        self.shown = representative(len(linear), MAX_LAYER_CURVES)  # positions in linear
         self.table = GrowingTable(2 + 3 * len(linear))
-        for key, plot in (("ratio", self.ratio_plot), ("weight", self.weight_plot),
-                          ("output", self.output_plot)):
+        keys = [(f"layer {linear[n]}", depth_colour(n, len(linear)).name()) for n in self.shown]
+        for (key, title), plot in zip(LAYER_PLOTS, (self.ratio_plot, self.weight_plot,
+                                                     self.output_plot), strict=True):
             item = plot.getPlotItem()
             for curve in self.layer_curves.get(key, []):
                 item.removeItem(curve)
-            if item.legend is None and len(linear) <= 8:
-                item.addLegend(offset=(-10, 10))
-            if item.legend is not None:
-                item.legend.clear()
             self.layer_curves[key] = [
-                item.plot([], [], pen=pg.mkPen(depth_colour(n, len(linear)), width=1.5),
-                          name=f"layer {i}" if len(linear) <= 8 else None)
-                for n, i in enumerate(linear)]
+                item.plot([], [], pen=pg.mkPen(depth_colour(n, len(linear)), width=1.5))
+                for n in self.shown]
+            set_keys(plot, title, keys)
+        for plot in self.plots():
+            plot.getPlotItem().enableAutoRange()  # a new run's ranges, not the last one's
         self.status.setText("Not trained yet.")
-        self._sync_controls()
         self._redraw_timer.mark_dirty()
 
     def _on_training_progressed(self, steps: list[TrainStep]) -> None:
@@ -293,8 +343,15 @@ class TrainingPanel(QWidget):
         data = self.table.view()
         self.loss_curve.setData(data[:, 0], data[:, 1])
 
+    def _layer_table(self, start: int) -> tuple[list[str], list[list[object]]]:
+        data = self.table.view()
+        n = len(self.linear_indices)
+        header = ["step", *(f"layer_{i}" for i in self.linear_indices)]
+        columns = data[:, [0, *range(start * n + 2, start * n + 2 + n)]]
+        return header, [[int(row[0]), *row[1:]] for row in columns.tolist()]
+
     def _layer_part(self, key: str, start: int) -> None:
         data = self.table.view()
         n = len(self.linear_indices)
-        for j, curve in enumerate(self.layer_curves[key]):
-            curve.setData(data[:, 0], data[:, start * n + 2 + j])
+        for curve, position in zip(self.layer_curves[key], self.shown, strict=True):
+            curve.setData(data[:, 0], data[:, start * n + 2 + position])

@@ -18,7 +18,7 @@ def prepare(qtbot, window, samples: int = 64) -> None:
     choose(qtbot, window.builder.preset_box, "Small classifier (16-16, tanh)")
     qtbot.mouseClick(window.builder.preset_button, Qt.MouseButton.LeftButton)
     choose(qtbot, window.training.loss_box, "bce_with_logits")
-    window.docks["evolution"].raise_()
+    window.show_page("evolution")
 
 
 def click(qtbot, button) -> None:
@@ -120,7 +120,7 @@ def test_use_best_loads_the_quantised_weights_into_the_chain(qtbot, window) -> N
     assert float(window.state.pass_.loss) == np.float32(best) or abs(
         float(window.state.pass_.loss) - best) < 1e-5
     click(qtbot, panel.quantise_button)
-    assert "4-bit grid" in panel.status.text()
+    assert "4-bit grid" in panel.comparison_status.text()
 
 
 def test_compare_with_sgd_plots_both(qtbot, window) -> None:

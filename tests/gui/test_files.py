@@ -43,7 +43,7 @@ def test_save_and_reopen_round_trip(qtbot, window, tmp_path: Path) -> None:
     assert window.state.dirty
     assert window.isWindowModified()
     path = tmp_path / "saved.json"
-    assert window._save_to(path)
+    assert window.files.save_to(path)
     assert not window.state.dirty
     saved = load_session(path)
     assert saved.task.lr == 0.07
@@ -68,22 +68,22 @@ def test_layout_persists_between_launches(qtbot, settings_file: Path, dialogs) -
     qtbot.addWidget(first)
     first.show()
     first.docks["inputs"].hide()
-    first.resize(701, 502)  # the offscreen screen is 800×600
+    first.resize(1101, 702)
     first.close()
     assert settings_file.exists()
     second = MainWindow(AppState())
     qtbot.addWidget(second)
     second.show()
     assert second.docks["inputs"].isHidden()
-    assert second.size().height() == 502
+    assert second.size().height() == 702
 
 
 def test_editing_a_loaded_chain_whose_weights_no_longer_fit(qtbot, window) -> None:
     assert window.open_path(ROOT / "examples" / "seed.json")
     builder = window.builder
     builder.layer_list.setCurrentRow(0)
-    builder.width_spin.setValue(4)
-    builder.width_spin.editingFinished.emit()  # as when the person leaves the field
+    builder.editor.width_spin.setValue(4)
+    builder.editor.width_spin.editingFinished.emit()  # as when the person leaves the field
     assert window.state.chain.layers[0].params["weight"].shape == (4, 1)
     assert window.state.chain.layers[2].params["weight"].shape == (1, 4)
     assert window.state.pass_ is not None
@@ -109,7 +109,7 @@ def test_saved_session_keeps_running_statistics_and_every_panel(qtbot, window,
     window.inputs.sliders[0].set_value(1.25)
     state.set_probe(0, 1.25)
     path = tmp_path / "bn.json"
-    assert window._save_to(path)
+    assert window.files.save_to(path)
 
     fresh = MainWindow(AppState())
     qtbot.addWidget(fresh)

@@ -25,6 +25,9 @@ def test_step_forward_and_backward_show_the_chain_rule(qtbot, window) -> None:
     upstream, local, product = (float(record.grad_output[0, 0]), float(record.local[0, 0]),
                                 float(record.grad_input[0, 0]))
     assert local == pytest.approx(1 - math.tanh(3.3) ** 2, rel=1e-12)
+    # the views redraw at display rate: wait for the frame, as a person does
+    qtbot.waitUntil(lambda: "Layer 1" in window.chain_view.details.toPlainText(),
+                    timeout=2000)
     text = window.chain_view.details.toPlainText()
     assert f"dL/dz0 = dL/da × f′(z) = {fmt(upstream)} × {fmt(local)} = {fmt(product)}" in text
     assert "= 0.01558 × 0.005427 = 8.457e−05" in text
@@ -38,12 +41,13 @@ def test_the_chain_rule_on_screen_stays_true_after_other_passes(qtbot, window) -
         click_action(qtbot, window, "Step forward")
     for _ in range(3):
         click_action(qtbot, window, "Step backward")
+    qtbot.waitUntil(lambda: "= 0.01558 × 0.005427 = 8.457e−05"
+                    in window.chain_view.details.toPlainText(), timeout=2000)
     shown = window.chain_view.details.toPlainText()
-    assert "= 0.01558 × 0.005427 = 8.457e−05" in shown
     before = [t.clone() for _, t in window.state.chain.parameters()]
     qtbot.mouseClick(window.evolution.quantise_button, Qt.MouseButton.LeftButton)
-    assert "4-bit grid" in window.evolution.status.text()
-    window.chain_view.select_layer(1)  # redraw the details from the pass as it is now
+    assert "4-bit grid" in window.evolution.comparison_status.text()
+    window.chain_view.select_layer(1)  # redraws the details from the pass as it is now
     assert window.chain_view.details.toPlainText() == shown
     record = window.state.pass_.record(1)
     assert record.grad_input[0, 0] == record.grad_output[0, 0] * record.local[0, 0]
@@ -97,7 +101,7 @@ def test_builder_adds_removes_and_reorders(qtbot, window) -> None:
     assert builder.layer_list.currentRow() == 2
     qtbot.mouseClick(builder.up_button, Qt.MouseButton.LeftButton)
     assert [layer.type for layer in window.state.chain.layers][1] == "norm"
-    choose(qtbot, builder.norm_box, "rms")
+    choose(qtbot, builder.editor.norm_box, "rms")
     assert window.state.chain.layers[1].kind == "rms"
     qtbot.mouseClick(builder.remove_button, Qt.MouseButton.LeftButton)
     assert [layer.type for layer in window.state.chain.layers] == [

@@ -1,0 +1,132 @@
+"""The Guide: a dock with a page per part of the window that says what each plot means,
+how to read it and what to try. It follows the page the window shows (F1 opens it)."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from PySide6.QtWidgets import QComboBox, QTextBrowser, QVBoxLayout, QWidget
+
+
+def _version() -> str:
+    try:
+        return metadata.version("chainlab")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+ABOUT = (f"<b>Chain Lab</b> {_version()}<br>Neural-network mechanics, made visible.<br>"
+         "Every number is computed by an engine checked against PyTorch autograd and "
+         "torch.optim.SGD.")
+
+TOPICS: dict[str, tuple[str, str]] = {
+    "start": ("Start here", """
+<h3>Start here</h3>
+<p>Chain Lab shows what happens inside a chain of layers, with the real numbers.</p>
+<ol>
+<li><b>Build</b> a chain in the <i>Chain builder</i> (left): a preset, or “Repeat block”
+for a deep one. Click a layer in the list to edit it.</li>
+<li><b>Step</b> through it: <i>Step forward</i> (Ctrl+→) applies one layer, <i>Step
+backward</i> (Ctrl+←) back-propagates through one. The <i>Chain</i> page shows each
+layer's values and, for the selected layer, the chain rule with its numbers.</li>
+<li><b>Drag</b> the input sliders (<i>Inputs</i>, left): every view recomputes live.</li>
+<li><b>Watch</b> the <i>Gradient flow</i> page: how big the gradient is at each layer.</li>
+<li><b>Train</b> with SGD on the <i>Training</i> page, or <b>evolve</b> the weights
+without any gradient on the <i>Evolution</i> page.</li>
+</ol>
+<p>Pages: Ctrl+1 … Ctrl+4. The wheel scrolls panels; it changes a number only in the
+field you clicked into.</p>"""),
+    "chain": ("Chain", """
+<h3>The Chain page</h3>
+<p>Each box is a layer: linear (blue), norm (green), activation (orange). Inside: the
+first sample's values for narrow layers, or the batch's ‖·‖ and standard deviation.
+The edges' colour and thickness show ‖dL/d output‖ on a log scale: thin and blue where
+the gradient is small, thick and red where it is large.</p>
+<p><b>Click a layer</b> to see its numbers: input, output, the gradient arriving from
+above (upstream), the local derivative, and the chain rule written out, e.g.
+<i>dL/dz = dL/da × f′(z) = 0.01558 × 0.005427 = 8.457e−05</i>. Every number is the
+engine's; the product is its result, shown beside its factors.</p>
+<p>For a <b>linear layer</b> a table shows its weights and biases: type a number to set
+one (a student can vary the seed example's 0.3s and watch the chain rule change).</p>
+<p><b>Try</b>: the seed example with x = 10 saturates the first tanh (f′(3.3) ≈ 0.0054):
+drag x towards 0.5 and watch f′ grow towards 1.</p>"""),
+    "gradients": ("Gradient flow", """
+<h3>The Gradient flow page</h3>
+<p><b>Gradient flow per layer</b>: ‖dL/dW‖ of each linear layer and ‖dL/da‖ of each
+activation, on a log scale. Bars that shrink towards the input (left) are vanishing
+gradients: the first layers barely learn. Bars that grow are exploding gradients.</p>
+<p><b>Activations per layer</b>: the standard deviation of each activation's output, and
+the share of saturated units (|tanh| &gt; 0.97, sigmoid outside [0.03, 0.97]) or dead
+ReLUs (0 for every sample). Saturated units pass almost no gradient: f′ ≈ 0.</p>
+<p><b>Distributions</b>: one row per activation layer (input end at the bottom). Left,
+the values each layer outputs; right, log₁₀|dL/da|, so a gradient that vanishes with
+depth shows as a distribution sliding left. Colour is the density (log scale, bar on
+the right). Click a row (or choose a layer) to see that layer's histogram below.</p>
+<p><b>Try</b>: “Deep sigmoid, 30 layers” (vanishes), then “Deep ReLU, Kaiming init”
+(healthy), then a deep tanh with layer norm.</p>"""),
+    "training": ("Training", """
+<h3>The Training page</h3>
+<p>Run/Pause (Ctrl+R), Step and Reset sit at the top; the settings below apply at once.
+The learning rate, momentum, weight decay, Nesterov and the batch size change a
+running training at its next step; the data, the loss and the chain restart it.</p>
+<p><b>Training loss</b> per step (log scale). <b>Decision boundary</b> on 2-D data:
+the chain's probability of class 1 (orange → blue), or for K classes each region in its
+class's colour, paler where the chain is less sure. <b>Update-to-data ratio</b>:
+std(ΔW)/std(W) of each linear layer's applied update; about 1e-3 (the dashed line) is
+the healthy rule of thumb: far below, the layer learns slowly; far above, it thrashes.
+<b>Weight norm</b> and <b>output norm</b> per layer over the steps. Deep chains show up
+to eight layers, spread from the input to the output.</p>
+<p>If a run explodes, the status line says where the first NaN/Inf appeared; Reset
+re-initialises the chain from its seed.</p>"""),
+    "evolution": ("Evolution", """
+<h3>The Evolution page</h3>
+<p>A genetic algorithm evolves whole weight sets with no gradient: each individual's
+weights are 4-bit codes on a log grid {0, ±α, ±α/2, …, ±α/64}. Each generation keeps the
+best (elite), picks parents (tournament, uniform or rank), mixes them code by code
+(crossover) and flips bits at the bit-flip rate (mutation).</p>
+<p><b>Start</b> begins a new run (run 1, 2, …; the plots show the current one),
+<b>Continue</b> extends a paused run, <b>Step</b> runs one generation, <b>Stop</b> ends the
+run keeping its curves, <b>Reset</b> clears them. <b>Use best</b> loads the best
+individual into the chain, so every other page shows it.</p>
+<p><b>Progress</b>: best, mean ± sd and worst loss; diversity (mean pairwise Hamming
+distance in bits: when it collapses, the population has converged); the best's
+decision boundary. <b>Genomes</b>: the best 48 individuals' codes, and how one child was
+made. <b>GA vs SGD</b>: SGD on the same network for as long as the GA has run, against
+forward passes and wall time.</p>
+<p><b>Try</b>: “Quantisation error of the chain” after training with SGD: how much does
+snapping the trained weights to the 4-bit grid cost?</p>"""),
+    "files": ("Files and export", """
+<h3>Files and export</h3>
+<p>File ▸ Save writes the session (the chain with every parameter and batch norm's
+running statistics, the data, every panel's settings) as JSON; File ▸ Open reads it
+back, and <i>./run-app run SESSION.json --out DIR</i> runs it headless. A bad file is
+reported and the open session kept.</p>
+<p>Right-click any plot to export it as PNG, SVG or CSV (the raw values), or use
+File ▸ Export plot (Ctrl+E). File ▸ Export as PyTorch code writes a script that rebuilds
+the chain as torch.nn.Sequential with its parameters.</p>"""),
+}
+
+
+class GuidePanel(QWidget):
+    """A topic chooser and the topic's page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        self.topics = QComboBox()
+        for key, (title, _text) in TOPICS.items():
+            self.topics.addItem(title, key)
+        self.text = QTextBrowser()
+        self.text.setOpenExternalLinks(True)
+        layout.addWidget(self.topics)
+        layout.addWidget(self.text, 1)
+        self.topics.currentIndexChanged.connect(self._on_topic)
+        self._on_topic(0)
+
+    def show_topic(self, key: str) -> None:
+        index = self.topics.findData(key)
+        if index >= 0:
+            self.topics.setCurrentIndex(index)
+
+    def _on_topic(self, index: int) -> None:
+        self.text.setHtml(TOPICS[self.topics.itemData(index)][1])

@@ -1,0 +1,82 @@
+"""A linear layer's weight matrix and bias as an editable table.
+
+Rows are output units, columns the inputs and then the bias. Typing a number sets that
+parameter through the state (an edit: training restarts from the new weights). Large
+layers show their first ``MAX_SHOWN`` rows and columns.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+MAX_SHOWN = 64
+
+
+class WeightsTable(QWidget):
+    """Signals: edited(name, index tuple, value)."""
+
+    edited = Signal(str, tuple, float)
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.caption = QLabel()
+        self.table = QTableWidget()
+        self.table.itemChanged.connect(self._on_item_changed)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.table, 1)
+        self._showing = False
+        self.shape: tuple[int, int] = (0, 0)
+
+    def show_layer(self, index: int, weight: np.ndarray, bias: np.ndarray) -> None:
+        """Fill the table with ``weight`` (out, in) and ``bias`` (out,) of layer ``index``."""
+        rows, columns = weight.shape
+        shown_rows, shown_columns = min(rows, MAX_SHOWN), min(columns, MAX_SHOWN)
+        clipped = "" if (rows, columns) == (shown_rows, shown_columns) else \
+            f" (first {shown_rows} × {shown_columns} shown)"
+        self.caption.setText(f"Layer {index}: W ({rows} × {columns}) and b{clipped}. "
+                             "Type a number to set it.")
+        self._showing = True
+        if (self.table.rowCount(), self.table.columnCount()) != (shown_rows,
+                                                                  shown_columns + 1):
+            self.table.setRowCount(shown_rows)
+            self.table.setColumnCount(shown_columns + 1)
+            self.table.setHorizontalHeaderLabels(
+                [f"x{k}" for k in range(shown_columns)] + ["bias"])
+            self.table.setVerticalHeaderLabels([f"y{j}" for j in range(shown_rows)])
+        for j in range(shown_rows):
+            for k in range(shown_columns + 1):
+                value = float(bias[j]) if k == shown_columns else float(weight[j, k])
+                self._set_cell(j, k, value)
+        self.shape = (shown_rows, shown_columns)
+        self._showing = False
+
+    def _set_cell(self, row: int, column: int, value: float) -> None:
+        text = repr(value)
+        item = self.table.item(row, column)
+        if item is None:
+            self.table.setItem(row, column, QTableWidgetItem(text))
+        elif item.text() != text and not self.table.isPersistentEditorOpen(item):
+            item.setText(text)
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if self._showing:
+            return
+        try:
+            value = float(item.text())
+        except ValueError:
+            self.caption.setText(f"{item.text()!r} is not a number")
+            return
+        if not math.isfinite(value):
+            self.caption.setText("a parameter must be a finite number")
+            return
+        row, column = item.row(), item.column()
+        if column == self.shape[1]:
+            self.edited.emit("bias", (row,), value)
+        else:
+            self.edited.emit("weight", (row, column), value)
