@@ -180,10 +180,12 @@ class LayerEditor(QStackedWidget):
 
     def sizeHint(self) -> QSize:
         """The shown page's size, not the largest page's: the builder stays compact."""
-        return self.currentWidget().sizeHint()
+        page = self.currentWidget()
+        return page.sizeHint() if page is not None else super().sizeHint()
 
     def minimumSizeHint(self) -> QSize:
-        return self.currentWidget().minimumSizeHint()
+        page = self.currentWidget()
+        return page.minimumSizeHint() if page is not None else super().minimumSizeHint()
 
     # -- emitting changes ------------------------------------------------------------------
 

@@ -117,10 +117,10 @@ class MainWindow(QMainWindow):
     _sized = False
 
     def _default_sizes(self) -> None:
-        self.resizeDocks([self.docks["builder"]], [310], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["builder"]], [330], Qt.Orientation.Horizontal)
         height = self.height()
         self.resizeDocks([self.docks["builder"], self.docks["inputs"]],
-                         [int(height * 0.58), int(height * 0.42)], Qt.Orientation.Vertical)
+                         [int(height * 0.52), int(height * 0.48)], Qt.Orientation.Vertical)
 
     def show_page(self, name: str) -> None:
         self.pages.setCurrentIndex(PAGES.index(name))

@@ -1,21 +1,26 @@
-"""Plot widgets shared by the panels: a log-scale bar chart, export menus, a redraw timer.
+"""Plot widgets shared by the panels: titled plots with their legend as keys, log and
+integer axes, log-scale bars, a frame-rate redraw scheduler, a growing table.
 
 Plot items are created once and updated with ``setData``/``setOpts``; panels mark
-themselves dirty and a ~30 Hz timer redraws only what changed.
+themselves dirty and :class:`RedrawTimer` redraws only what changed, at display rate.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QWidget
 
+from engine.core.distributions import sticky_range
 from gui.export_menu import install_export_menu
 
-REDRAW_INTERVAL_MS = 33  # at most ~30 redraws a second
+FRAME_MS = 16  # at most one redraw per 60 Hz display frame
+FRAME_BUDGET_MS = 8  # then the rest of the frame is the event loop's
 
 
 def representative(count: int, at_most: int) -> list[int]:
@@ -118,7 +123,8 @@ def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool
         item.setLabel("bottom", x_label)
     if y_label:
         item.setLabel("left", y_label)
-    item.showGrid(x=True, y=True, alpha=0.2)
+    # no grid: pyqtgraph draws it with the axes, so every data update would repaint
+    # the axes and their text (most of a live plot's cost)
     for side in ("left", "bottom"):
         item.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" on an axis misleads
     if log_y:
@@ -141,6 +147,39 @@ class IntegerAxis(pg.AxisItem):
             step *= 5 if str(step).startswith("2") else 2
         first = low + (-low) % step
         return [(float(step), [float(v) for v in range(first, high + 1, step)])]
+
+
+class StickyRanges:
+    """A plot's view range that moves only when the data leaves it or shrinks to a small
+    part of it (:func:`engine.core.distributions.sticky_range`): a slider's small change
+    redraws the curves, not the axes. Double-clicking the plot re-fits it."""
+
+    def __init__(self, widget: pg.PlotWidget) -> None:
+        self.view = widget.getPlotItem().getViewBox()
+        self.view.disableAutoRange()
+        self.x: tuple[float, float] | None = None
+        self.y: tuple[float, float] | None = None
+
+    def fit(self, x: np.ndarray | None, y: np.ndarray | None) -> None:
+        """Keep or move the range for data ``x``, ``y`` (NaN/inf ignored)."""
+        changed = False
+        for axis, data in (("x", x), ("y", y)):
+            if data is None:
+                continue
+            finite = np.asarray(data, dtype=float)
+            finite = finite[np.isfinite(finite)]
+            if finite.size == 0:
+                continue
+            old = getattr(self, axis)
+            new = sticky_range(float(finite.min()), float(finite.max()), old)
+            if new != old:
+                setattr(self, axis, new)
+                changed = True
+        if changed:
+            self.view.setRange(xRange=self.x, yRange=self.y, padding=0)
+
+    def reset(self) -> None:
+        self.x = self.y = None
 
 
 class LogBars:
@@ -173,46 +212,69 @@ def log_floor(*arrays: np.ndarray) -> float:
 
 
 class RedrawTimer(QObject):
-    """Redraws dirty parts of a panel on a timer, one part per tick.
+    """Coalesces a panel's redraws to at most one per display frame (16 ms).
 
-    ``parts`` are callables, each updating one plot. Qt repaints everything made dirty
-    since the last frame in one go, so updating one plot per tick keeps any single
-    event-loop iteration down to one plot's paint while a worker competes for the CPU.
-    A part is redrawn at most every ``len(parts) × REDRAW_INTERVAL_MS``.
+    A change is drawn at the next frame: at once when the last frame was long ago, so a
+    slider's change shows without waiting for a fixed tick. ``parts`` are callables,
+    each updating one plot; within one frame dirty parts are redrawn until
+    ``FRAME_BUDGET_MS`` is spent and the rest at the next frame, which keeps each
+    event-loop iteration short while a worker competes for the CPU. A hidden panel (a
+    page not shown) is not drawn at all: its parts wait, dirty, until it shows.
     """
 
     def __init__(self, parts: Callable[[], None] | Sequence[Callable[[], None]],
-                 parent: QObject | None = None) -> None:
-        super().__init__(parent)
+                 panel: QWidget) -> None:
+        super().__init__(panel)
+        self._panel = panel
         self._parts = [parts] if callable(parts) else list(parts)
         self._dirty = [False] * len(self._parts)
         self._next = 0
+        self._last = 0.0  # perf_counter of the last frame
         self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_INTERVAL_MS)
-        self._timer.timeout.connect(self._on_timeout)
-        self._timer.start()
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._on_frame)
+        panel.installEventFilter(self)
 
     def mark_dirty(self, part: int | None = None) -> None:
         if part is None:
             self._dirty = [True] * len(self._parts)
         else:
             self._dirty[part] = True
+        self._schedule()
 
     def flush(self) -> None:
-        """Redraw every dirty part now."""
+        """Redraw every dirty part now (tests, exports), shown or not."""
         for index, part in enumerate(self._parts):
             if self._dirty[index]:
                 self._dirty[index] = False
                 part()
 
-    def _on_timeout(self) -> None:
-        for offset in range(len(self._parts)):
-            index = (self._next + offset) % len(self._parts)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Show and any(self._dirty):
+            self._schedule()
+        return False
+
+    def _schedule(self) -> None:
+        if self._timer.isActive() or not self._panel.isVisible():
+            return
+        wait_ms = (self._last - time.perf_counter()) * 1000 + FRAME_MS
+        self._timer.start(int(min(max(wait_ms, 0.0), FRAME_MS)))
+
+    def _on_frame(self) -> None:
+        if not self._panel.isVisible():
+            return  # drawn when shown (eventFilter)
+        started = self._last = time.perf_counter()
+        count = len(self._parts)
+        for offset in range(count):
+            index = (self._next + offset) % count
             if self._dirty[index]:
                 self._dirty[index] = False
                 self._next = index + 1
                 self._parts[index]()
-                return
+                if (time.perf_counter() - started) * 1000 > FRAME_BUDGET_MS:
+                    break
+        if any(self._dirty):
+            self._schedule()
 
 
 class GrowingTable:

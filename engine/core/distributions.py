@@ -10,6 +10,7 @@ comes from one ``bincount`` over the concatenated values.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,13 +34,37 @@ class Distributions:
     zeros: np.ndarray  # (rows,) share of values exactly 0 (gradients; else 0)
     log_axis: bool  # the value axis is log10|value|
 
+    @property
+    def range(self) -> tuple[float, float]:
+        return float(self.edges[0]), float(self.edges[-1])
+
     def centres(self) -> np.ndarray:
         return (self.edges[1:] + self.edges[:-1]) / 2
 
 
-def distributions(pass_: Pass, of: str = "output", bins: int = BINS) -> Distributions | None:
+def sticky_range(low: float, high: float, previous: tuple[float, float] | None = None,
+                 fill: float = 0.4) -> tuple[float, float]:
+    """A range for data in [low, high]: ``previous`` while the data stays inside it and
+    fills at least ``fill`` of it, else a rounded range a tenth wider than the data.
+    Live plots use it so that small changes do not move the axes (and repaint them)."""
+    if previous is not None:
+        a, b = previous
+        if a <= low and high <= b and (high - low) >= fill * (b - a):
+            return previous
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return (0.0, 1.0)
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    pad = (high - low) * 0.1
+    step = 10.0 ** math.floor(math.log10(high - low + 2 * pad)) / 10
+    return (math.floor((low - pad) / step) * step, math.ceil((high + pad) / step) * step)
+
+
+def distributions(pass_: Pass, of: str = "output", bins: int = BINS,
+                  previous: tuple[float, float] | None = None) -> Distributions | None:
     """Histograms of every activation layer's output (``of="output"``) or dL/d output
-    (``of="grad"``) that the pass has computed; None when there is none."""
+    (``of="grad"``) that the pass has computed; None when there is none. The bins span
+    ``sticky_range`` of the values (``previous``: the range used last time)."""
     rows, kinds, tensors = [], [], []
     for index, layer in enumerate(pass_.chain.layers):
         tensor = pass_.outputs[index] if of == "output" else pass_.grad_outputs[index]
@@ -62,8 +87,7 @@ def distributions(pass_: Pass, of: str = "output", bins: int = BINS) -> Distribu
     finite = torch.isfinite(values)
     values, ids = values[finite], ids[finite]
     low, high = (float(values.min()), float(values.max())) if values.numel() else (0.0, 1.0)
-    if high <= low:
-        low, high = low - 0.5, high + 0.5
+    low, high = sticky_range(low, high, previous)
     width = (high - low) / bins
     bin_of = ((values - low) / width).floor().long().clamp_(0, bins - 1)
     counts = torch.bincount(ids * bins + bin_of, minlength=len(rows) * bins)

@@ -50,11 +50,11 @@ class _Reduced:
 def _reduce(tensors: list[torch.Tensor]) -> _Reduced:
     if not tensors:
         return _Reduced([], [], [])
-    flat = [t.detach().reshape(-1).double() for t in tensors]
-    sizes = torch.tensor([f.numel() for f in flat], dtype=torch.float64)
-    values = torch.cat(flat)
-    ids = torch.repeat_interleave(torch.arange(len(flat)), sizes.long())
-    count = len(flat)
+    counts = [t.numel() for t in tensors]
+    sizes = torch.tensor(counts, dtype=torch.float64)
+    values = torch.cat([t.detach().reshape(-1) for t in tensors]).double()  # one conversion
+    ids = torch.repeat_interleave(torch.arange(len(tensors)), torch.tensor(counts))
+    count = len(tensors)
     total = torch.zeros(count, dtype=torch.float64).index_add_(0, ids, values)
     mean = total / sizes.clamp_min(1)
     squares = torch.zeros(count, dtype=torch.float64).index_add_(0, ids, values * values)

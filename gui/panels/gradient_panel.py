@@ -17,10 +17,17 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from engine.core.distributions import Distributions, distributions
+from engine.core.distributions import Distributions, distributions, sticky_range
 from engine.core.layers import Activation, Linear
 from engine.core.stats import LayerStats
-from gui.plot_widgets import LogBars, RedrawTimer, log_floor, set_keys, titled_plot
+from gui.plot_widgets import (
+    LogBars,
+    RedrawTimer,
+    StickyRanges,
+    log_floor,
+    set_keys,
+    titled_plot,
+)
 from gui.state import AppState
 
 WEIGHT, ACTIVATION = "#d62728", "#1f77b4"
@@ -52,6 +59,8 @@ class DistributionImage:
         self.image.mouseClickEvent = self._on_click
         self._on_pick = on_pick
         self.data: Distributions | None = None
+        self.levels: tuple[float, float] | None = None
+        self.shown_rect: tuple[float, float, int] | None = None
         self.item.export_table = self.table
 
     def show(self, data: Distributions | None, picked_row: int) -> None:
@@ -66,12 +75,19 @@ class DistributionImage:
         finite = logged[np.isfinite(logged)]
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         self.image.setImage(logged.T, autoLevels=False)  # ImageItem's first axis is x
-        self.bar.setLevels((low, high if high > low else low + 1))
-        x0, x1 = float(data.edges[0]), float(data.edges[-1])
+        levels = sticky_range(low, high, self.levels, fill=0.5)
+        if levels != self.levels:  # the colour bar's axis repaints only when they move
+            self.levels = levels
+            self.bar.setLevels(levels)
+        else:
+            self.image.setLevels(levels)
+        x0, x1 = data.range
         rows = len(data.layers)
         self.image.setRect(QRectF(x0, -0.5, x1 - x0, rows))
-        self.item.getAxis("left").setTicks([_row_ticks(data.layers)])
-        self.item.setRange(xRange=(x0, x1), yRange=(-0.5, rows - 0.5), padding=0)
+        if self.shown_rect != (x0, x1, rows):
+            self.shown_rect = (x0, x1, rows)
+            self.item.getAxis("left").setTicks([_row_ticks(data.layers)])
+            self.item.setRange(xRange=(x0, x1), yRange=(-0.5, rows - 0.5), padding=0)
         self.marker.setPos(picked_row)
         self.marker.show()
 
@@ -135,6 +151,9 @@ class GradientFlowPanel(QWidget):
                                             stepMode="center", fillLevel=0,
                                             brush=(31, 119, 180, 80))
                               for of, plot in self.detail.items()}
+        self.ranges = {name: StickyRanges(plot) for name, plot in (
+            ("flow", self.flow_plot), ("health", self.health_plot),
+            ("output", self.detail["output"]), ("grad", self.detail["grad"]))}
         picker = QHBoxLayout()
         picker.addWidget(QLabel("picked layer"))
         self.layer_spin = QSpinBox()
@@ -173,8 +192,10 @@ class GradientFlowPanel(QWidget):
             self.picked = activations[0] if activations else -1
         self.layer_spin.setValue(max(self.picked, 0))
         self.layer_spin.blockSignals(False)
-        for plot in self.plots():
-            plot.getPlotItem().enableAutoRange()
+        for ranges in self.ranges.values():
+            ranges.reset()
+        for image in self.images.values():
+            image.shown_rect = None
         self._redraw_timer.mark_dirty()
 
     def pick(self, layer: int) -> None:
@@ -202,14 +223,20 @@ class GradientFlowPanel(QWidget):
         floor = log_floor(weight_norms, act_norms)
         self.weight_bars.set_values(np.array(linear), weight_norms, floor)
         self.activation_bars.set_values(np.array(acts), act_norms, floor)
-        self.std_curve.setData(np.array(acts, dtype=float),
-                               np.array([stats[i].output_std for i in acts], dtype=float))
+        layer_span = np.array([-0.5, len(layers) - 0.5])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(np.concatenate([weight_norms, act_norms]))
+        self.ranges["flow"].fit(layer_span, np.append(logs, floor))
+        stds = np.array([stats[i].output_std for i in acts], dtype=float)
+        self.std_curve.setData(np.array(acts, dtype=float), stds)
         saturated = [(i, stats[i].saturated) for i in acts if stats[i].saturated is not None]
         dead = [(i, stats[i].dead) for i in acts if stats[i].dead is not None]
         self.saturated_bars.setOpts(x=[i for i, _ in saturated], height=[v for _, v in saturated])
         self.dead_bars.setOpts(x=[i for i, _ in dead], height=[v for _, v in dead])
+        self.ranges["health"].fit(layer_span, np.append(stds, [0.0, 1.0]))
         for of, image in self.images.items():
-            data = distributions(pass_, of) if pass_ is not None else None
+            previous = image.data.range if image.data is not None else None
+            data = distributions(pass_, of, previous=previous) if pass_ is not None else None
             row = data.layers.index(self.picked) if data and self.picked in data.layers else 0
             image.show(data, row)
             self._show_detail(of, data, row)
@@ -222,6 +249,7 @@ class GradientFlowPanel(QWidget):
             set_keys(self.detail[of], f"picked layer: {title}", ())
             return
         self.detail_curves[of].setData(data.edges, data.density[row])
+        self.ranges[of].fit(np.asarray(data.range), np.append(data.density[row], 0.0))
         zeros = f", {data.zeros[row]:.0%} exactly 0" if data.log_axis and data.zeros[row] else ""
         set_keys(self.detail[of], f"layer {data.layers[row]} ({data.kinds[row]}): "
                  f"{title}{zeros}", ())

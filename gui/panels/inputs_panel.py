@@ -48,6 +48,8 @@ class ValueSlider(QWidget):
         self.field.setDecimals(4)
         self.field.setRange(-1e9, 1e9)
         self.field.setKeyboardTracking(False)
+        # sized for ordinary values, not for the ±1e9 the range allows
+        self.field.setFixedWidth(self.field.fontMetrics().horizontalAdvance("−000.0000") + 34)
         self.range_label = QLabel(self._range_text())
         self.range_label.setStyleSheet("color: #777; font-size: 8pt;")
         layout.addWidget(self.slider, 0, 0)

@@ -5,6 +5,7 @@ Also the ``--screenshot`` command line, which renders offscreen.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -160,3 +161,23 @@ def test_no_display_is_a_clear_message(tmp_path: Path) -> None:
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "no display" in result.stderr
+
+
+@pytest.mark.xvfb
+@pytest.mark.parametrize("session", ["spiral_train.json", "deep_tanh.json"])
+def test_every_key_control_fits_a_laptop_screen(xvfb_display: str, tmp_path: Path,
+                                                session: str) -> None:
+    """At 1280×800 every page's buttons, settings and plots are on screen (issue 10: the
+    Training and Evolution plots showed their top half, Run/Reset scrolled away)."""
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env.update(DISPLAY=xvfb_display, QT_QPA_PLATFORM="xcb",
+               CHAINLAB_SETTINGS=str(tmp_path / "settings.ini"))
+    shots = Path(os.environ.get("CHAINLAB_SCREENSHOT_DIR", tmp_path))
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "gui" / "x11_layout_check.py"),
+                             str(ROOT / "examples" / session), str(shots)],
+                            capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["screen"] == [1280, 800]
+    assert report["window"] == [1280, 800]
+    assert report["problems"] == []
