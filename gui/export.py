@@ -1,24 +1,32 @@
 """Every export goes through here: PNG, SVG and CSV of any plot, PNG of any widget.
 
-SVG: pyqtgraph 0.14's ``SVGExporter`` fails with PySide6 6.12 (pyqtgraph issue 3485), so
-SVG is rendered by QtSvg's ``QSvgGenerator`` painting the plot's scene. Curves become
-SVG paths whose coordinates are the data mapped to the page, and a ``<desc>`` lists the
-data series, so the file carries the plotted numbers.
+SVG is written by :mod:`gui.svg_export` from the plot's items (thin strokes, one path
+per curve thinned to the pixels, axes, title, clipped data), with the data table in a
+``<desc>``. CSV holds the data as given to the plot, never log10 values or pyqtgraph's
+on-screen downsampling. Files are written to a temporary name and renamed, with the
+permissions a file written in place would get. Dialogs open in the user's documents or
+the folder last exported to.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter
-from PySide6.QtCore import QRectF, QSize
-from PySide6.QtGui import QPainter
-from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from engine.data.files import mode_for
+from gui.settings import remember_folder, start_folder
+from gui.svg_export import plot_svg
+
+# Characters of the data table kept in an SVG's <desc>: enough for every plot's table in
+# full but a long curve's, whose whole table is the CSV export (the SVG stays small).
+DESCRIPTION_LIMIT = 50_000
 
 
 class ExportError(OSError):
@@ -35,6 +43,7 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         write(temporary)
         if not temporary.exists() or temporary.stat().st_size == 0:
             raise ExportError(f"could not write {path}")
+        os.chmod(temporary, mode_for(path))
         temporary.replace(path)
     except OSError as error:
         temporary.unlink(missing_ok=True)
@@ -54,39 +63,26 @@ def export_png(target: pg.PlotWidget | pg.PlotItem, path: str | Path, width: int
 
 def export_svg(target: pg.PlotWidget | pg.PlotItem, path: str | Path) -> None:
     item = plot_item_of(target)
-    rect = item.sceneBoundingRect()
-    size = QSize(max(1, round(rect.width())), max(1, round(rect.height())))
+    lines = item.titleLabel.item.toPlainText().replace("\u2028", "\n").splitlines()
+    title = next((line.strip() for line in lines if line.strip()), "")  # not the keys
+    document = plot_svg(item, title or "Chain Lab plot", _data_description(item))
 
     def write(temporary: Path) -> None:
-        generator = QSvgGenerator()
-        generator.setFileName(str(temporary))
-        generator.setSize(size)
-        # Match the screen's resolution: at QSvgGenerator's default 72 dpi, pyqtgraph's
-        # view-box contents are scaled by 96/72 against the axes.
-        view = item.scene().views()[0] if item.scene().views() else None
-        generator.setResolution(view.logicalDpiX() if view is not None else 96)
-        generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
-        generator.setTitle(item.titleLabel.text or "Chain Lab plot")
-        generator.setDescription(_data_description(item))
-        painter = QPainter(generator)
-        try:
-            item.scene().render(painter, QRectF(0, 0, size.width(), size.height()), rect)
-        finally:
-            painter.end()
+        temporary.write_text(document, "utf-8")
 
     _write_atomic(Path(path), write)
 
 
 def curves_of(item: pg.PlotItem) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, x, y) of each data curve in the plot, in drawing order."""
+    """(name, x, y) of each data curve in the plot, in drawing order: the values the
+    curve was given, whatever the plot shows (log axes, downsampling, clipping)."""
     curves = []
     for number, data_item in enumerate(item.listDataItems()):
-        x, y = data_item.getData()
+        x, y = data_item.getOriginalDataset() if isinstance(data_item, pg.PlotDataItem) \
+            else data_item.getData()
         if x is None or y is None:
             continue
         name = data_item.name() or f"series {number + 1}"
-        if item.ctrl.logYCheck.isChecked():
-            y = np.power(10.0, y)  # the item holds log10 values in log mode
         curves.append((name, np.asarray(x, dtype=float), np.asarray(y, dtype=float)))
     return curves
 
@@ -104,8 +100,17 @@ def table_of(item: pg.PlotItem) -> tuple[list[str], list[list[object]]]:
 
 
 def _data_description(item: pg.PlotItem) -> str:
+    """The data table as CSV text, cut after :data:`DESCRIPTION_LIMIT` characters."""
     header, rows = table_of(item)
-    return "\n".join([",".join(header), *(",".join(_cell(v) for v in row) for row in rows)])
+    lines, size = [",".join(header)], 0
+    for number, row in enumerate(rows):
+        line = ",".join(_cell(v) for v in row)
+        size += len(line) + 1
+        if size > DESCRIPTION_LIMIT:
+            lines.append(f"# {len(rows) - number} more rows: export CSV for the whole table")
+            break
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _cell(value: object) -> str:
@@ -145,8 +150,12 @@ def export_widget_png(widget: QWidget, path: str | Path) -> None:
 def export_through_dialog(parent: QWidget, title: str, suggested: str, file_filter: str,
                           write: Callable[[str], None], suffix: str | None = None) -> None:
     """Ask where to save, then ``write(path)``; a failed export is shown, not raised.
-    With ``suffix``, a name typed without it gets it."""
-    path, _ = QFileDialog.getSaveFileName(parent, title, suggested, file_filter)
+    The dialog opens in the folder last exported to, else the user's documents (a bare
+    ``suggested`` name would open in the working folder: the app's own, when run from
+    its source). With ``suffix``, a name typed without it gets it."""
+    start = suggested if Path(suggested).is_absolute() else \
+        str(Path(start_folder("exports")) / suggested)
+    path, _ = QFileDialog.getSaveFileName(parent, title, start, file_filter)
     if not path:
         return
     if suffix and Path(path).suffix.lower() != suffix:
@@ -155,3 +164,5 @@ def export_through_dialog(parent: QWidget, title: str, suggested: str, file_filt
         write(path)
     except ExportError as error:
         QMessageBox.warning(parent, "Export failed", str(error))
+        return
+    remember_folder("exports", path)

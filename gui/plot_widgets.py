@@ -108,7 +108,7 @@ def set_keys(widget: pg.PlotWidget, title: str, keys: Sequence[tuple[str, str]])
 
 def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool = False,
                 name: str = "", log_y: bool = False, integer_x: bool = False,
-                keys: Sequence[tuple[str, str]] = ()) -> pg.PlotWidget:
+                log_x: bool = False, keys: Sequence[tuple[str, str]] = ()) -> pg.PlotWidget:
     """A white plot with a title (and a legend as coloured keys under it), axis labels,
     a light grid, Chain Lab's export menu. ``log_y``: log mode with readable ticks;
     ``log_axis``: the data are already log10 values (bars); ``integer_x``: whole-number
@@ -116,6 +116,8 @@ def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool
     axis: dict[str, pg.AxisItem] = {"left": LogAxis("left")} if log_axis or log_y else {}
     if integer_x:
         axis["bottom"] = IntegerAxis("bottom")
+    if log_x:
+        axis["bottom"] = LogAxis("bottom")
     widget = pg.PlotWidget(background="w", axisItems=axis)
     item = widget.getPlotItem()
     item.setTitle(title_with_keys(title, keys), color="k", size="10pt")
@@ -127,8 +129,8 @@ def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool
     # the axes and their text (most of a live plot's cost)
     for side in ("left", "bottom"):
         item.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" on an axis misleads
-    if log_y:
-        item.setLogMode(y=True)
+    if log_y or log_x:
+        item.setLogMode(x=log_x, y=log_y)
     widget.setMinimumSize(160, 120)
     widget.export_name = name or title.lower().replace(" ", "_")
     install_export_menu(widget)
@@ -147,6 +149,14 @@ class IntegerAxis(pg.AxisItem):
             step *= 5 if str(step).startswith("2") else 2
         first = low + (-low) % step
         return [(float(step), [float(v) for v in range(first, high + 1, step)])]
+
+
+def reset_range(widget: pg.PlotWidget) -> None:
+    """A new run's plot: an empty default view, then auto-range for its data (an empty
+    plot would otherwise keep the last run's range, e.g. a blown-up loss's 1e10…1e45)."""
+    view = widget.getPlotItem().getViewBox()
+    view.setRange(xRange=(0, 1), yRange=(-1, 1), padding=0)
+    view.enableAutoRange()
 
 
 class StickyRanges:

@@ -38,7 +38,9 @@ def start_folder(kind: str) -> str:
     """Where a file dialog for ``kind`` ("sessions", "exports", "data") opens: the last
     folder used for it, else the user's documents (never the app's own folder)."""
     last = open_settings().value(f"folders/{kind}")
-    if isinstance(last, str) and Path(last).is_dir():
+    app_folder = Path(__file__).resolve().parents[1]
+    if isinstance(last, str) and Path(last).is_dir() \
+            and not Path(last).resolve().is_relative_to(app_folder):
         return last
     documents = QStandardPaths.writableLocation(
         QStandardPaths.StandardLocation.DocumentsLocation)

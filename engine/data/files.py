@@ -65,3 +65,23 @@ def read_text(path: Path, limit: int) -> str:
     except UnicodeDecodeError as error:
         raise FileLimitError(f"cannot read {path}: not UTF-8 text (byte {error.start})") \
             from None
+
+
+def umask() -> int:
+    try:  # Linux tells the umask without changing it (other threads may be creating files)
+        status = Path("/proc/self/status").read_text()
+        return next(int(line.split()[1], 8) for line in status.splitlines()
+                    if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
+
+
+def mode_for(path: Path) -> int:
+    """What writing ``path`` in place would leave: an existing file keeps its mode, a new
+    one gets 0666 less the umask (a temporary file from ``mkstemp`` would be 0600)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~umask()

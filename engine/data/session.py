@@ -18,7 +18,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError
 
 from engine.core.specs import Frozen, LinearSpec, NetworkSpec, NormSpec
 from engine.data.datasets import MAX_CLASSES, MULTI_CLASS
-from engine.data.files import SESSION_LIMIT, FileLimitError, read_text
+from engine.data.files import SESSION_LIMIT, FileLimitError, mode_for, read_text
 from engine.data.tasks import EvolveTask, StepTask, TrainTask
 
 FORMAT = "chainlab/1"
@@ -141,10 +141,13 @@ def save_session(session: Session, path: str | Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """A temporary file beside ``path``, renamed over it when complete; it gets the mode
+    a file written in place would have (not mkstemp's 0600)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+        os.chmod(temporary, mode_for(path))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -34,7 +34,7 @@ from engine.evolution.ga import GenerationStats
 from gui.boundary_view import BoundaryView
 from gui.evolution_settings import EvolutionSettings
 from gui.genome_view import GenomeView
-from gui.plot_widgets import GrowingTable, RedrawTimer, titled_plot
+from gui.plot_widgets import GrowingTable, RedrawTimer, reset_range, titled_plot
 from gui.state import AppState
 
 BOUNDARY_PART = 2  # index of _redraw_boundary among the redraw timer's parts
@@ -160,8 +160,9 @@ class EvolutionPanel(QWidget):
                                      name="evolution_loss", integer_x=True, keys=(
                                          ("best", GA), ("mean ± sd", "#1f77b4"),
                                          ("worst", "#d62728")))
-        self.band_low = self.loss_plot.plot([], [], pen=None)
-        self.band_high = self.loss_plot.plot([], [], pen=None)
+        # invisible edges (not pen=None: pyqtgraph draws no path, and no band, without one)
+        self.band_low = self.loss_plot.plot([], [], pen=pg.mkPen(None))
+        self.band_high = self.loss_plot.plot([], [], pen=pg.mkPen(None))
         self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=(31, 119, 180, 50))
         self.loss_plot.addItem(self.band)
         self.best_curve = self.loss_plot.plot([], [], pen=pg.mkPen(GA, width=2))
@@ -191,12 +192,12 @@ class EvolutionPanel(QWidget):
         keys = (("GA (best)", GA), ("SGD", SGD))
         self.passes_plot = titled_plot("Best loss against forward passes",
                                        "full-batch forward passes", "loss",
-                                       name="ga_vs_sgd_passes", log_y=True, keys=keys)
+                                       name="ga_vs_sgd_passes", log_x=True, log_y=True,
+                                       keys=keys)
         self.time_plot = titled_plot("Best loss against wall time", "seconds", "loss",
-                                     name="ga_vs_sgd_time", log_y=True, keys=keys)
+                                     name="ga_vs_sgd_time", log_x=True, log_y=True, keys=keys)
         self.comparison_curves = {}
         for plot, axis in ((self.passes_plot, "passes"), (self.time_plot, "time")):
-            plot.getPlotItem().setLogMode(x=True, y=True)
             self.comparison_curves[axis] = (
                 plot.plot([], [], pen=pg.mkPen(GA, width=2)),
                 plot.plot([], [], pen=pg.mkPen(SGD, width=2)))
@@ -264,7 +265,7 @@ class EvolutionPanel(QWidget):
         self.progress.setValue(0)
         self.rate_label.setText(" ")
         for plot in self.plots():
-            plot.getPlotItem().enableAutoRange()  # a new run's ranges, not the last one's
+            reset_range(plot)
         self._redraw_timer.mark_dirty()
 
     def _on_reset(self) -> None:

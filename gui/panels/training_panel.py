@@ -45,6 +45,7 @@ from gui.plot_widgets import (
     RedrawTimer,
     depth_colour,
     representative,
+    reset_range,
     set_keys,
     titled_plot,
 )
@@ -307,7 +308,7 @@ class TrainingPanel(QWidget):
                 for n in self.shown]
             set_keys(plot, title, keys)
         for plot in self.plots():
-            plot.getPlotItem().enableAutoRange()  # a new run's ranges, not the last one's
+            reset_range(plot)
         self.status.setText("Not trained yet.")
         self._redraw_timer.mark_dirty()
 

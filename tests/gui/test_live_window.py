@@ -1,0 +1,188 @@
+"""The live window as a person uses it (issue 10): views that stay true, sliders that
+reach the interesting range, a wheel that scrolls, a control for every field, help that
+stays open."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from gui.chain_rule_text import fmt
+from tests.gui.conftest import choose, click_action
+
+
+def test_seed_example_slider_reaches_tanh_out_of_saturation(qtbot, window) -> None:
+    slider = window.inputs.sliders[0]
+    assert slider.low <= -12  # x = 10 sits inside, as does 0.5
+    assert slider.high >= 12
+    slider.field.setValue(0.5)  # typed, as a person does
+    qtbot.waitUntil(lambda: float(window.state.pass_.inputs[0, 0]) == 0.5, timeout=2000)
+    # the handle follows the value: 0.5 is in the middle of −12…12, not stuck at an end
+    share = slider.slider.value() / slider.slider.maximum()
+    assert share == pytest.approx((0.5 - slider.low) / (slider.high - slider.low), abs=1e-3)
+    record = window.state.pass_.record(1)  # the first tanh: f'(0.45) is far from 0
+    assert record.local[0, 0] == pytest.approx(1 - math.tanh(0.45) ** 2, rel=1e-12)
+    slider.field.setValue(50.0)  # beyond the range: the range widens to hold it
+    assert slider.high >= 50
+    assert 0 < slider.slider.value() < slider.slider.maximum()
+
+
+def test_the_wheel_scrolls_instead_of_editing_unfocused_numbers(qtbot, window) -> None:
+    builder = window.builder
+    builder.repeat_toggle.setChecked(True)
+    spin = builder.repeat_depth
+    before = spin.value()
+
+    def wheel() -> None:
+        centre = QPointF(spin.rect().center())
+        event = QWheelEvent(centre, QPointF(spin.mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                            QPoint(0, -120), Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)
+        QApplication.sendEvent(spin, event)
+
+    window.training.lr_spin.setFocus()  # focus elsewhere
+    wheel()
+    assert spin.value() == before
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus, timeout=2000)
+    wheel()
+    assert spin.value() == before - 1
+
+
+def test_every_initialiser_parameter_has_a_control(qtbot, window) -> None:
+    builder = window.builder
+    builder.layer_list.setCurrentRow(0)
+    editor = builder.editor
+    choose(qtbot, editor.init_box, "uniform")
+    assert editor.bound_spin.isVisible()
+    assert not editor.std_spin.isVisible()
+    editor.bound_spin.setValue(0.25)
+    spec = window.state.network.layers[0]
+    assert (spec.init.kind, spec.init.a) == ("uniform", 0.25)
+    weight = window.state.chain.layers[0].params["weight"]
+    assert float(weight.abs().max()) <= 0.25
+    choose(qtbot, editor.init_box, "constant")
+    editor.constant_weight.setValue(0.7)
+    assert float(window.state.chain.layers[0].params["weight"][0, 0]) == pytest.approx(0.7)
+
+
+def test_a_weight_typed_in_the_table_changes_the_chain_rule(qtbot, window) -> None:
+    window.chain_view.select_layer(0)
+    table = window.chain_view.weights.table
+    assert window.chain_view.weights.isVisible()
+    assert table.item(0, 0).text() == "0.3"
+    table.item(0, 0).setText("0.05")  # as when a person types into the cell
+    assert float(window.state.chain.layers[0].params["weight"][0, 0]) == pytest.approx(0.05)
+    z = 0.05 * 10 + 0.3
+    record = window.state.pass_.record(1)
+    assert record.local[0, 0] == pytest.approx(1 - math.tanh(z) ** 2, rel=1e-12)
+    assert window.state.dirty
+    table.item(0, 1).setText("not a number")  # the bias column
+    assert "not a number" in window.chain_view.weights.caption.text()
+
+
+def test_weight_decay_nesterov_and_precision_reach_the_engine(qtbot, window) -> None:
+    panel = window.training
+    panel.decay_spin.setValue(0.01)
+    panel.nesterov_check.setChecked(True)
+    panel.momentum_spin.setValue(0.9)
+    settings = window.state.training.settings
+    assert (settings.weight_decay, settings.nesterov, settings.momentum) == (0.01, True, 0.9)
+    choose(qtbot, window.builder.dtype_box, "float32")
+    assert window.state.chain.dtype == torch.float32
+    assert window.state.session.dtype == "float32"
+    assert float(window.state.chain.layers[0].params["weight"][0, 0]) == \
+        pytest.approx(0.3, rel=1e-7)
+
+
+def test_gradient_views_stay_live_while_training(qtbot, window) -> None:
+    window.show_page("gradients")
+    panel = window.gradients
+    window.training.samples_spin.setValue(64)
+    choose(qtbot, window.training.dataset_box, "spiral")
+    choose(qtbot, window.builder.preset_box, "Small classifier (16-16, tanh)")
+    qtbot.mouseClick(window.builder.preset_button, Qt.MouseButton.LeftButton)
+    panel.redraw()
+    first = panel.weight_bars.values.copy()
+    window.state.start_training()
+    # new bars arrive while the run goes on, from the worker's snapshots
+    qtbot.waitUntil(lambda: window.state.is_training() and len(window.state.history) > 50
+                    and not np.array_equal(panel.weight_bars.values, first), timeout=20_000)
+    assert window.state.is_training()
+    window.state.training.pause()
+
+
+def test_views_are_true_after_reset_and_use_best(qtbot, window) -> None:
+    panel = window.training
+    panel.samples_spin.setValue(64)
+    choose(qtbot, panel.dataset_box, "xor")
+    choose(qtbot, window.builder.preset_box, "Small classifier (16-16, tanh)")
+    qtbot.mouseClick(window.builder.preset_button, Qt.MouseButton.LeftButton)
+    choose(qtbot, panel.loss_box, "mse")
+    panel.lr_spin.setValue(5.0)
+    window.show_page("training")
+    for _ in range(6):  # the loss climbs to ~1e14
+        qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)
+    panel.redraw()
+    panel.loss_plot.getPlotItem().getViewBox().updateAutoRange()  # as a paint would
+    _low, high = panel.loss_plot.getPlotItem().getViewBox().viewRange()[1]
+    assert high > 10  # log10 units: the axis reaches beyond 1e10
+    click_action(qtbot, window, "Reset")
+    panel.redraw()
+    panel.loss_plot.getPlotItem().getViewBox().updateAutoRange()
+    _low, high = panel.loss_plot.getPlotItem().getViewBox().viewRange()[1]
+    assert high < 2  # right after Reset, before any step: not the old run's range
+    panel.lr_spin.setValue(0.01)
+    for _ in range(3):
+        qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)
+    panel.redraw()
+    panel.loss_plot.getPlotItem().getViewBox().updateAutoRange()
+    _low, high = panel.loss_plot.getPlotItem().getViewBox().viewRange()[1]
+    # the axis fits the new run (losses near 1), not the 1e14 of the one before Reset
+    assert high < 2
+    # Use best: the training boundary shows the GA's best network
+    evolution = window.evolution
+    evolution.population_spin.setValue(20)
+    evolution.generations_spin.setValue(2)
+    qtbot.mouseClick(evolution.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.state.evolution.is_running(), timeout=20_000)
+    best = window.state.evolution.best_chain()
+    qtbot.mouseClick(evolution.use_best_button, Qt.MouseButton.LeftButton)
+    panel.redraw()
+    extent = window.state.boundary_extent()
+    grid = torch.tensor(np.array([[extent[0], extent[2]]]), dtype=best.dtype)
+    shown = panel.boundary.values
+    assert shown is not None
+    assert float(shown[0, 0]) == pytest.approx(float(best.infer(grid)[0, 0]), rel=1e-5)
+
+
+def test_no_minus_zero_in_the_chain_rule() -> None:
+    assert fmt(-0.0) == "0"
+    assert fmt(-1e-30 * 0) == "0"
+    assert fmt(-0.00001) == "−1e−05"
+
+
+def test_the_clicked_node_is_outlined(qtbot, window) -> None:
+    window.chain_view.select_layer(2)
+    assert window.chain_view.item.selected == 2
+    window.chain_view.select_layer(-1)
+    assert window.chain_view.item.selected == -1
+
+
+def test_the_guide_stays_open_and_follows_the_page(qtbot, window) -> None:
+    dock = window.docks["guide"]
+    assert not dock.isVisible()
+    window.toggle_guide()
+    assert dock.isVisible()
+    window.show_page("training")
+    assert "Training page" in window.guide.text.toPlainText()
+    window.show_page("evolution")
+    assert "genetic algorithm" in window.guide.text.toPlainText()
+    assert window.isEnabled()  # not a modal box: the window goes on working
