@@ -20,6 +20,9 @@ from engine.core.distributions import sticky_range
 from gui.export_menu import install_export_menu
 
 FRAME_MS = 16  # at most one redraw per 60 Hz display frame
+# Progress curves of a run: 15 frames a second show them growing smoothly and leave the
+# interpreter to the worker (every frame the GUI thread paints, the worker waits).
+PROGRESS_FRAME_MS = 100
 FRAME_BUDGET_MS = 8  # then the rest of the frame is the event loop's
 
 
@@ -103,7 +106,13 @@ def title_with_keys(title: str, keys: Sequence[tuple[str, str]]) -> str:
 
 
 def set_keys(widget: pg.PlotWidget, title: str, keys: Sequence[tuple[str, str]]) -> None:
-    widget.getPlotItem().setTitle(title_with_keys(title, keys), color="k", size="10pt")
+    """Set the title (and keys) when they change: laying out the title's rich text costs
+    more than drawing a curve."""
+    text = title_with_keys(title, keys)
+    item = widget.getPlotItem()
+    if getattr(item, "chainlab_title", None) != text:
+        item.chainlab_title = text
+        item.setTitle(text, color="k", size="10pt")
 
 
 def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool = False,
@@ -151,14 +160,6 @@ class IntegerAxis(pg.AxisItem):
         return [(float(step), [float(v) for v in range(first, high + 1, step)])]
 
 
-def reset_range(widget: pg.PlotWidget) -> None:
-    """A new run's plot: an empty default view, then auto-range for its data (an empty
-    plot would otherwise keep the last run's range, e.g. a blown-up loss's 1e10…1e45)."""
-    view = widget.getPlotItem().getViewBox()
-    view.setRange(xRange=(0, 1), yRange=(-1, 1), padding=0)
-    view.enableAutoRange()
-
-
 class StickyRanges:
     """A plot's view range that moves only when the data leaves it or shrinks to a small
     part of it (:func:`engine.core.distributions.sticky_range`): a slider's small change
@@ -169,6 +170,22 @@ class StickyRanges:
         self.view.disableAutoRange()
         self.x: tuple[float, float] | None = None
         self.y: tuple[float, float] | None = None
+
+    def fit_curves(self, x: np.ndarray, ys: Sequence[np.ndarray], log_y: bool = False) -> None:
+        """Fit curves sharing ``x`` (steps, generations: the x range grows by doubling, so
+        a run's axes move a handful of times); ``log_y``: the plot is in log mode."""
+        if len(x) == 0:
+            return
+        last = float(np.max(x))
+        if self.x is None or last > self.x[1]:
+            self.x = (float(np.min(x)), max(2.0 * last, float(np.min(x)) + 1.0))
+            self.view.setRange(xRange=self.x, padding=0)
+        values = np.concatenate([np.asarray(y, dtype=float).reshape(-1) for y in ys]) \
+            if ys else np.zeros(0)
+        if log_y:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = np.log10(values[values > 0])
+        self.fit(None, values)
 
     def fit(self, x: np.ndarray | None, y: np.ndarray | None) -> None:
         """Keep or move the range for data ``x``, ``y`` (NaN/inf ignored)."""
@@ -190,6 +207,18 @@ class StickyRanges:
 
     def reset(self) -> None:
         self.x = self.y = None
+
+
+def reset_range(widget: pg.PlotWidget, ranges: StickyRanges | None = None) -> None:
+    """A new run's plot: an empty default view (an empty plot would otherwise keep the
+    last run's range, e.g. a blown-up loss's 1e10…1e45); then auto-range, or the sticky
+    ranges' own fitting, for its data."""
+    view = widget.getPlotItem().getViewBox()
+    view.setRange(xRange=(0, 1), yRange=(-1, 1), padding=0)
+    if ranges is None:
+        view.enableAutoRange()
+    else:
+        ranges.reset()
 
 
 class LogBars:
@@ -233,9 +262,10 @@ class RedrawTimer(QObject):
     """
 
     def __init__(self, parts: Callable[[], None] | Sequence[Callable[[], None]],
-                 panel: QWidget) -> None:
+                 panel: QWidget, frame_ms: int = FRAME_MS) -> None:
         super().__init__(panel)
         self._panel = panel
+        self._frame_ms = frame_ms
         self._parts = [parts] if callable(parts) else list(parts)
         self._dirty = [False] * len(self._parts)
         self._next = 0
@@ -267,8 +297,8 @@ class RedrawTimer(QObject):
     def _schedule(self) -> None:
         if self._timer.isActive() or not self._panel.isVisible():
             return
-        wait_ms = (self._last - time.perf_counter()) * 1000 + FRAME_MS
-        self._timer.start(int(min(max(wait_ms, 0.0), FRAME_MS)))
+        wait_ms = (self._last - time.perf_counter()) * 1000 + self._frame_ms
+        self._timer.start(int(min(max(wait_ms, 0.0), self._frame_ms)))
 
     def _on_frame(self) -> None:
         if not self._panel.isVisible():

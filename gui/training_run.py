@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from PySide6.QtCore import QObject, Signal
 
 from engine.core.chain import Chain
@@ -27,6 +28,18 @@ from engine.data.tasks import TrainTask
 from gui.live_session import LiveSession
 from gui.run_slot import RunSlot
 from gui.worker import split_extras, with_extras
+
+DEFAULT_THREADS = torch.get_num_threads()
+SMALL_STEP_FLOPS = 20e6  # below this, a step's ops are too short to share between cores
+
+
+def intra_op_threads(trainer: Trainer) -> int:
+    """Torch threads for training on a worker: one for small chains. A second thread
+    only helps large products; on small ones the worker's and the GUI thread's OpenMP
+    teams contend, and a worker thread ran at 40% of the speed of the same steps on one
+    thread (bench/bench_interaction.py)."""
+    weights = sum(p.numel() for _, p in trainer.chain.parameters())
+    return 1 if 6 * trainer.batch_size * weights < SMALL_STEP_FLOPS else DEFAULT_THREADS
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,7 @@ class TrainingRun(QObject):
         trainer = self._ready_trainer()
         if trainer is None:
             return None
+        torch.set_num_threads(intra_op_threads(trainer))
         extent = self.live.boundary_extent()
         loss = self.live.session.loss
 
@@ -144,6 +158,7 @@ class TrainingRun(QObject):
                                      f"{last.nonfinite.describe()}. Press Reset.")
 
     def on_ended(self, error: str | None) -> None:
+        torch.set_num_threads(DEFAULT_THREADS)
         if error is not None:
             self.message_posted.emit(f"training failed: {error}")
         if self.trainer is not None:  # the worker is joined: its chain is ours to read

@@ -14,7 +14,9 @@ Tensors are torch tensors of the chain's dtype; no autograd graph is built.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +30,7 @@ class BatchTooSmallError(ValueError):
     """Batch norm in training mode met a batch of one sample (as torch.nn.BatchNorm1d)."""
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """What one forward call saw and computed, for its backward call and for the views.
 
     ``params`` are the very tensors the call used (parameters are replaced, not mutated,
@@ -44,12 +45,12 @@ class Context:
     batch_stats: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
-@dataclass(frozen=True)
-class Backward:
-    """What one backward call produced."""
+class Backward(NamedTuple):
+    """What one backward call produced (immutable: a named tuple, cheap to make for each
+    of a deep chain's layers on every pass)."""
 
     grad_input: torch.Tensor  # (batch, in)
-    grads: dict[str, torch.Tensor] = field(default_factory=dict)
+    grads: Mapping[str, torch.Tensor] = MappingProxyType({})
     # the local factor of the chain rule: f'(z) for an activation, W for a linear layer
     local: torch.Tensor | None = None
 

@@ -3,10 +3,10 @@
 Saturation counts elements, as makemore does: |tanh| > 0.97, sigmoid outside
 [0.03, 0.97]. A dead ReLU is a unit (column) that outputs 0 for every sample in the batch.
 
-Every layer's statistics are computed together, in float64: the layers' tensors are
-concatenated and reduced per layer with ``index_add_`` (the standard deviation in two
-passes, exact), so a 600-layer chain costs a few tensor operations, not thousands. Norms
-are taken in float64, so a float32 layer whose values are finite never shows ‖·‖ = ∞.
+Every layer's statistics are computed together, in float64: the layers' tensors of one
+shape are stacked and reduced at once, so a 600-layer chain of repeated blocks costs a
+few tensor operations, not thousands. Norms are taken in float64, so a float32 layer
+whose values are finite never shows ‖·‖ = ∞.
 """
 
 from __future__ import annotations
@@ -48,23 +48,25 @@ class _Reduced:
 
 
 def _reduce(tensors: list[torch.Tensor]) -> _Reduced:
-    if not tensors:
-        return _Reduced([], [], [])
-    counts = [t.numel() for t in tensors]
-    sizes = torch.tensor(counts, dtype=torch.float64)
-    values = torch.cat([t.detach().reshape(-1) for t in tensors]).double()  # one conversion
-    ids = torch.repeat_interleave(torch.arange(len(tensors)), torch.tensor(counts))
-    count = len(tensors)
-    total = torch.zeros(count, dtype=torch.float64).index_add_(0, ids, values)
-    mean = total / sizes.clamp_min(1)
-    squares = torch.zeros(count, dtype=torch.float64).index_add_(0, ids, values * values)
-    absolute = torch.zeros(count, dtype=torch.float64).index_add_(0, ids, values.abs())
-    centred = values - mean[ids]
-    deviations = torch.zeros(count, dtype=torch.float64).index_add_(0, ids, centred * centred)
-    std = torch.where(sizes > 1, (deviations / (sizes - 1).clamp_min(1)).sqrt(),
-                      torch.zeros_like(sizes))
-    return _Reduced(squares.sqrt().tolist(), (absolute / sizes.clamp_min(1)).tolist(),
-                    std.tolist())
+    """Per-tensor statistics, computed for all tensors of one shape at once (a chain of
+    repeated blocks has a handful of shapes however deep it is)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, tensor in enumerate(tensors):
+        groups.setdefault(tuple(tensor.shape), []).append(index)
+    l2 = [0.0] * len(tensors)
+    mean_abs = [0.0] * len(tensors)
+    std = [0.0] * len(tensors)
+    for indices in groups.values():
+        stacked = torch.stack([tensors[i] for i in indices]).double()
+        flat = stacked.reshape(len(indices), -1)  # (tensors, elements)
+        group_l2 = torch.linalg.vector_norm(flat, dim=1).tolist()
+        group_mean_abs = flat.abs().mean(1).tolist()
+        group_std = flat.std(1).tolist() if flat.shape[1] > 1 else [0.0] * len(indices)
+        for position, index in enumerate(indices):
+            l2[index] = group_l2[position]
+            mean_abs[index] = group_mean_abs[position]
+            std[index] = group_std[position]
+    return _Reduced(l2, mean_abs, std)
 
 
 def layer_stats(pass_: Pass) -> list[LayerStats]:

@@ -13,6 +13,7 @@ whatever later passes, training steps or edits do to the chain.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,7 +111,7 @@ class Pass:
     def layer_input(self, index: int) -> torch.Tensor | None:
         return self.inputs if index == 0 else self.outputs[index - 1]
 
-    def grads(self, index: int) -> dict[str, torch.Tensor]:
+    def grads(self, index: int) -> Mapping[str, torch.Tensor]:
         """Parameter gradients of layer ``index`` (empty until the backward pass left it)."""
         backward = self.backwards[index]
         return {} if backward is None else backward.grads

@@ -34,7 +34,14 @@ from engine.evolution.ga import GenerationStats
 from gui.boundary_view import BoundaryView
 from gui.evolution_settings import EvolutionSettings
 from gui.genome_view import GenomeView
-from gui.plot_widgets import GrowingTable, RedrawTimer, reset_range, titled_plot
+from gui.plot_widgets import (
+    PROGRESS_FRAME_MS,
+    GrowingTable,
+    RedrawTimer,
+    StickyRanges,
+    reset_range,
+    titled_plot,
+)
 from gui.state import AppState
 
 BOUNDARY_PART = 2  # index of _redraw_boundary among the redraw timer's parts
@@ -60,9 +67,11 @@ class EvolutionPanel(QWidget):
         layout.addWidget(self.tabs, 1)
         self.table = GrowingTable(len(COLUMNS) - 1)
         self.sgd = GrowingTable(3)
+        self.ranges = {"loss": StickyRanges(self.loss_plot),
+                       "diversity": StickyRanges(self.diversity_plot)}
         self._redraw_timer = RedrawTimer([self._redraw_loss, self._redraw_diversity,
                                           self._redraw_boundary, self._redraw_comparison,
-                                          self._redraw_genomes], self)
+                                          self._redraw_genomes], self, PROGRESS_FRAME_MS)
         self.tabs.currentChanged.connect(lambda _: self._redraw_timer.mark_dirty())
         self.run.generations_arrived.connect(self._on_generations_arrived)
         self.run.run_started.connect(self._on_run_started)
@@ -265,7 +274,8 @@ class EvolutionPanel(QWidget):
         self.progress.setValue(0)
         self.rate_label.setText(" ")
         for plot in self.plots():
-            reset_range(plot)
+            reset_range(plot, self.ranges.get({self.loss_plot: "loss",
+                                               self.diversity_plot: "diversity"}.get(plot, "")))
         self._redraw_timer.mark_dirty()
 
     def _on_reset(self) -> None:
@@ -338,10 +348,13 @@ class EvolutionPanel(QWidget):
                                  connect="finite")
         self.band_low.setData(generation, data[:, 2] - data[:, 3])
         self.band_high.setData(generation, data[:, 2] + data[:, 3])
+        self.ranges["loss"].fit_curves(generation, [data[:, 1], data[:, 2] + data[:, 3],
+                                                    np.where(np.isfinite(worst), worst, np.nan)])
 
     def _redraw_diversity(self) -> None:
         data = self.table.view()
         self.diversity_curve.setData(data[:, 0], data[:, 5])
+        self.ranges["diversity"].fit_curves(data[:, 0], [data[:, 5], np.zeros(1)])
 
     def _redraw_comparison(self) -> None:
         data = self.table.view()

@@ -41,8 +41,10 @@ from engine.data.datasets import MAX_CLASSES
 from engine.data.session import CsvData, GeneratedData, SessionError
 from gui.boundary_view import BoundaryView
 from gui.plot_widgets import (
+    PROGRESS_FRAME_MS,
     GrowingTable,
     RedrawTimer,
+    StickyRanges,
     depth_colour,
     representative,
     reset_range,
@@ -84,7 +86,7 @@ class TrainingPanel(QWidget):
                                        log_y=True)
         for plot in (self.loss_plot, self.ratio_plot, self.weight_plot, self.output_plot):
             plot.setClipToView(True)
-            plot.setDownsampling(auto=True, mode="peak")
+            plot.setDownsampling(auto=True, mode="peak")  # long runs: ~2 points a pixel
         for number, plot in enumerate((self.ratio_plot, self.weight_plot, self.output_plot)):
             # CSV and SVG data: every linear layer, not only the curves drawn
             plot.getPlotItem().export_table = partial(self._layer_table, number)
@@ -96,10 +98,15 @@ class TrainingPanel(QWidget):
         layout.addLayout(plots, 1)
         self.layer_curves: dict[str, list[pg.PlotDataItem]] = {}
 
+        # ranges that move only when the curves outgrow them: growing curves then repaint
+        # their data, not their axes, at each frame
+        self.ranges = {key: StickyRanges(plot) for key, plot in (
+            ("loss", self.loss_plot), ("ratio", self.ratio_plot), ("weight", self.weight_plot),
+            ("output", self.output_plot))}
         self._redraw_timer = RedrawTimer([
             self._redraw_loss, lambda: self._layer_part("ratio", 0),
             lambda: self._layer_part("weight", 1), lambda: self._layer_part("output", 2),
-            self._redraw_boundary], self)
+            self._redraw_boundary], self, PROGRESS_FRAME_MS)
         state.training.progressed.connect(self._on_training_progressed)
         state.training.history_cleared.connect(self._on_history_cleared)
         state.training.message_posted.connect(self.status.setText)
@@ -111,6 +118,10 @@ class TrainingPanel(QWidget):
         self._sync_controls()
         self._on_data_changed()
         self._on_history_cleared()
+
+    def plot_of(self, key: str) -> pg.PlotWidget:
+        return {"loss": self.loss_plot, "ratio": self.ratio_plot, "weight": self.weight_plot,
+                "output": self.output_plot}[key]
 
     def plots(self) -> list[pg.PlotWidget]:
         return [self.loss_plot, self.boundary_plot, self.ratio_plot, self.weight_plot,
@@ -304,11 +315,12 @@ class TrainingPanel(QWidget):
             for curve in self.layer_curves.get(key, []):
                 item.removeItem(curve)
             self.layer_curves[key] = [
-                item.plot([], [], pen=pg.mkPen(depth_colour(n, len(linear)), width=1.5))
+                item.plot([], [], pen=pg.mkPen(depth_colour(n, len(linear)), width=1))
                 for n in self.shown]
             set_keys(plot, title, keys)
-        for plot in self.plots():
-            reset_range(plot)
+        for key, ranges in self.ranges.items():
+            reset_range(self.plot_of(key), ranges)
+        reset_range(self.boundary_plot)
         self.status.setText("Not trained yet.")
         self._redraw_timer.mark_dirty()
 
@@ -343,6 +355,7 @@ class TrainingPanel(QWidget):
     def _redraw_loss(self) -> None:
         data = self.table.view()
         self.loss_curve.setData(data[:, 0], data[:, 1])
+        self.ranges["loss"].fit_curves(data[:, 0], [data[:, 1]], log_y=True)
 
     def _layer_table(self, start: int) -> tuple[list[str], list[list[object]]]:
         data = self.table.view()
@@ -354,5 +367,7 @@ class TrainingPanel(QWidget):
     def _layer_part(self, key: str, start: int) -> None:
         data = self.table.view()
         n = len(self.linear_indices)
-        for curve, position in zip(self.layer_curves[key], self.shown, strict=True):
-            curve.setData(data[:, 0], data[:, start * n + 2 + position])
+        columns = [data[:, start * n + 2 + position] for position in self.shown]
+        for curve, column in zip(self.layer_curves[key], columns, strict=True):
+            curve.setData(data[:, 0], column)
+        self.ranges[key].fit_curves(data[:, 0], columns, log_y=key != "weight")
