@@ -93,11 +93,11 @@ def main() -> int:
     state.set_network(PRESETS["Small classifier (16-16, tanh)"](2))
     state.set_loss("bce_with_logits")
     results: dict[str, dict[str, float]] = {}
-    window.docks["training"].raise_()
+    window.show_page("training")
     results["training"] = measure(app, window, state.start_training,
                                   lambda: len(state.history) >= 300, 1.5)
     state.set_evolve_task(EvolveTask(population=10_000, generations=1000))
-    window.docks["evolution"].raise_()
+    window.show_page("evolution")
     results["evolution N=10000"] = measure(app, window, state.start_evolution,
                                            lambda: len(state.evolution.history) >= 4, 1.0)
     for name, figures in results.items():

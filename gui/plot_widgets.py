@@ -172,13 +172,13 @@ class StickyRanges:
         self.y: tuple[float, float] | None = None
 
     def fit_curves(self, x: np.ndarray, ys: Sequence[np.ndarray], log_y: bool = False) -> None:
-        """Fit curves sharing ``x`` (steps, generations: the x range grows by doubling, so
-        a run's axes move a handful of times); ``log_y``: the plot is in log mode."""
+        """Fit curves sharing ``x`` (steps, generations: the x range grows by a quarter
+        when outgrown, so a run's axes move a handful of times); ``log_y``: log mode."""
         if len(x) == 0:
             return
         last = float(np.max(x))
         if self.x is None or last > self.x[1]:
-            self.x = (float(np.min(x)), max(2.0 * last, float(np.min(x)) + 1.0))
+            self.x = (float(np.min(x)), max(1.25 * last, float(np.min(x)) + 1.0))
             self.view.setRange(xRange=self.x, padding=0)
         values = np.concatenate([np.asarray(y, dtype=float).reshape(-1) for y in ys]) \
             if ys else np.zeros(0)

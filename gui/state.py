@@ -64,7 +64,8 @@ class AppState(QObject):
     data_changed : the dataset or the slider ranges changed.
     settings_changed : the loss, training or evolution settings changed.
     pass_changed : the stepping pass advanced or was recomputed.
-    boundary_computed(object) : the chain's decision boundary (numpy grid) or None.
+    boundary_changed : the chain's decision boundary changed (read it with ``boundary()``,
+        which computes it only when a visible view asks).
     session_changed : a session was opened, created or saved (path, name).
     dirty_changed(bool) : unsaved changes appeared or were saved.
     message_posted(str) : something the user should read in the status bar.
@@ -75,7 +76,7 @@ class AppState(QObject):
     data_changed = Signal()
     settings_changed = Signal()
     pass_changed = Signal()
-    boundary_computed = Signal(object)
+    boundary_changed = Signal()
     session_changed = Signal()
     dirty_changed = Signal(bool)
     message_posted = Signal(str)
@@ -249,10 +250,7 @@ class AppState(QObject):
             self.chain = chain
             self.session = self.session.model_copy(
                 update={"network": self.network.without_parameters()})
-        self.pass_ = None
-        self.parameters_changed.emit()
-        self.pass_changed.emit()
-        self._emit_boundary()
+        self._parameters_shown()
         self.message_posted.emit("reset: parameters re-initialised from the seed")
 
     def adopt_parameters(self, source: Chain, why: str) -> None:
@@ -282,10 +280,9 @@ class AppState(QObject):
     def _parameters_shown(self, boundary: np.ndarray | None = None) -> None:
         self.parameters_changed.emit()
         self.recompute()
-        if boundary is not None:
-            self.boundary_computed.emit(boundary)
-        else:
-            self._emit_boundary()
+        self._boundary = boundary  # None: computed when a visible view asks for it
+        self._boundary_known = boundary is not None
+        self.boundary_changed.emit()
 
     # -- data and the stepping batch -------------------------------------------------------
 
@@ -478,10 +475,19 @@ class AppState(QObject):
             return None
         return grid_extent(self.dataset.inputs)
 
-    def _emit_boundary(self) -> None:
-        extent = self.boundary_extent()
-        self.boundary_computed.emit(None if extent is None else decision_values(
-            self.chain, self.session.loss, extent, LIVE_RESOLUTION))
+    _boundary: np.ndarray | None = None
+    _boundary_known = False
+
+    def boundary(self) -> np.ndarray | None:
+        """The chain's decision boundary on the live grid (None for data that is not 2-D):
+        a worker's when it sent one, else computed now and kept until the chain changes
+        (a deep chain's grid costs a forward pass of 2 304 samples)."""
+        if not self._boundary_known:
+            extent = self.boundary_extent()
+            self._boundary = None if extent is None else decision_values(
+                self.chain, self.session.loss, extent, LIVE_RESOLUTION)
+            self._boundary_known = True
+        return self._boundary
 
     def probe_ranges(self) -> list[tuple[float, float]]:
         """Slider range per input feature: the data's range with a margin of a fifth, and

@@ -60,7 +60,9 @@ class ChainBuilderPanel(QWidget):
 
         presets = QHBoxLayout()
         self.preset_box = QComboBox()
+        self.preset_box.setPlaceholderText("Presets…")
         self.preset_box.addItems(list(PRESETS))
+        self.preset_box.setCurrentIndex(-1)  # a preset is loaded by the button, not shown
         # the long preset names show in the list; the box itself stays narrow
         self.preset_box.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -176,6 +178,9 @@ class ChainBuilderPanel(QWidget):
             self.state.set_all_activations(self.global_activation.currentText())
 
     def _on_preset(self) -> None:
+        if self.preset_box.currentIndex() < 0:
+            self.preset_box.showPopup()
+            return
         build = PRESETS[self.preset_box.currentText()]
         self._build(build(self.state.network.input_size))
 

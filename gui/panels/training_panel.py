@@ -5,7 +5,7 @@ Training runs on the state's worker; this panel buffers the snapshots it is sent
 redraws part by part at most ~30 times a second. Deep chains plot up to
 ``MAX_LAYER_CURVES`` linear layers, spread from the input to the output. Listens to the
 training run's ``progressed``/``history_cleared``/``message_posted``, the slot's
-``changed``, and the state's ``boundary_computed``, ``data_changed``,
+``changed``, and the state's ``boundary_changed``, ``data_changed``,
 ``settings_changed`` and ``chain_changed``.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -77,7 +76,6 @@ class TrainingPanel(QWidget):
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2))
         self.boundary = BoundaryView("Decision boundary", "decision_boundary")
         self.boundary_plot = self.boundary.widget
-        self._boundary_values: np.ndarray | None = None
         self.ratio_plot = titled_plot(LAYER_PLOTS[0][1], "step", "ratio",
                                       name="update_ratio", log_y=True)
         self.ratio_plot.addLine(y=-3, pen=pg.mkPen("k", style=Qt.PenStyle.DashLine))
@@ -96,7 +94,11 @@ class TrainingPanel(QWidget):
         plots.addWidget(self.weight_plot, 1, 1)
         plots.addWidget(self.output_plot, 2, 0, 1, 2)
         layout.addLayout(plots, 1)
-        self.layer_curves: dict[str, list[pg.PlotDataItem]] = {}
+        # the layer curves are made once; a new chain recolours and shows the ones it uses
+        self.layer_curves: dict[str, list[pg.PlotDataItem]] = {
+            key: [plot.plot([], []) for _ in range(MAX_LAYER_CURVES)]
+            for (key, _title), plot in zip(LAYER_PLOTS, (self.ratio_plot, self.weight_plot,
+                                                          self.output_plot), strict=True)}
 
         # ranges that move only when the curves outgrow them: growing curves then repaint
         # their data, not their axes, at each frame
@@ -111,7 +113,7 @@ class TrainingPanel(QWidget):
         state.training.history_cleared.connect(self._on_history_cleared)
         state.training.message_posted.connect(self.status.setText)
         state.slot.changed.connect(self._on_slot_changed)
-        state.boundary_computed.connect(self._on_boundary_computed)
+        state.boundary_changed.connect(lambda: self._redraw_timer.mark_dirty(BOUNDARY_PART))
         state.data_changed.connect(self._on_data_changed)
         state.settings_changed.connect(self._sync_controls)
         state.chain_changed.connect(self._on_history_cleared)
@@ -311,12 +313,12 @@ class TrainingPanel(QWidget):
         keys = [(f"layer {linear[n]}", depth_colour(n, len(linear)).name()) for n in self.shown]
         for (key, title), plot in zip(LAYER_PLOTS, (self.ratio_plot, self.weight_plot,
                                                      self.output_plot), strict=True):
-            item = plot.getPlotItem()
-            for curve in self.layer_curves.get(key, []):
-                item.removeItem(curve)
-            self.layer_curves[key] = [
-                item.plot([], [], pen=pg.mkPen(depth_colour(n, len(linear)), width=1))
-                for n in self.shown]
+            for number, curve in enumerate(self.layer_curves[key]):
+                if number < len(self.shown):
+                    curve.setPen(pg.mkPen(depth_colour(self.shown[number], len(linear)),
+                                          width=1))
+                curve.setData([], [])
+                curve.setVisible(number < len(self.shown))
             set_keys(plot, title, keys)
         for key, ranges in self.ranges.items():
             reset_range(self.plot_of(key), ranges)
@@ -339,12 +341,8 @@ class TrainingPanel(QWidget):
         self.boundary.show_data(dataset.inputs, dataset.targets, dataset.classes)
         self._sync_controls()
 
-    def _on_boundary_computed(self, values: np.ndarray | None) -> None:
-        self._boundary_values = values
-        self._redraw_timer.mark_dirty(BOUNDARY_PART)
-
     def _redraw_boundary(self) -> None:
-        self.boundary.show_values(self._boundary_values, self.state.boundary_extent(),
+        self.boundary.show_values(self.state.boundary(), self.state.boundary_extent(),
                                   probabilities=self.state.session.loss != "mse")
 
     def redraw(self) -> None:
@@ -368,6 +366,6 @@ class TrainingPanel(QWidget):
         data = self.table.view()
         n = len(self.linear_indices)
         columns = [data[:, start * n + 2 + position] for position in self.shown]
-        for curve, column in zip(self.layer_curves[key], columns, strict=True):
+        for curve, column in zip(self.layer_curves[key], columns, strict=False):
             curve.setData(data[:, 0], column)
         self.ranges[key].fit_curves(data[:, 0], columns, log_y=key != "weight")

@@ -8,7 +8,7 @@ import torch
 from PySide6.QtCore import Qt
 
 from tests.engine.helpers import torch_twin
-from tests.gui.conftest import choose
+from tests.gui.conftest import choose, click_action
 
 
 def use_spiral(qtbot, window, samples: int = 200) -> None:
@@ -111,11 +111,11 @@ def test_exploding_run_says_where_and_reset_recovers(qtbot, window) -> None:
     assert f"layer {last.nonfinite.layer}" in panel.status.text()
     qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)  # refused, no crash
     assert window.state.history[-1] is last
-    from tests.gui.conftest import click_action
-
     click_action(qtbot, window, "Reset")
     assert window.state.history == []
-    assert window.state.pass_ is None
+    # every view shows the re-initialised chain at once: a fresh, finite pass
+    assert window.state.pass_.first_nonfinite() is None
+    assert np.isfinite(float(window.state.pass_.loss))
     click_action(qtbot, window, "Full pass")
     assert np.isfinite(float(window.state.pass_.loss))
 

@@ -1,0 +1,83 @@
+"""The README's screenshots: the real window at 1280×800 (a laptop), one per page, with
+something on each (a deep tanh chain; a spiral trained a little; a GA run).
+
+    .venv/bin/python scripts/readme_screenshots.py docs/
+
+Runs offscreen; the pictures are the window as drawn, without a desktop around it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["CHAINLAB_SETTINGS"] = str(Path(tempfile.mkdtemp()) / "shots.ini")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from gui.main_window import MainWindow  # noqa: E402
+from gui.state import AppState  # noqa: E402
+
+
+def wait(seconds: float) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def until(condition: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+        wait(0.05)
+
+
+def main() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    app = QApplication.instance() or QApplication([])
+    state = AppState()
+    window = MainWindow(state)
+    window.resize(1280, 800)
+    window.show()
+    window.files.open_path(ROOT / "examples" / "seed.json", ask=False)
+    for _ in range(4):
+        state.step_forward()
+    for _ in range(3):
+        state.step_backward()
+    window.chain_view.select_layer(0)
+    window.show_page("chain")
+    wait(0.5)
+    window.grab().save(str(out / "window-chain.png"))
+    window.files.open_path(ROOT / "examples" / "deep_tanh.json", ask=False)
+    window.show_page("gradients")
+    window.gradients.pick(29)
+    wait(0.5)
+    window.grab().save(str(out / "window-gradients.png"))
+    window.files.open_path(ROOT / "examples" / "spiral_train.json", ask=False)
+    window.show_page("training")
+    state.start_training()
+    until(lambda: len(state.history) >= 1500)
+    state.training.pause()
+    wait(0.5)
+    window.grab().save(str(out / "window-training.png"))
+    window.files.open_path(ROOT / "examples" / "spiral_evolve.json", ask=False)
+    window.show_page("evolution")
+    state.start_evolution()
+    until(lambda: len(state.evolution.history) >= 60)
+    state.evolution.pause()
+    wait(0.5)
+    window.grab().save(str(out / "window-evolution.png"))
+    state.dirty = False
+    window.close()
+    print(f"wrote 4 screenshots to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
