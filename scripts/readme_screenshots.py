@@ -41,6 +41,7 @@ def until(condition: object, timeout: float = 60) -> None:
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
     app = QApplication.instance() or QApplication([])
+    app.setApplicationName("Chain Lab")
     state = AppState()
     window = MainWindow(state)
     window.resize(1280, 800)
