@@ -186,3 +186,26 @@ def test_the_guide_stays_open_and_follows_the_page(qtbot, window) -> None:
     window.show_page("evolution")
     assert "genetic algorithm" in window.guide.text.toPlainText()
     assert window.isEnabled()  # not a modal box: the window goes on working
+
+
+@pytest.mark.parametrize(("low", "high"), [(-0.3, 0.1), (-1.05, -0.95), (-40.0, -1.0),
+                                           (-3.2, 1.1), (0.2, 0.25)])
+def test_log_axes_label_every_range(qtbot, low: float, high: float) -> None:
+    """Issue 10: the GA-vs-SGD axis had no tick labels when its range was under a decade."""
+    from gui.plot_widgets import LogAxis
+
+    axis = LogAxis("left")
+    (spacing, major), _minor = axis.tickValues(low, high, 300)
+    labels = [text for text in axis.tickStrings(major, 1.0, spacing) if text]
+    assert len(labels) >= 3
+    assert all(low - 1e-9 <= v <= high + 1e-9 for v in major)
+    for value, text in zip(major, labels, strict=True):  # each label reads its value
+        assert math.log10(read_label(text)) == pytest.approx(value, abs=0.02)
+
+
+def read_label(text: str) -> float:
+    """'10⁻³' → 0.001, '10' → 10, '0.005' → 0.005, '2e-5' → 2e-05."""
+    superscripts = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+    if text.startswith("10") and len(text) > 2 and not text[2:].isascii():
+        return 10.0 ** int(text[2:].translate(superscripts))
+    return float(text)
