@@ -9,9 +9,17 @@ panel) unless the widget has keyboard focus (clicked or tabbed into).
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QApplication, QComboBox, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QSlider,
+    QWidget,
+)
 
-GUARDED = (QAbstractSpinBox, QComboBox, QAbstractSlider)
+# Scroll bars are sliders too, but scrolling is their job: a list or a table hands its
+# wheel events to its scroll bar, which never has focus.
+GUARDED = (QAbstractSpinBox, QComboBox, QSlider)
 
 
 class WheelGuard(QObject):

@@ -493,3 +493,35 @@ def test_a_run_that_blows_up_prints_no_warnings(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [f"wrote 7 files to {tmp_path / 'out'}"]
     assert "NaN/Inf" in json.loads((tmp_path / "out" / "result.json").read_text())[
         "training_stopped"]
+
+
+def test_a_second_interrupt_while_qt_loads_aborts_cleanly(tmp_path: Path) -> None:
+    """A KeyboardInterrupt inside PySide6's import killed the interpreter (exit 134,
+    staging left behind): the abort waits until the import is done."""
+    out = tmp_path / "out"
+    import_finished = []
+
+    def renderer() -> Any:
+        os.kill(os.getpid(), signal.SIGINT)  # the first: stop after the current step
+        os.kill(os.getpid(), signal.SIGINT)  # the second, "during the import"
+        import_finished.append(True)  # the import was not cut in the middle
+        return lambda plot, path: path.write_bytes(b"png")
+
+    stderr = io.StringIO()
+    status = run_command(write(tmp_path, SEED), RunOptions(out=str(out),
+                                                           make_renderer=renderer,
+                                                           quiet=True), stderr)
+    assert import_finished
+    assert status == 130
+    assert "nothing was written" in stderr.getvalue()
+    assert not out.exists()
+    assert no_staging_left(tmp_path)
+
+
+def test_the_output_folder_has_a_normal_folders_mode(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        assert in_process(write(tmp_path, SEED), tmp_path / "out")[0] == 0
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755

@@ -49,7 +49,8 @@ def _run(session_path: Path, options: RunOptions, stderr: TextIO,
         progress = _progress(stderr) if not options.quiet and stderr.isatty() else None
         output = run_session(session, session_path.parent, progress, interrupts.requested,
                              rows)
-        renderer = options.make_renderer() if options.make_renderer else None
+        with interrupts.deferred():  # the renderer imports Qt
+            renderer = options.make_renderer() if options.make_renderer else None
         written = write_outputs(output, folder.staging, renderer)
         folder.commit()
     except SessionError as error:

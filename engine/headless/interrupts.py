@@ -10,7 +10,8 @@ and the caller removes whatever it had staged, writing nothing.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -24,6 +25,8 @@ class Interrupts:
     def __init__(self) -> None:
         self.received: int | None = None  # the first signal's number
         self._previous: dict[int, Handler] = {}
+        self._deferring = False
+        self._abort_pending = False
 
     def __enter__(self) -> Interrupts:
         for number in (signal.SIGINT, signal.SIGTERM):
@@ -44,8 +47,24 @@ class Interrupts:
     def exit_status(self) -> int:
         return 128 + (self.received or 0)
 
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A second signal inside this block aborts only when the block is done: an
+        exception raised in the middle of an extension module's import (PySide6) kills
+        the interpreter instead of unwinding it."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._abort_pending:
+            raise KeyboardInterrupt
+
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.received is None:
             self.received = signum
+            return
+        if self._deferring:
+            self._abort_pending = True
             return
         raise KeyboardInterrupt

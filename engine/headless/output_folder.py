@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from engine.data.files import umask
 from engine.data.session import SessionError
 
 RESULT = "result.json"
@@ -75,6 +76,8 @@ class OutputFolder:
         """Put the staged files in place as ``--out``, replacing an old folder whole."""
         old = None
         try:
+            # mkdtemp made it 0700; a folder made in place would be 0777 less the umask
+            os.chmod(self.staging, 0o777 & ~umask())
             if self.target.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.chainlab-old-",
                                             dir=self.target.parent))

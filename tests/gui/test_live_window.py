@@ -209,3 +209,22 @@ def read_label(text: str) -> float:
     if text.startswith("10") and len(text) > 2 and not text[2:].isascii():
         return 10.0 ** int(text[2:].translate(superscripts))
     return float(text)
+
+
+def test_the_wheel_still_scrolls_lists(qtbot, window) -> None:
+    """The guard must not swallow what lists and tables hand to their scroll bars."""
+    window.builder.repeat_toggle.setChecked(True)
+    window.builder.repeat_depth.setValue(40)
+    window.builder.repeat_button.click()
+    assert window.builder.layer_list.count() == 81
+    view = window.builder.layer_list
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=2000)  # laid out: 81 rows
+    before = bar.value()
+    viewport = view.viewport()
+    centre = QPointF(viewport.rect().center())
+    event = QWheelEvent(centre, QPointF(viewport.mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                        QPoint(0, -120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(viewport, event)
+    assert bar.value() > before
