@@ -160,7 +160,7 @@ def train_ratio(app: QApplication, window: MainWindow, seconds: float) -> dict[s
     state.set_data(GeneratedData(dataset="spiral", samples=256))
     state.set_network(PRESETS["Small classifier (16-16, tanh)"](2))
     state.set_loss("bce_with_logits")
-    state.set_train_settings(lr=0.05, momentum=0.9, batch_size=32)
+    state.set_train_settings(lr=0.05, momentum=0.9, batch_size=32, steps=10_000_000)
     window.show_page("training")
     session = state.current_session().model_copy(update={"task": state.training.settings})
     experiment = build_experiment(session)

@@ -92,6 +92,7 @@ def main() -> int:
     state.set_data(GeneratedData(dataset="spiral", samples=256))
     state.set_network(PRESETS["Small classifier (16-16, tanh)"](2))
     state.set_loss("bce_with_logits")
+    state.set_train_settings(steps=10_000_000)
     results: dict[str, dict[str, float]] = {}
     window.show_page("training")
     results["training"] = measure(app, window, state.start_training,

@@ -33,10 +33,12 @@ from gui.worker import split_extras, with_extras
 
 class EvolutionRun(QObject):
     """Signals: run_started(int): a new run (its number) began; generations_arrived(list);
-    history_cleared(); boundary_computed(object); message_posted(str)."""
+    history_cleared(); boundary_computed(object); message_posted(str);
+    paused_run_dropped(): Stop ended a paused run (Continue has nothing left to extend)."""
 
     kind = "evolution"
     run_started = Signal(int)
+    paused_run_dropped = Signal()
     generations_arrived = Signal(list)
     history_cleared = Signal()
     boundary_computed = Signal(object)
@@ -93,8 +95,11 @@ class EvolutionRun(QObject):
 
     def stop(self) -> None:
         """End the run: the population is dropped, its history stays on screen."""
+        had_paused_run = self._generations is not None
+        self._generations = None  # first: the slot's "changed" must see no paused run
         self.pause()
-        self._generations = None
+        if had_paused_run:
+            self.paused_run_dropped.emit()
 
     def reset(self) -> None:
         """Drop the run and its history (the caller has stopped any run)."""

@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         state.pass_changed.connect(self._update_status)
         state.training.progressed.connect(self._update_status)
         state.slot.changed.connect(self._on_slot_changed)
+        state.slot.displaced.connect(self._on_run_displaced)
         self._restore_layout()
         self._on_session_changed()
         self._update_status()
@@ -248,6 +249,14 @@ class MainWindow(QMainWindow):
         for action in (self.step_forward_action, self.step_backward_action):
             action.setEnabled(running != "training")
         self._update_status()
+
+    def _on_run_displaced(self, stopped: str, started: str) -> None:
+        names = {"training": "training", "evolution": "the evolution",
+                 "comparison": "the SGD comparison"}
+        what = names.get(stopped, stopped)
+        self.statusBar().showMessage(
+            f"{what[0].upper()}{what[1:]} paused to run {names.get(started, started)}: "
+            "one run at a time", 8000)
 
     def toggle_training(self) -> None:
         if self.state.is_training():

@@ -51,9 +51,11 @@ class _Relay(QObject):
 
 
 class RunSlot(QObject):
-    """Signals: ``changed(str)``: the kind of run now going, or "" when idle."""
+    """Signals: ``changed(str)``: the kind of run now going, or "" when idle;
+    ``displaced(str, str)``: a run of the first kind was stopped to start the second."""
 
     changed = Signal(str)
+    displaced = Signal(str, str)
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,7 +78,10 @@ class RunSlot(QObject):
         ``make_items`` is called after the previous run has stopped, so it sees the
         state that run left; it returns None to not start after all.
         """
+        previous = self.running
         self.stop()
+        if previous and previous != run.kind:
+            self.displaced.emit(previous, run.kind)
         items = make_items()
         if items is None:
             return False

@@ -85,10 +85,22 @@ class TrainingRun(QObject):
     def went_nonfinite(self) -> bool:
         return bool(self.history) and self.history[-1].nonfinite is not None
 
+    def steps_done(self) -> int:
+        return self.trainer.step_count if self.trainer is not None else 0
+
+    def reached_limit(self) -> bool:
+        """The run has made the session's number of steps (what a headless run makes)."""
+        return self.steps_done() >= self.settings.steps
+
     def start(self) -> None:
-        """Run (or continue) on the worker until paused."""
-        if not self.is_running():
-            self.slot.start(self, self._items)
+        """Run (or continue) on the worker until paused or at the Steps setting."""
+        if self.is_running():
+            return
+        if self.reached_limit():
+            self.message_posted.emit(f"already at step {self.steps_done()}, the Steps "
+                                     "setting: raise it to train further")
+            return
+        self.slot.start(self, self._items)
 
     def pause(self) -> None:
         if self.is_running():
@@ -139,7 +151,14 @@ class TrainingRun(QObject):
                                                                    LIVE_RESOLUTION)
             return TrainingSnapshot(chain, boundary)
 
-        return with_extras(trainer.steps(), snapshot)
+        return with_extras(self._until_limit(trainer), snapshot)
+
+    def _until_limit(self, trainer: Trainer) -> Iterator[TrainStep]:
+        # reads the setting at every step: raising Steps during a run lets it go on
+        for record in trainer.steps():
+            yield record
+            if trainer.step_count >= self.settings.steps:
+                return
 
     # -- the slot's callbacks --------------------------------------------------------------
 
@@ -161,5 +180,8 @@ class TrainingRun(QObject):
         torch.set_num_threads(DEFAULT_THREADS)
         if error is not None:
             self.message_posted.emit(f"training failed: {error}")
+        elif self.reached_limit() and not self.went_nonfinite():
+            self.message_posted.emit(f"stopped at step {self.steps_done()}, the Steps "
+                                     "setting: raise it to train further")
         if self.trainer is not None:  # the worker is joined: its chain is ours to read
             self.live.show_parameters(self.trainer.chain)

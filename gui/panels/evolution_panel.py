@@ -76,6 +76,7 @@ class EvolutionPanel(QWidget):
         self.run.generations_arrived.connect(self._on_generations_arrived)
         self.run.run_started.connect(self._on_run_started)
         self.run.history_cleared.connect(self._on_history_cleared)
+        self.run.paused_run_dropped.connect(self._sync_buttons)
         self.run.boundary_computed.connect(self._on_boundary_computed)
         self.run.message_posted.connect(self.status.setText)
         self.run.comparison.points_arrived.connect(self._on_comparison_arrived)
@@ -247,14 +248,19 @@ class EvolutionPanel(QWidget):
         self._redraw_timer.mark_dirty()
 
     def _on_slot_changed(self, running: str) -> None:
-        """Buttons follow the run slot: what this panel runs, or another run, or none."""
+        """Buttons follow the run slot: what this panel runs, or another run, or none.
+        While the SGD comparison runs the GA waits: Pause ends the comparison."""
         evolving = running == "evolution"
+        busy_here = evolving or running == "comparison"
         for button in (self.start_button, self.step_button, self.use_best_button,
                        self.compare_button):
-            button.setEnabled(not evolving)
-        self.continue_button.setEnabled(self.run.can_continue())
-        self.pause_button.setEnabled(evolving or running == "comparison")
+            button.setEnabled(not busy_here)
+        self.continue_button.setEnabled(self.run.can_continue() and not busy_here)
+        self.pause_button.setEnabled(busy_here)
         self.stop_button.setEnabled(evolving or self.run.can_continue())
+
+    def _sync_buttons(self) -> None:
+        self._on_slot_changed(self.state.slot.running)
 
     def _on_run_started(self, number: int) -> None:
         self._clear_plots()
@@ -262,7 +268,7 @@ class EvolutionPanel(QWidget):
 
     def _on_history_cleared(self) -> None:
         self._clear_plots()
-        self._on_slot_changed(self.state.slot.running)
+        self._sync_buttons()
 
     def _clear_plots(self) -> None:
         self.table = GrowingTable(len(COLUMNS) - 1)

@@ -220,6 +220,13 @@ class TrainingPanel(QWidget):
         form.addRow("weight decay", self.decay_spin)
         form.addRow(self.nesterov_check)
         form.addRow("batch size", self.batch_spin)
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setRange(1, 10_000_000)
+        self.steps_spin.setGroupSeparatorShown(True)
+        self.steps_spin.setToolTip("Run stops at this step; a headless run of the session "
+                                   "makes as many")
+        self.steps_spin.valueChanged.connect(lambda v: self.state.set_train_settings(steps=v))
+        form.addRow("steps", self.steps_spin)
         return group
 
     def _number(self, decimals: int, low: float, high: float, step: float,
@@ -234,7 +241,7 @@ class TrainingPanel(QWidget):
     def _sync_controls(self) -> None:
         settings, session = self.state.training.settings, self.state.session
         widgets = (self.lr_spin, self.momentum_spin, self.decay_spin, self.nesterov_check,
-                   self.batch_spin, self.loss_box)
+                   self.batch_spin, self.steps_spin, self.loss_box)
         for widget in widgets:
             widget.blockSignals(True)
         self.lr_spin.setValue(settings.lr)
@@ -242,6 +249,7 @@ class TrainingPanel(QWidget):
         self.decay_spin.setValue(settings.weight_decay)
         self.nesterov_check.setChecked(settings.nesterov)
         self.batch_spin.setValue(settings.batch_size)
+        self.steps_spin.setValue(settings.steps)
         self.loss_box.setCurrentText(session.loss)
         for widget in widgets:
             widget.blockSignals(False)

@@ -61,6 +61,33 @@ def test_start_pause_step_reset(qtbot, window) -> None:
     assert panel.table.size == 0
 
 
+def test_stop_on_a_paused_run_leaves_nothing_to_continue(qtbot, window) -> None:
+    prepare(qtbot, window)
+    panel = window.evolution
+    panel.generations_spin.setValue(1000)
+    run = window.state.evolution
+    click(qtbot, panel.step_button)
+    qtbot.waitUntil(lambda: not run.is_running(), timeout=10_000)
+    assert panel.continue_button.isEnabled()
+    assert panel.stop_button.isEnabled()
+    click(qtbot, panel.stop_button)
+    assert not run.can_continue()
+    assert not panel.continue_button.isEnabled()
+    assert not panel.stop_button.isEnabled()
+    assert len(run.history) == 1  # the history stays on screen
+    assert panel.start_button.isEnabled()
+
+
+def test_starting_evolution_says_that_training_was_paused(qtbot, window) -> None:
+    prepare(qtbot, window)
+    window.training.steps_spin.setValue(1_000_000)
+    window.state.start_training()
+    assert window.state.slot.running == "training"
+    click(qtbot, window.evolution.step_button)
+    assert window.state.slot.running == "evolution"
+    assert "Training paused to run the evolution" in window.statusBar().currentMessage()
+
+
 def test_reset_is_never_ignored_while_a_step_runs(qtbot, window) -> None:
     """The CI flake of issue 8: Reset clicked before the Step's worker had reported that
     it stopped. Reset is always enabled and stops whatever runs first."""
@@ -133,6 +160,11 @@ def test_compare_with_sgd_plots_both(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not run.is_running() and len(run.history) == 11, timeout=20_000)
     click(qtbot, panel.compare_button)
     assert window.state.slot.running == "comparison"
+    # the GA waits while the comparison runs (starting it would end the comparison)
+    for button in (panel.start_button, panel.continue_button, panel.step_button,
+                   panel.use_best_button):
+        assert not button.isEnabled(), button.text()
+    assert panel.pause_button.isEnabled()
     qtbot.waitUntil(lambda: window.state.slot.running == "", timeout=30_000)
     assert panel.sgd.size > 5
     panel.redraw()

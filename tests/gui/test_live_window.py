@@ -111,6 +111,7 @@ def test_gradient_views_stay_live_while_training(qtbot, window) -> None:
     qtbot.mouseClick(window.builder.preset_button, Qt.MouseButton.LeftButton)
     panel.redraw()
     first = panel.weight_bars.values.copy()
+    window.training.steps_spin.setValue(1_000_000)
     window.state.start_training()
     # new bars arrive while the run goes on, from the worker's snapshots
     qtbot.waitUntil(lambda: window.state.is_training() and len(window.state.history) > 50

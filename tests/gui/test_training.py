@@ -18,6 +18,25 @@ def use_spiral(qtbot, window, samples: int = 200) -> None:
     choose(qtbot, window.builder.preset_box, "Small classifier (16-16, tanh)")
     qtbot.mouseClick(window.builder.preset_button, Qt.MouseButton.LeftButton)
     choose(qtbot, panel.loss_box, "bce_with_logits")
+    panel.steps_spin.setValue(1_000_000)  # runs until paused
+
+
+def test_run_stops_at_the_steps_setting(qtbot, window) -> None:
+    use_spiral(qtbot, window, samples=32)
+    panel, state = window.training, window.state
+    panel.steps_spin.setValue(25)
+    assert state.training.settings.steps == 25
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not state.is_training(), timeout=30_000)
+    assert [s.step for s in state.history] == list(range(1, 26))
+    assert "stopped at step 25" in window.statusBar().currentMessage()
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)  # at the limit: refused
+    assert not state.is_training()
+    assert "raise it" in window.statusBar().currentMessage()
+    panel.steps_spin.setValue(30)  # raised: Run goes on from step 26
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not state.is_training(), timeout=30_000)
+    assert [s.step for s in state.history] == list(range(1, 31))
 
 
 def test_training_runs_off_the_gui_thread_and_views_stay_live(qtbot, window) -> None:
