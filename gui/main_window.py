@@ -69,10 +69,12 @@ class MainWindow(QMainWindow):
             "builder": self._dock("Chain builder", self.builder,
                                   Qt.DockWidgetArea.LeftDockWidgetArea),
             "inputs": self._dock("Inputs", self.inputs, Qt.DockWidgetArea.LeftDockWidgetArea),
-            "guide": self._dock("Guide", self.guide, Qt.DockWidgetArea.RightDockWidgetArea),
+            "guide": self._dock("Guide", self.guide, Qt.DockWidgetArea.LeftDockWidgetArea),
         }
         self.splitDockWidget(self.docks["builder"], self.docks["inputs"],
                              Qt.Orientation.Vertical)
+        # a tab beside the inputs: opening it never squeezes the pages on a laptop screen
+        self.tabifyDockWidget(self.docks["inputs"], self.docks["guide"])
         self.docks["guide"].hide()
         self._default_state = self.saveState()
         self.pages.currentChanged.connect(self._on_page_changed)
@@ -100,7 +102,6 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()  # on a small screen a dock scrolls rather than clips
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(widget)
         scroll.setMinimumWidth(widget.minimumSizeHint().width()
                                + scroll.verticalScrollBar().sizeHint().width())

@@ -143,7 +143,8 @@ class ChainBuilderPanel(QWidget):
                                         else Qt.ArrowType.RightArrow)
 
     def _repeat_group(self) -> QWidget:
-        box = QGroupBox("(linear → [norm] → activation) × depth → linear")
+        box = QGroupBox("Block × depth")
+        box.setToolTip("(linear → [norm] → activation) × depth, then a linear output layer")
         form = QFormLayout(box)
         self.repeat_width = QSpinBox()
         self.repeat_width.setRange(1, 1024)

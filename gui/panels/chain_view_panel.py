@@ -73,7 +73,12 @@ class ChainScene(QGraphicsView):
         rect = self.item.node_rect(index)
         self.ensureVisible(rect, 40, 10)
         self.direction.setText(arrow)
-        self.direction.setPos(rect.x(), NODE_H + 6)
+        # under the node, but kept inside the chain's width: at the last node the text
+        # would run past the scene's edge and be cut
+        right = self.item.boundingRect().right()
+        width = self.direction.boundingRect().width()
+        self.direction.setPos(max(min(rect.x(), right - width), self.item.boundingRect().left()),
+                              NODE_H + 6)
 
 
 class ChainViewPanel(QWidget):

@@ -180,8 +180,14 @@ def test_the_clicked_node_is_outlined(qtbot, window) -> None:
 def test_the_guide_stays_open_and_follows_the_page(qtbot, window) -> None:
     dock = window.docks["guide"]
     assert not dock.isVisible()
+    pages_width = window.pages.width()
     window.toggle_guide()
     assert dock.isVisible()
+    # a tab beside the inputs, on top: the pages keep their width
+    assert window.docks["inputs"] in window.tabifiedDockWidgets(dock)
+    assert not dock.visibleRegion().isEmpty()
+    QApplication.processEvents()
+    assert window.pages.width() == pages_width
     window.show_page("training")
     assert "Training page" in window.guide.text.toPlainText()
     window.show_page("evolution")
@@ -229,3 +235,14 @@ def test_the_wheel_still_scrolls_lists(qtbot, window) -> None:
                         Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
     QApplication.sendEvent(viewport, event)
     assert bar.value() > before
+
+
+def test_the_stepping_direction_is_never_cut_at_the_chains_end(qtbot, window) -> None:
+    state = window.state
+    state.step_forward()  # a new pass
+    while state.pass_.forward_done < state.pass_.size:
+        state.step_forward()
+    view = window.chain_view.view
+    qtbot.waitUntil(lambda: view.direction.text() == "loss computed: step backward ←",
+                    timeout=5000)  # drawn at the next frame
+    assert view.scene().sceneRect().contains(view.direction.sceneBoundingRect())
