@@ -242,16 +242,17 @@ class AppState(QObject):
         self._parameters_shown()
 
     def reset(self) -> None:
-        """Re-initialise the chain from its spec and seed, clear both runs; recovers from
-        a run that went non-finite."""
-        chain = build_chain(self.network.without_parameters(), self.session.dtype,
-                            self.session.seed)
+        """Back to the chain the session began with: its file's parameters when it has
+        them, else initialised from the seed; clears both runs and recovers from a run
+        that went non-finite."""
+        chain = build_chain(self.network, self.session.dtype, self.session.seed)
         with self._edit():
             self.chain = chain
-            self.session = self.session.model_copy(
-                update={"network": self.network.without_parameters()})
         self._parameters_shown()
-        self.message_posted.emit("reset: parameters re-initialised from the seed")
+        self.message_posted.emit(
+            "reset: the parameters the session was opened with (a new seed re-initialises)"
+            if self.network.has_parameters()
+            else "reset: parameters re-initialised from the seed")
 
     def adopt_parameters(self, source: Chain, why: str) -> None:
         """Take ``source``'s parameters as the chain's own (an edit: training restarts

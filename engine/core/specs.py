@@ -106,6 +106,10 @@ class NetworkSpec(Frozen):
                 size = spec.out_features
         return size
 
+    def has_parameters(self) -> bool:
+        """Some layer carries explicit parameters (the rest initialise from the seed)."""
+        return self != self.without_parameters()
+
     def without_parameters(self) -> NetworkSpec:
         """The same architecture with every explicit parameter dropped (re-initialise)."""
         return NetworkSpec(

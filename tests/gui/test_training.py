@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -185,3 +187,20 @@ def test_k_class_data_sets_the_output_width_and_draws_each_class(qtbot, window,
     assert state.dataset.classes == 3
     assert state.chain.output_size == 3
     assert set(np.unique(state.dataset.targets_for("cross_entropy"))) == {0.0, 1.0, 2.0}
+
+
+def test_reset_returns_to_the_parameters_the_session_opened_with(qtbot, window) -> None:
+    """A session file's own weights are where Reset goes back to, not a seed init."""
+    path = Path(__file__).parents[2] / "examples" / "seed.json"
+    assert window.open_path(path)
+    state = window.state
+    def current() -> list[torch.Tensor]:
+        return [p for _, p in state.chain.parameters()]
+
+    opened = [p.clone() for p in current()]
+    for _ in range(3):
+        qtbot.mouseClick(window.training.step_button, Qt.MouseButton.LeftButton)
+    assert not all(torch.equal(a, b) for a, b in zip(opened, current(), strict=True))
+    click_action(qtbot, window, "Reset")
+    assert all(torch.equal(a, b) for a, b in zip(opened, current(), strict=True))
+    assert "opened with" in window.statusBar().currentMessage()
