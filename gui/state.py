@@ -250,7 +250,8 @@ class AppState(QObject):
             self.chain = chain
         self._parameters_shown()
         self.message_posted.emit(
-            "reset: the parameters the session was opened with (a new seed re-initialises)"
+            "reset: back to the session's own parameters, as opened or typed in (a new "
+            "seed re-initialises)"
             if self.network.has_parameters()
             else "reset: parameters re-initialised from the seed")
 

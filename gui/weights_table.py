@@ -32,6 +32,7 @@ class WeightsTable(QWidget):
         layout.addWidget(self.table, 1)
         self._showing = False
         self.shape: tuple[int, int] = (0, 0)
+        self._weight, self._bias = np.zeros((0, 0)), np.zeros(0)  # what the cells show
 
     def show_layer(self, index: int, weight: np.ndarray, bias: np.ndarray) -> None:
         """Fill the table with ``weight`` (out, in) and ``bias`` (out,) of layer ``index``."""
@@ -42,6 +43,7 @@ class WeightsTable(QWidget):
         self.caption.setText(f"Layer {index}: W ({rows} × {columns}) and b{clipped}. "
                              "Type a number to set it.")
         self._showing = True
+        self._weight, self._bias = weight.copy(), bias.copy()
         if (self.table.rowCount(), self.table.columnCount()) != (shown_rows,
                                                                   shown_columns + 1):
             self.table.setRowCount(shown_rows)
@@ -67,16 +69,28 @@ class WeightsTable(QWidget):
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
         if self._showing:
             return
+        row, column = item.row(), item.column()
         try:
             value = float(item.text())
         except ValueError:
-            self.caption.setText(f"{item.text()!r} is not a number")
+            self._refuse(item, f"{item.text()!r} is not a number: the parameter is unchanged")
             return
         if not math.isfinite(value):
-            self.caption.setText("a parameter must be a finite number")
+            self._refuse(item, "a parameter must be a finite number: it is unchanged")
             return
-        row, column = item.row(), item.column()
         if column == self.shape[1]:
+            self._bias[row] = value
             self.edited.emit("bias", (row,), value)
         else:
+            self._weight[row, column] = value
             self.edited.emit("weight", (row, column), value)
+
+    def _refuse(self, item: QTableWidgetItem, why: str) -> None:
+        """Put the parameter's value back in the cell: it must not show what the chain
+        does not hold."""
+        row, column = item.row(), item.column()
+        value = self._bias[row] if column == self.shape[1] else self._weight[row, column]
+        self._showing = True
+        item.setText(repr(float(value)))
+        self._showing = False
+        self.caption.setText(why)

@@ -84,8 +84,12 @@ def test_a_weight_typed_in_the_table_changes_the_chain_rule(qtbot, window) -> No
     record = window.state.pass_.record(1)
     assert record.local[0, 0] == pytest.approx(1 - math.tanh(z) ** 2, rel=1e-12)
     assert window.state.dirty
+    bias = float(window.state.chain.layers[0].params["bias"][0])
     table.item(0, 1).setText("not a number")  # the bias column
     assert "not a number" in window.chain_view.weights.caption.text()
+    assert table.item(0, 1).text() == repr(bias)  # the cell shows what the chain holds
+    table.item(0, 0).setText("inf")
+    assert table.item(0, 0).text() == "0.05"
 
 
 def test_weight_decay_nesterov_and_precision_reach_the_engine(qtbot, window) -> None:
