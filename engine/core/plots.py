@@ -32,6 +32,7 @@ class LinePlot:
     series: tuple[Series, ...]
     log_y: bool = False
     reference_y: float | None = None
+    integer_x: bool = True  # x counts steps, generations or layers: whole-number ticks
 
 
 @dataclass(frozen=True)

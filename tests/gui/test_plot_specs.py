@@ -1,0 +1,58 @@
+"""Headless PNGs look like the window's plots: a whole title with its keys, whole-number
+ticks for steps and layers, and a deep chain's layers told apart by a colour ramp."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from engine.core.plots import LinePlot, Series
+from gui.plot_specs import plot_widget_for, render_plot_png
+from gui.plot_widgets import IntegerAxis
+
+
+def pixels(path: Path) -> np.ndarray:
+    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(),
+                                                              image.bytesPerLine())
+    return rows[:, :image.width() * 3].reshape(image.height(), image.width(), 3)
+
+
+def layers_plot(count: int) -> LinePlot:
+    x = np.arange(10.0)
+    return LinePlot("update_ratio", "Update ratio", "step", "ratio",
+                    tuple(Series(f"layer {2 * k}", x, x + k + 1) for k in range(count)),
+                    log_y=True)
+
+
+def test_the_title_is_drawn_whole_inside_the_png(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "plot.png"
+    render_plot_png(layers_plot(2), path)
+    image = pixels(path)
+    inked_rows = np.flatnonzero((image < 200).any(axis=(1, 2)))
+    assert inked_rows[0] >= 2  # a margin above the title: nothing cut at the top edge
+    assert image.shape[0] < 700  # the size asked for (900 × 560), not an unlaid-out one
+
+
+def test_keys_name_the_series_and_steps_are_whole_numbers(qtbot) -> None:
+    widget = plot_widget_for(layers_plot(2))
+    title = widget.getPlotItem().titleLabel.text
+    assert "layer 0" in title
+    assert "layer 2" in title
+    assert isinstance(widget.getPlotItem().getAxis("bottom"), IntegerAxis)
+    names = [item.name() for item in widget.getPlotItem().listDataItems()]
+    assert names == ["layer 0", "layer 2"]  # the CSV export's column names
+
+
+def test_many_layers_get_a_colour_ramp_keyed_at_its_ends(qtbot) -> None:
+    widget = plot_widget_for(layers_plot(31))
+    title = widget.getPlotItem().titleLabel.text
+    assert "layer 0" in title
+    assert "layer 60" in title
+    assert "layer 2<" not in title
+    assert "layer 2&" not in title
+    colours = [item.opts["pen"].color().name()
+               for item in widget.getPlotItem().listDataItems()]
+    assert len(set(colours)) == 31
