@@ -39,6 +39,8 @@ def plot_item_of(target: pg.PlotWidget | pg.PlotItem) -> pg.PlotItem:
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     temporary = path.with_name(f".{path.name}.tmp{path.suffix}")
+    if not path.parent.is_dir():  # Qt's image writer fails without saying why
+        raise ExportError(f"could not write {path}: the folder {path.parent} does not exist")
     try:
         write(temporary)
         if not temporary.exists() or temporary.stat().st_size == 0:

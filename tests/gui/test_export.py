@@ -75,8 +75,10 @@ def test_csv_holds_the_loss_curve(qtbot, window, tmp_path: Path) -> None:
 def test_bad_export_path_is_an_error_not_a_crash(qtbot, window, tmp_path: Path) -> None:
     from gui.export import ExportError
 
-    with pytest.raises(ExportError, match="could not write"):
-        export_plot(window.gradients.flow_plot, tmp_path / "missing" / "x.svg")
+    for suffix in ("svg", "png", "csv"):
+        with pytest.raises(ExportError, match="the folder .*missing does not exist"):
+            export_plot(window.gradients.flow_plot, tmp_path / "missing" / f"x.{suffix}")
+    assert not (tmp_path / "missing").exists()
     with pytest.raises(ExportError, match="unknown export format"):
         export_plot(window.gradients.flow_plot, tmp_path / "x.bmp")
 
