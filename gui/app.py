@@ -65,16 +65,16 @@ class LoadingWindow(QMainWindow):
 def launch(session_path: str | None = None, screenshot: str | None = None) -> int:
     has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                        or os.environ.get("QT_QPA_PLATFORM") or sys.platform != "linux")
+    if session_path and not Path(session_path).is_file():
+        # said first (before the display): the app would otherwise start without it
+        print(f"error: {session_path}: no such session file", file=sys.stderr)
+        return 2
     if screenshot and not has_display:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     elif not has_display:
         print("error: no display to open the window on (DISPLAY is not set). Run it in a "
               "desktop session, or headless: main.py run SESSION.json --out DIR, or "
               "main.py --screenshot FILE [SESSION.json]", file=sys.stderr)
-        return 2
-    if session_path and not Path(session_path).is_file():
-        # say it before any window opens; the app would otherwise start without it
-        print(f"error: {session_path}: no such session file", file=sys.stderr)
         return 2
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Chain Lab")
@@ -114,7 +114,7 @@ def launch(session_path: str | None = None, screenshot: str | None = None) -> in
         gc.collect()
         gc.freeze()
         if screenshot:
-            window.resize(1400, 900)  # the same picture whatever the (virtual) screen
+            window.resize(1280, 800)  # a laptop's screen, whatever the (virtual) one
         window.show()
         loading.close()
         if os.environ.get("CHAINLAB_REPORT_STARTUP"):

@@ -60,7 +60,8 @@ def log_ticks(low: float, high: float) -> tuple[list[float], list[float]]:
         major = [float(e) for e in range(first, math.floor(high) + 1, step)]
         minor = [e + math.log10(m) for e in range(math.floor(low), math.ceil(high))
                  for m in range(2, 10) if step == 1 and low <= e + math.log10(m) <= high]
-        return major, minor
+        if len(major) >= 3:  # else (1.5 to 2 decades) label 1-2-5 steps, as below
+            return major, minor
     for mantissas in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9),
                       tuple(m / 10 for m in range(10, 100, 2)),
                       tuple(m / 10 for m in range(10, 100)),

@@ -147,6 +147,14 @@ def test_max_memory_sets_the_limit(tmp_path: Path) -> None:
                      "1.0 GB is set with --max-memory")
 
 
+@pytest.mark.parametrize(("size", "text"), [(100, "100 bytes"), (12 << 10, "12 KB"),
+                                            (300 << 20, "300 MB"), (3 << 29, "1.5 GB")])
+def test_sizes_read_as_people_write_them(size: int, text: str) -> None:
+    from engine.headless.budget import human_size
+
+    assert human_size(size) == text
+
+
 def test_ten_million_steps_fit(tmp_path: Path) -> None:
     """The estimate of a 10⁷-step history is small: it is kept compactly."""
     from engine.data.session import load_session

@@ -201,11 +201,16 @@ def check_memory(session: Session, base_dir: Path, limit: int | None,
         largest = result.largest()
         source = "set with --max-memory" if limit is not None else \
             "available; --max-memory sets another limit"
-        raise SessionError(largest.field, f"the run needs about {_gb(result.total)} of memory "
-                           f"({largest.what}: {_gb(largest.bytes)}); {_gb(allowed)} is "
-                           f"{source}")
+        raise SessionError(largest.field,
+                           f"the run needs about {human_size(result.total)} of memory "
+                           f"({largest.what}: {human_size(largest.bytes)}); "
+                           f"{human_size(allowed)} is {source}")
     return result
 
 
-def _gb(size: int) -> str:
-    return f"{size / GB:.1f} GB" if size >= GB else f"{size / (1 << 20):.0f} MB"
+def human_size(size: int) -> str:
+    """A size as people read one: 1.5 GB, 300 MB, 12 KB, 100 bytes."""
+    for unit, name in ((GB, "GB"), (1 << 20, "MB"), (1 << 10, "KB")):
+        if size >= unit:
+            return f"{size / unit:.1f} {name}" if unit == GB else f"{size / unit:.0f} {name}"
+    return f"{size} bytes"

@@ -184,6 +184,8 @@ class ChainBuilderPanel(QWidget):
             return
         build = PRESETS[self.preset_box.currentText()]
         self._build(build(self.state.network.input_size))
+        # back to "Presets…": the box would otherwise go on naming a chain since edited
+        self.preset_box.setCurrentIndex(-1)
 
     def _on_repeat(self) -> None:
         norm = self.repeat_norm.currentText()

@@ -125,8 +125,7 @@ def test_screenshot_command(tmp_path: Path) -> None:
                     str(ROOT / "examples" / "seed.json")], check=True, env=env, timeout=120,
                    capture_output=True)
     image = QImage(str(out))
-    assert image.width() >= 800
-    assert image.height() >= 500
+    assert (image.width(), image.height()) == (1280, 800)  # a laptop's screen
 
 
 def test_first_window_needs_no_torch() -> None:
@@ -161,6 +160,10 @@ def test_no_display_is_a_clear_message(tmp_path: Path) -> None:
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "no display" in result.stderr
+    missing = subprocess.run([sys.executable, str(ROOT / "main.py"), str(tmp_path / "no.json")],
+                             env=env, timeout=60, capture_output=True, text=True)
+    assert missing.returncode == 2
+    assert "no such session file" in missing.stderr  # the first problem to fix
 
 
 @pytest.mark.xvfb

@@ -76,7 +76,7 @@ def test_bad_export_path_is_an_error_not_a_crash(qtbot, window, tmp_path: Path) 
     from gui.export import ExportError
 
     for suffix in ("svg", "png", "csv"):
-        with pytest.raises(ExportError, match="the folder .*missing does not exist"):
+        with pytest.raises(ExportError, match=r"the folder .*missing does not exist"):
             export_plot(window.gradients.flow_plot, tmp_path / "missing" / f"x.{suffix}")
     assert not (tmp_path / "missing").exists()
     with pytest.raises(ExportError, match="unknown export format"):

@@ -200,7 +200,8 @@ def test_the_guide_stays_open_and_follows_the_page(qtbot, window) -> None:
 
 
 @pytest.mark.parametrize(("low", "high"), [(-0.3, 0.1), (-1.05, -0.95), (-40.0, -1.0),
-                                           (-3.2, 1.1), (0.2, 0.25)])
+                                           (-3.2, 1.1), (0.2, 0.25), (0.1, 1.65),
+                                           (0.6, 2.2)])
 def test_log_axes_label_every_range(qtbot, low: float, high: float) -> None:
     """Issue 10: the GA-vs-SGD axis had no tick labels when its range was under a decade."""
     from gui.plot_widgets import LogAxis

@@ -17,7 +17,8 @@ def pixels(path: Path) -> np.ndarray:
     image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
     rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(),
                                                               image.bytesPerLine())
-    return rows[:, :image.width() * 3].reshape(image.height(), image.width(), 3)
+    # a copy: the view into the image's memory dies with the image, at this return
+    return rows[:, :image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
 
 def layers_plot(count: int) -> LinePlot:

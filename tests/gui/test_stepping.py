@@ -114,6 +114,7 @@ def test_preset_deep_sigmoid_shows_vanishing_gradients(qtbot, window) -> None:
     builder = window.builder
     choose(qtbot, builder.preset_box, "Deep sigmoid, 30 layers, default init")
     qtbot.mouseClick(builder.preset_button, Qt.MouseButton.LeftButton)
+    assert builder.preset_box.currentIndex() == -1  # "Presets…" again, naming no chain
     window.gradients.redraw()
     assert "vanishing" in window.gradients.summary.text()
     bars = window.gradients.weight_bars
