@@ -67,6 +67,7 @@ the right). Click a row (or choose a layer) to see that layer's histogram below.
     "training": ("Training", """
 <h3>The Training page</h3>
 <p>Run/Pause (Ctrl+R), Step and Reset sit at the top; the settings below apply at once.
+Run stops at <b>steps</b>, as a headless run of the session does; raise it to go on.
 The learning rate, momentum, weight decay, Nesterov and the batch size change a
 running training at its next step; the data, the loss and the chain restart it.</p>
 <p><b>Training loss</b> per step (log scale). <b>Decision boundary</b> on 2-D data:
@@ -77,7 +78,8 @@ the healthy rule of thumb: far below, the layer learns slowly; far above, it thr
 <b>Weight norm</b> and <b>output norm</b> per layer over the steps. Deep chains show up
 to eight layers, spread from the input to the output.</p>
 <p>If a run explodes, the status line says where the first NaN/Inf appeared; Reset
-re-initialises the chain from its seed.</p>"""),
+goes back to the session's own parameters (as opened, or typed into the weights table),
+or re-initialises from the seed when it has none.</p>"""),
     "evolution": ("Evolution", """
 <h3>The Evolution page</h3>
 <p>A genetic algorithm evolves whole weight sets with no gradient: each individual's
