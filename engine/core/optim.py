@@ -33,7 +33,16 @@ class SGD:
     def step(self, params: list[torch.Tensor], grads: list[torch.Tensor],
              config: SGDConfig | None = None) -> list[torch.Tensor]:
         """The updated parameters, with ``config`` (default: ``self.config``)."""
+        return self.step_with_directions(params, grads, config)[0]
+
+    def step_with_directions(self, params: list[torch.Tensor], grads: list[torch.Tensor],
+                             config: SGDConfig | None = None,
+                             ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The updated parameters, and the direction each moved along (the parameter
+        moves by -lr times it): whether an update was meant, before rounding says if
+        it happened."""
         c = config or self.config
+        directions = []
         if not self._buffers:
             self._buffers = [None] * len(params)
         updated = []
@@ -48,4 +57,5 @@ class SGD:
                         buffer.mul_(c.momentum).add_(d_p)
                     d_p = d_p.add(buffer, alpha=c.momentum) if c.nesterov else buffer
                 updated.append(param.add(d_p, alpha=-c.lr))
-        return updated
+                directions.append(d_p)
+        return updated, directions

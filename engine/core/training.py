@@ -21,6 +21,7 @@ import torch
 from engine.core.chain import Chain
 from engine.core.layers import Linear, Norm
 from engine.core.optim import SGD, SGDConfig
+from engine.core.precision import RangeCounts, Storage, swamped_share
 from engine.core.stats import update_to_data_ratio
 from engine.core.stepper import NonFinite, Pass
 
@@ -38,6 +39,10 @@ class TrainStep:
     output_norms: tuple[float, ...]  # ‖output‖ of every layer in this step's forward pass
     nonfinite: NonFinite | None
     skipped: int = 0  # one-sample batches skipped so far (batch norm; see the module doc)
+    # With weights stored in a narrow format (engine.core.precision), per linear layer:
+    # the share of non-zero weight updates that rounding undid (NaN on a step not applied)
+    swamped: tuple[float, ...] = ()
+    range_counts: RangeCounts | None = None  # values the storage format cannot hold
 
 
 class Trainer:
@@ -51,11 +56,14 @@ class Trainer:
     ----------
     batch_size : int
         Minibatch size; 0 or at least the dataset size means full batch.
+    storage : Storage, optional
+        Keep the parameters in a narrow float format: rounded to it at the start and after
+        every update (see :mod:`engine.core.precision`).
     """
 
     def __init__(self, chain: Chain, inputs: torch.Tensor, targets: torch.Tensor,
                  loss: str, config: SGDConfig, batch_size: int,
-                 generator: torch.Generator) -> None:
+                 generator: torch.Generator, storage: Storage | None = None) -> None:
         self.chain, self.inputs, self.targets, self.loss = chain, inputs, targets, loss
         self.batch_size = batch_size if 0 < batch_size < len(inputs) else len(inputs)
         self.generator = generator
@@ -66,6 +74,13 @@ class Trainer:
         self._cursor = 0
         self._has_batch_norm = any(isinstance(layer, Norm) and layer.kind == "batch"
                                    for layer in chain.layers)
+        self.storage = storage
+        # where each linear layer's weight sits in chain.parameters()
+        names = [name for name, _ in chain.parameters()]
+        self._linear_weights = [names.index(f"{i}.weight") for i, layer
+                                in enumerate(chain.layers) if isinstance(layer, Linear)]
+        if storage is not None:
+            chain.set_parameters(storage.store_initial([t for _, t in chain.parameters()]))
 
     def set_batch_size(self, batch_size: int) -> None:
         """Takes effect at the next batch (the current epoch's order is kept)."""
@@ -94,15 +109,30 @@ class Trainer:
         lr = config.lr
         linear = [i for i, layer in enumerate(self.chain.layers) if isinstance(layer, Linear)]
         before = [self.chain.layers[i].params["weight"] for i in linear]
+        swamped: tuple[float, ...] = ()
         if nonfinite is None:
             params = [t for _, t in self.chain.parameters()]
-            self.chain.set_parameters(self.optimizer.step(params, pass_.gradients(), config))
+            updated, directions = self.optimizer.step_with_directions(
+                params, pass_.gradients(), config)
+            stored = updated
+            if self.storage is not None:
+                stored = [self.storage.round(t) for t in updated]
+                swamped = tuple(swamped_share(params[k], directions[k], stored[k])
+                                for k in self._linear_weights)
+            self.chain.set_parameters(stored)
             self.chain.track(pass_.contexts)
             ratios = tuple(update_to_data_ratio(w, self.chain.layers[i].params["weight"] - w)
                            for i, w in zip(linear, before, strict=True))
         else:  # no update: the update that would have been applied shows the explosion
             ratios = tuple(update_to_data_ratio(w, -lr * pass_.grads(i)["weight"])
                            for i, w in zip(linear, before, strict=True))
+        counts = None
+        if self.storage is not None:
+            if nonfinite is not None:
+                swamped = (float("nan"),) * len(linear)
+            counts = self.storage.counts(
+                [out for out in pass_.outputs if out is not None],
+                [g for g in pass_.grad_inputs if g is not None] + pass_.gradients())
         self.step_count += 1
         loss = pass_.loss
         assert loss is not None
@@ -115,6 +145,8 @@ class Trainer:
                                for out in pass_.outputs if out is not None),
             nonfinite=nonfinite,
             skipped=self.skipped,
+            swamped=swamped,
+            range_counts=counts,
         )
 
     def steps(self, count: int | None = None) -> Iterator[TrainStep]:

@@ -17,14 +17,17 @@ import torch
 from engine.core.chain import Chain, SpecError
 from engine.core.losses import TargetError, prepare_targets
 from engine.core.optim import SGDConfig
+from engine.core.precision import Precision, Storage
 from engine.core.specs import NetworkSpec, NormSpec
 from engine.core.training import Trainer
 from engine.data.datasets import Dataset, DatasetError, load_csv, make_dataset
 from engine.data.session import CsvData, GeneratedData, Session, SessionError
-from engine.data.tasks import TrainTask
+from engine.data.tasks import PrecisionSpec, TrainTask
 
-# The minibatch order has a generator of its own, seeded apart from the initialisers'.
+# The minibatch order has a generator of its own, seeded apart from the initialisers';
+# stochastic rounding another, so both roundings see the same minibatches.
 MINIBATCH_SEED_OFFSET = 1
+ROUNDING_SEED_OFFSET = 2
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,16 @@ def build_experiment(session: Session, base_dir: Path = Path()) -> Experiment:
 def make_trainer(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str,
                  task: TrainTask, seed: int) -> Trainer:
     """SGD with the task's settings on ``chain`` (trained in place: pass a copy to keep
-    the original); minibatches drawn from a generator seeded with seed + 1."""
+    the original); minibatches drawn from a generator seeded with seed + 1, stochastic
+    rounding (with ``task.precision``) from one seeded with seed + 2."""
     config = SGDConfig(task.lr, task.momentum, task.weight_decay, task.nesterov)
     generator = torch.Generator().manual_seed(seed + MINIBATCH_SEED_OFFSET)
-    return Trainer(chain, inputs, targets, loss, config, task.batch_size, generator)
+    return Trainer(chain, inputs, targets, loss, config, task.batch_size, generator,
+                   make_storage(task.precision, seed))
+
+
+def make_storage(precision: PrecisionSpec | None, seed: int) -> Storage | None:
+    if precision is None:
+        return None
+    return Storage(Precision(precision.storage, precision.rounding),
+                   torch.Generator().manual_seed(seed + ROUNDING_SEED_OFFSET))

@@ -201,6 +201,21 @@ def _check_consistency(session: Session) -> None:
     has_batch_norm = any(isinstance(s, NormSpec) and s.kind == "batch" for s in network.layers)
     if has_batch_norm and isinstance(session.task, TrainTask) and session.task.batch_size == 1:
         raise SessionError("task.batch_size", "batch norm needs at least 2 samples per batch")
+    if isinstance(session.task, TrainTask):
+        _check_precision(session.task, session.dtype)
+
+
+# Bits per value; a storage format must not be wider than the dtype the chain computes in.
+_FORMAT_BITS = {"float64": 64, "float32": 32, "float16": 16, "bfloat16": 16,
+                "float8_e4m3fn": 8, "float8_e5m2": 8}
+
+
+def _check_precision(task: TrainTask, dtype: str) -> None:
+    if task.precision is not None and \
+            _FORMAT_BITS[task.precision.storage] > _FORMAT_BITS[dtype]:
+        raise SessionError("task.precision.storage", f"{task.precision.storage} is wider "
+                           f"than the session dtype {dtype} the chain computes in; store "
+                           f"in {dtype} or narrower")
 
 
 def _check_evolve(task: EvolveTask, network: NetworkSpec) -> None:

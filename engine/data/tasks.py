@@ -19,6 +19,18 @@ class StepTask(Frozen):
     kind: Literal["step"] = "step"
 
 
+StorageFormat = Literal["float64", "float32", "float16", "bfloat16", "float8_e4m3fn",
+                        "float8_e5m2"]
+
+
+class PrecisionSpec(Frozen):
+    """Weights kept in ``storage`` (rounded after every update) while the chain computes
+    in the session dtype; see :mod:`engine.core.precision`."""
+
+    storage: StorageFormat
+    rounding: Literal["nearest", "stochastic"] = "nearest"
+
+
 class TrainTask(Frozen):
     kind: Literal["train"] = "train"
     optimizer: Literal["sgd"] = "sgd"
@@ -28,6 +40,9 @@ class TrainTask(Frozen):
     nesterov: bool = False
     steps: int = Field(100, gt=0, le=10_000_000)
     batch_size: int = Field(0, ge=0, description="0 = full batch")
+    precision: PrecisionSpec | None = Field(
+        None, description="low-precision storage of the weights (default: off, the "
+        "session dtype)")
 
 
 class EvolveTask(Frozen):

@@ -24,6 +24,7 @@ from engine.core.plots import BoundaryPlot, LinePlot, Series, decision_values, g
 from engine.core.stats import layer_stats
 from engine.core.stepper import Pass
 from engine.data.experiment import Experiment
+from engine.data.tasks import PrecisionSpec
 
 Rows = list[list[Any]] | tuple[np.ndarray, ...]
 ROWS_SHOWN = 1000  # samples whose per-layer values result.json lists (--all-rows: all)
@@ -116,6 +117,16 @@ def gradient_flow_plot(layers: list[dict[str, Any]]) -> LinePlot:
                     (Series("‖dL/d output‖", index, column("grad_l2")),
                      Series("‖dL/dW‖", index, column("grad_weight_l2"), style="bars")),
                     log_y=True)
+
+
+def swamped_plot(steps: np.ndarray, swamped: np.ndarray, linear: list[int],
+                 precision: PrecisionSpec) -> LinePlot:
+    """The share of each linear layer's weight updates that rounding to the storage
+    format undid, per step. Shape: ``swamped`` is (rows, linear layers)."""
+    return LinePlot("swamped", f"Swamped weight updates ({precision.storage}, "
+                    f"{precision.rounding} rounding)", "step", "share of updates lost",
+                    tuple(Series(f"layer {i}", steps, swamped[:, j])
+                          for j, i in enumerate(linear)))
 
 
 def boundary_plot(experiment: Experiment) -> BoundaryPlot | None:

@@ -29,6 +29,7 @@ from engine.headless.results import (
     network_record,
     pass_result,
     peak_decimate,
+    swamped_plot,
 )
 
 
@@ -83,22 +84,32 @@ def _train(experiment: Experiment, task: TrainTask, output: RunOutput,
         rows.close(last.step, _row(last))
     linear = [i for i, layer in enumerate(experiment.chain.layers) if isinstance(layer, Linear)]
     n = len(linear)
-    table = np.asarray(rows.rows, dtype=float).reshape(len(rows.rows), 3 + 2 * n)
+    precision = task.precision
+    width = 3 + (3 * n + len(RANGE_COUNTS) if precision is not None else 2 * n)
+    table = np.asarray(rows.rows, dtype=float).reshape(len(rows.rows), width)
+    ratios, norms = table[:, 3:3 + n], table[:, 3 + n:3 + 2 * n]
     output.result["history"] = {
         "step": table[:, 0].astype(int).tolist(),
         "loss": table[:, 1].tolist(),
-        "update_ratio": table[:, 3:3 + n].tolist(),
-        "weight_norm": table[:, 3 + n:].tolist(),
+        "update_ratio": ratios.tolist(),
+        "weight_norm": norms.tolist(),
         "linear_layers": linear,
         "stride": rows.stride,
     }
+    header = ["step", "loss", "lr"] + [f"update_ratio_{i}" for i in linear] \
+        + [f"weight_norm_{i}" for i in linear]
+    if precision is not None:
+        swamped = table[:, 3 + 2 * n:3 + 3 * n]
+        output.result["history"]["swamped"] = _nan_to_none(swamped)
+        for k, name in enumerate(RANGE_COUNTS):
+            output.result["history"][name] = table[:, 3 + 3 * n + k].astype(int).tolist()
+        header += [f"swamped_{i}" for i in linear] + list(RANGE_COUNTS)
+        output.plots.append(swamped_plot(table[:, 0], swamped, linear, precision))
     output.result["steps_done"] = losses.size
     stopped = last.nonfinite if last is not None else None
     output.result["training_stopped"] = None if stopped is None else stopped.describe()
     output.result["network"] = network_record(experiment.chain)
     output.result["skipped_batches"] = last.skipped if last is not None else 0
-    header = ["step", "loss", "lr"] + [f"update_ratio_{i}" for i in linear] \
-        + [f"weight_norm_{i}" for i in linear]
     output.tables["history"] = (header, [[int(row[0]), *row[1:]] for row in table.tolist()])
     every = losses.values()
     steps = np.arange(1, len(every) + 1)
@@ -114,5 +125,18 @@ def _train(experiment: Experiment, task: TrainTask, output: RunOutput,
         log_y=True, reference_y=1e-3))
 
 
+RANGE_COUNTS = ("forward_overflow", "forward_flushed", "backward_overflow",
+                "backward_flushed")
+
+
 def _row(record: TrainStep) -> list[float]:
-    return [record.step, record.loss, record.lr, *record.update_ratios, *record.weight_norms]
+    row = [record.step, record.loss, record.lr, *record.update_ratios, *record.weight_norms]
+    if record.range_counts is not None:
+        counts = record.range_counts
+        row += [*record.swamped, *(getattr(counts, name) for name in RANGE_COUNTS)]
+    return row
+
+
+def _nan_to_none(table: np.ndarray) -> list[list[float | None]]:
+    """JSON has no NaN: a step that was not applied has no swamped share."""
+    return [[None if np.isnan(v) else float(v) for v in row] for row in table]
