@@ -37,8 +37,9 @@ from engine.data.session import (
     SessionError,
     load_session,
     save_session,
+    storage_formats,
 )
-from engine.data.tasks import EvolveTask, StepTask, TrainTask
+from engine.data.tasks import EvolveTask, PrecisionSpec, StepTask, TrainTask
 from gui.evolution_run import EvolutionRun
 from gui.run_slot import RunSlot
 from gui.training_run import TrainingRun
@@ -229,6 +230,11 @@ class AppState(QObject):
         chain = build_chain(session.network, dtype, session.seed)
         with self._edit():
             self.session, self.chain = session, chain
+            precision = self.training.settings.precision
+            if precision is not None and precision.storage not in storage_formats(dtype):
+                # float64 storage cannot outlive a float64 chain: back to the compute dtype
+                self.training.set_settings(
+                    self.training.settings.model_copy(update={"precision": None}))
         self.chain_changed.emit()
         self.settings_changed.emit()
         self._parameters_shown()
@@ -394,6 +400,14 @@ class AppState(QObject):
         its next step, without a reset."""
         self.training.set_settings(self.training.settings.model_copy(update=changes))
         self._set_dirty()
+
+    def set_precision(self, precision: PrecisionSpec | None) -> None:
+        """Keep the trained weights in a narrower format (None: the session dtype). An
+        edit: the trainer restarts, rounding its weights to the format at its start."""
+        with self._edit(resets=("training",)):
+            self.training.set_settings(
+                self.training.settings.model_copy(update={"precision": precision}))
+        self.settings_changed.emit()
 
     def set_evolve_task(self, task: EvolveTask) -> None:
         self.evolution.set_task(task)

@@ -23,7 +23,7 @@ from engine.core.optim import SGDConfig
 from engine.core.plots import LIVE_RESOLUTION, decision_values
 from engine.core.training import Trainer, TrainStep
 from engine.data.experiment import make_trainer
-from engine.data.session import SessionError
+from engine.data.session import SessionError, check_precision
 from engine.data.tasks import TrainTask
 from gui.live_session import LiveSession
 from gui.run_slot import RunSlot
@@ -130,6 +130,7 @@ class TrainingRun(QObject):
             live = self.live
             try:
                 inputs, targets = live.data_tensors()
+                check_precision(self.settings.precision, live.session.dtype)
             except SessionError as error:
                 self.message_posted.emit(f"cannot train: {error}")
                 return None

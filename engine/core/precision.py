@@ -57,14 +57,16 @@ class Storage:
         return [self.round(p, stochastic=False) for p in params]
 
     def counts(self, forward: list[torch.Tensor], backward: list[torch.Tensor]) -> RangeCounts:
-        f_over = f_flush = b_over = b_flush = 0
-        for tensor in forward:
-            over, flush = out_of_range(tensor, self.precision.storage)
-            f_over, f_flush = f_over + over, f_flush + flush
-        for tensor in backward:
-            over, flush = out_of_range(tensor, self.precision.storage)
-            b_over, b_flush = b_over + over, b_flush + flush
+        # one pass over all values of each direction: a chain's tensors are small and many
+        f_over, f_flush = out_of_range(_flat(forward), self.precision.storage)
+        b_over, b_flush = out_of_range(_flat(backward), self.precision.storage)
         return RangeCounts(f_over, f_flush, b_over, b_flush)
+
+
+def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    if not tensors:
+        return torch.zeros(0)
+    return torch.cat([t.reshape(-1).to(tensors[0].dtype) for t in tensors])
 
 
 def swamped_share(before: torch.Tensor, direction: torch.Tensor,

@@ -19,7 +19,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError
 from engine.core.specs import Frozen, LinearSpec, NetworkSpec, NormSpec
 from engine.data.datasets import MAX_CLASSES, MULTI_CLASS
 from engine.data.files import SESSION_LIMIT, FileLimitError, mode_for, read_text
-from engine.data.tasks import EvolveTask, StepTask, TrainTask
+from engine.data.tasks import EvolveTask, PrecisionSpec, StepTask, TrainTask
 
 FORMAT = "chainlab/1"
 
@@ -202,18 +202,23 @@ def _check_consistency(session: Session) -> None:
     if has_batch_norm and isinstance(session.task, TrainTask) and session.task.batch_size == 1:
         raise SessionError("task.batch_size", "batch norm needs at least 2 samples per batch")
     if isinstance(session.task, TrainTask):
-        _check_precision(session.task, session.dtype)
+        check_precision(session.task.precision, session.dtype)
 
 
 # Bits per value; a storage format must not be wider than the dtype the chain computes in.
-_FORMAT_BITS = {"float64": 64, "float32": 32, "float16": 16, "bfloat16": 16,
-                "float8_e4m3fn": 8, "float8_e5m2": 8}
+FORMAT_BITS = {"float64": 64, "float32": 32, "float16": 16, "bfloat16": 16,
+               "float8_e4m3fn": 8, "float8_e5m2": 8}
 
 
-def _check_precision(task: TrainTask, dtype: str) -> None:
-    if task.precision is not None and \
-            _FORMAT_BITS[task.precision.storage] > _FORMAT_BITS[dtype]:
-        raise SessionError("task.precision.storage", f"{task.precision.storage} is wider "
+def storage_formats(dtype: str) -> list[str]:
+    """The storage formats a chain computing in ``dtype`` can keep its weights in."""
+    return [name for name, bits in FORMAT_BITS.items() if bits <= FORMAT_BITS[dtype]]
+
+
+def check_precision(precision: PrecisionSpec | None, dtype: str) -> None:
+    """Raises :class:`SessionError` when the storage format is wider than ``dtype``."""
+    if precision is not None and precision.storage not in storage_formats(dtype):
+        raise SessionError("task.precision.storage", f"{precision.storage} is wider "
                            f"than the session dtype {dtype} the chain computes in; store "
                            f"in {dtype} or narrower")
 

@@ -117,7 +117,7 @@ class ChainBuilderPanel(QWidget):
         layout.addWidget(self.repeat_toggle)
         layout.addWidget(self.repeat_group)
         precision = QHBoxLayout()
-        precision.addWidget(QLabel("Precision:"))
+        precision.addWidget(QLabel("Compute in:"))
         self.dtype_box = QComboBox()
         self.dtype_box.addItems(["float32", "float64"])
         self.dtype_box.setToolTip("The dtype of every tensor; switching keeps the parameters "

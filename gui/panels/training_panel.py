@@ -37,7 +37,8 @@ from engine.core.layers import Linear
 from engine.core.losses import LOSSES
 from engine.core.training import TrainStep
 from engine.data.datasets import MAX_CLASSES
-from engine.data.session import CsvData, GeneratedData, SessionError
+from engine.data.session import CsvData, GeneratedData, SessionError, storage_formats
+from engine.data.tasks import PrecisionSpec
 from gui.boundary_view import BoundaryView
 from gui.plot_widgets import (
     PROGRESS_FRAME_MS,
@@ -60,7 +61,9 @@ CSV_ITEM = "CSV file…"
 BOUNDARY_PART = 4  # index of _redraw_boundary among the redraw timer's parts
 MAX_LAYER_CURVES = 8
 LAYER_PLOTS = (("ratio", "Update-to-data ratio std(ΔW)/std(W)"),
-               ("weight", "Weight norm ‖W‖"), ("output", "Output norm ‖z‖ of linear layers"))
+               ("weight", "Weight norm ‖W‖"), ("output", "Output norm ‖z‖ of linear layers"),
+               ("swamped", "Swamped weight updates (share lost)"))
+OFF = "off (session dtype)"
 
 
 class TrainingPanel(QWidget):
@@ -82,23 +85,29 @@ class TrainingPanel(QWidget):
         self.weight_plot = titled_plot(LAYER_PLOTS[1][1], "step", "‖W‖", name="weight_norms")
         self.output_plot = titled_plot(LAYER_PLOTS[2][1], "step", "‖z‖", name="output_norms",
                                        log_y=True)
-        for plot in (self.loss_plot, self.ratio_plot, self.weight_plot, self.output_plot):
+        # shown while the weights are stored in a narrower format (the Precision settings)
+        self.swamped_plot = titled_plot(LAYER_PLOTS[3][1], "step", "share",
+                                        name="swamped_updates")
+        self.swamped_plot.setYRange(0, 1.05, padding=0)
+        self.swamped_plot.getPlotItem().vb.setMouseEnabled(y=False)
+        for plot in (self.loss_plot, self.ratio_plot, self.weight_plot, self.output_plot,
+                     self.swamped_plot):
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")  # long runs: ~2 points a pixel
-        for number, plot in enumerate((self.ratio_plot, self.weight_plot, self.output_plot)):
+        for number, plot in enumerate(self._layer_plots()):
             # CSV and SVG data: every linear layer, not only the curves drawn
             plot.getPlotItem().export_table = partial(self._layer_table, number)
         plots.addWidget(self.loss_plot, 0, 0)
         plots.addWidget(self.boundary_plot, 0, 1)
         plots.addWidget(self.ratio_plot, 1, 0)
         plots.addWidget(self.weight_plot, 1, 1)
-        plots.addWidget(self.output_plot, 2, 0, 1, 2)
+        self.plot_grid = plots
+        self._swamped_shown: bool | None = None  # placed by _sync_precision
         layout.addLayout(plots, 1)
         # the layer curves are made once; a new chain recolours and shows the ones it uses
         self.layer_curves: dict[str, list[pg.PlotDataItem]] = {
             key: [plot.plot([], []) for _ in range(MAX_LAYER_CURVES)]
-            for (key, _title), plot in zip(LAYER_PLOTS, (self.ratio_plot, self.weight_plot,
-                                                          self.output_plot), strict=True)}
+            for (key, _title), plot in zip(LAYER_PLOTS, self._layer_plots(), strict=True)}
 
         # ranges that move only when the curves outgrow them: growing curves then repaint
         # their data, not their axes, at each frame
@@ -108,7 +117,8 @@ class TrainingPanel(QWidget):
         self._redraw_timer = RedrawTimer([
             self._redraw_loss, lambda: self._layer_part("ratio", 0),
             lambda: self._layer_part("weight", 1), lambda: self._layer_part("output", 2),
-            self._redraw_boundary], self, PROGRESS_FRAME_MS)
+            self._redraw_boundary, lambda: self._layer_part("swamped", 3)],
+            self, PROGRESS_FRAME_MS)
         state.training.progressed.connect(self._on_training_progressed)
         state.training.history_cleared.connect(self._on_history_cleared)
         state.training.message_posted.connect(self.status.setText)
@@ -123,11 +133,18 @@ class TrainingPanel(QWidget):
 
     def plot_of(self, key: str) -> pg.PlotWidget:
         return {"loss": self.loss_plot, "ratio": self.ratio_plot, "weight": self.weight_plot,
-                "output": self.output_plot}[key]
+                "output": self.output_plot, "swamped": self.swamped_plot}[key]
+
+    def _layer_plots(self) -> tuple[pg.PlotWidget, ...]:
+        return self.ratio_plot, self.weight_plot, self.output_plot, self.swamped_plot
 
     def plots(self) -> list[pg.PlotWidget]:
-        return [self.loss_plot, self.boundary_plot, self.ratio_plot, self.weight_plot,
-                self.output_plot]
+        shown = [self.loss_plot, self.boundary_plot, self.ratio_plot, self.weight_plot,
+                 self.output_plot]
+        return [*shown, self.swamped_plot] if self._precision_on() else shown
+
+    def _precision_on(self) -> bool:
+        return self.state.training.settings.precision is not None
 
     # -- controls --------------------------------------------------------------------------
 
@@ -161,6 +178,7 @@ class TrainingPanel(QWidget):
         settings_column.setContentsMargins(0, 0, 4, 0)
         settings_column.addWidget(self._data_group())
         settings_column.addWidget(self._optimizer_group())
+        settings_column.addWidget(self._precision_group())
         settings_column.addStretch(1)
         scroll = QScrollArea()  # the settings scroll; the buttons above them never do
         scroll.setWidgetResizable(True)
@@ -229,6 +247,29 @@ class TrainingPanel(QWidget):
         form.addRow("steps", self.steps_spin)
         return group
 
+    def _precision_group(self) -> QGroupBox:
+        group = QGroupBox("Low-precision storage")
+        form = QFormLayout(group)
+        self.storage_box = QComboBox()
+        self.storage_box.setToolTip(
+            "Keep the weights in a narrower float format: the chain computes in the "
+            "session dtype, then every weight and bias is rounded to this format after "
+            "each update (mixed precision without a master copy)")
+        self.storage_box.activated.connect(self._on_precision_chosen)
+        self.rounding_box = QComboBox()
+        self.rounding_box.addItems(["nearest", "stochastic"])
+        self.rounding_box.setToolTip("nearest: ties to even, as a cast; stochastic: up or "
+                                     "down with the probabilities that make it unbiased")
+        self.rounding_box.activated.connect(self._on_precision_chosen)
+        form.addRow("store weights in", self.storage_box)
+        form.addRow("rounding", self.rounding_box)
+        return group
+
+    def _on_precision_chosen(self) -> None:
+        storage = self.storage_box.currentText()
+        self.state.set_precision(None if storage == OFF else PrecisionSpec.model_validate(
+            {"storage": storage, "rounding": self.rounding_box.currentText()}))
+
     def _number(self, decimals: int, low: float, high: float, step: float,
                 setting: str) -> QDoubleSpinBox:
         spin = QDoubleSpinBox()
@@ -253,6 +294,7 @@ class TrainingPanel(QWidget):
         self.loss_box.setCurrentText(session.loss)
         for widget in widgets:
             widget.blockSignals(False)
+        self._sync_precision()
         data = session.data
         if isinstance(data, GeneratedData):
             self.dataset_box.setCurrentText(data.dataset)
@@ -260,6 +302,30 @@ class TrainingPanel(QWidget):
             self.noise_spin.setValue(data.noise)
             self.classes_spin.setValue(data.classes)
         self.classes_spin.setEnabled(self.dataset_box.currentText() in MULTI_CLASS)
+
+    def _sync_precision(self) -> None:
+        precision = self.state.training.settings.precision
+        formats = [OFF, *storage_formats(self.state.session.dtype)]
+        if [self.storage_box.itemText(i) for i in range(self.storage_box.count())] != formats:
+            self.storage_box.clear()
+            self.storage_box.addItems(formats)
+        self.storage_box.setCurrentText(OFF if precision is None else precision.storage)
+        self.rounding_box.setCurrentText("nearest" if precision is None
+                                         else precision.rounding)
+        self.rounding_box.setEnabled(precision is not None)
+        if self._swamped_shown != (precision is not None):
+            self._place_output_plots(precision is not None)
+
+    def _place_output_plots(self, precision_on: bool) -> None:
+        """The output-norm plot takes the whole last row unless the swamped plot is shown."""
+        grid = self.plot_grid
+        grid.removeWidget(self.output_plot)
+        grid.removeWidget(self.swamped_plot)
+        grid.addWidget(self.output_plot, 2, 0, 1, 1 if precision_on else 2)
+        if precision_on:
+            grid.addWidget(self.swamped_plot, 2, 1)
+        self.swamped_plot.setVisible(precision_on)
+        self._swamped_shown = precision_on
 
     def _on_dataset_chosen(self) -> None:
         if self.dataset_box.currentText() == CSV_ITEM:
@@ -317,10 +383,9 @@ class TrainingPanel(QWidget):
                   if isinstance(layer, Linear)]
         self.linear_indices = linear
         self.shown = representative(len(linear), MAX_LAYER_CURVES)  # positions in linear
-        self.table = GrowingTable(2 + 3 * len(linear))
+        self.table = GrowingTable(2 + 4 * len(linear))
         keys = [(f"layer {linear[n]}", depth_colour(n, len(linear)).name()) for n in self.shown]
-        for (key, title), plot in zip(LAYER_PLOTS, (self.ratio_plot, self.weight_plot,
-                                                     self.output_plot), strict=True):
+        for (key, title), plot in zip(LAYER_PLOTS, self._layer_plots(), strict=True):
             for number, curve in enumerate(self.layer_curves[key]):
                 if number < len(self.shown):
                     curve.setPen(pg.mkPen(depth_colour(self.shown[number], len(linear)),
@@ -336,12 +401,17 @@ class TrainingPanel(QWidget):
 
     def _on_training_progressed(self, steps: list[TrainStep]) -> None:
         linear = self.linear_indices
+        nothing = (float("nan"),) * len(linear)
         rows = [[s.step, s.loss, *s.update_ratios, *s.weight_norms,
-                 *(s.output_norms[i] for i in linear)] for s in steps]
+                 *(s.output_norms[i] for i in linear), *(s.swamped or nothing)]
+                for s in steps]
         self.table.extend(rows)
         last = steps[-1]
         warning = f"\n⚠ {last.nonfinite.describe()}; press Reset" if last.nonfinite else ""
-        self.status.setText(f"step {last.step}   loss {last.loss:.4g}   lr {last.lr:g}{warning}")
+        swamped = f"\nswamped updates: first layer {last.swamped[0]:.0%}, last " \
+            f"{last.swamped[-1]:.0%}" if last.swamped and not warning else ""
+        self.status.setText(f"step {last.step}   loss {last.loss:.4g}   lr {last.lr:g}"
+                            f"{warning}{swamped}")
         self._redraw_timer.mark_dirty()
 
     def _on_data_changed(self) -> None:
@@ -376,4 +446,6 @@ class TrainingPanel(QWidget):
         columns = [data[:, start * n + 2 + position] for position in self.shown]
         for curve, column in zip(self.layer_curves[key], columns, strict=False):
             curve.setData(data[:, 0], column)
+        if key == "swamped":  # a share: the axis stays 0..1
+            return
         self.ranges[key].fit_curves(data[:, 0], columns, log_y=key != "weight")
