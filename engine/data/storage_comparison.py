@@ -74,11 +74,13 @@ def _train(session: Session, task: TrainTask, steps: int, rounding_seed: int,
     def first_weights() -> list[float]:
         return [float(layer.params["weight"][0, 0]) for layer in linear]
 
-    losses, weights, swamped = [], [first_weights()], []
+    losses: list[float] = []
+    weights = [first_weights()]
+    swamped: list[list[float]] = []
     for record in trainer.steps(steps):
         losses.append(record.loss)
         weights.append(first_weights())
-        swamped.append(record.swamped or (0.0,) * len(linear))
+        swamped.append(list(record.swamped) or [0.0] * len(linear))
     while len(losses) < steps:  # a run that went non-finite: the rest is NaN
         losses.append(np.nan)
         weights.append([np.nan] * len(linear))
