@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -22,6 +23,10 @@ subcommands:
   run SESSION.json --out DIR   run a session headless; writes DIR/result.json,
                                CSV histories and PNG plots (exit 2 on bad input)
   schema                       print the session file's JSON Schema
+  float VALUE [--format NAME]  how VALUE is stored in a number format (default
+                               float32): bits, fields, exact stored value, error,
+                               neighbours, as one JSON object (exit 2 on bad input)
+        --bits 0x3dcccccd      ...decode a bit pattern instead of a VALUE
   (none) [SESSION.json]        open the desktop app
          --screenshot FILE     ...render the window to FILE (PNG) and exit
 
@@ -30,6 +35,8 @@ examples:
   ./run-app examples/seed.json
   ./run-app run examples/spiral_train.json --out out/spiral
   ./run-app --screenshot shot.png examples/deep_tanh.json
+  ./run-app float 0.1 --format float16
+  ./run-app float --bits 0x7f --format float8_e4m3fn
 """
 
 
@@ -68,6 +75,37 @@ def build_run_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_float_parser() -> argparse.ArgumentParser:
+    from engine.numbers.formats import FORMATS
+
+    parser = OneLineParser(
+        prog="main.py float",
+        description="How a value is stored in a number format, exactly, as JSON.")
+    parser.add_argument("value", nargs="?", metavar="VALUE",
+                        help="number to encode: 0.1, -3.4e38, 1e-45, 0x1.8p3, inf, nan, "
+                        "-0, integers of any size (leave out with --bits)")
+    parser.add_argument("--format", default="float32", metavar="NAME",
+                        help=f"one of {', '.join(FORMATS)} (default: float32)")
+    parser.add_argument("--bits", metavar="PATTERN",
+                        help="decode this bit pattern (0x..., 0b... or decimal) instead")
+    parser.add_argument("--alpha", metavar="A", help="ga4's scale (default 1)")
+    return parser
+
+
+# "-3.4e38", "-inf", "-0x1p3" would read as options; after "--" they are VALUE
+_NEGATIVE_VALUE = re.compile(r"-(\d|\.\d|inf|nan|0x)", re.IGNORECASE)
+
+
+def run_float(argv: list[str]) -> int:
+    if "--" not in argv:
+        values = [arg for arg in argv if _NEGATIVE_VALUE.match(arg)]
+        argv = [arg for arg in argv if arg not in values] + (["--", *values] if values else [])
+    args = build_float_parser().parse_args(argv)
+    from engine.numbers.cli import float_command
+
+    return float_command(args.value, args.format, args.bits, args.alpha)
+
+
 def _size(text: str) -> int:
     from engine.headless.budget import parse_size
 
@@ -104,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "run":
         return run_headless(argv[1:])
+    if argv and argv[0] == "float":
+        return run_float(argv[1:])
     if argv and argv[0] == "schema":
         import json
 
