@@ -10,7 +10,8 @@ Three methods, each in float16, bfloat16, float32 and float64:
   a blocked cascade (pairwise-like) sum whose accumulator for float16 and bfloat16 is
   float32, rounded to the dtype once at the end (float32 accumulates in float32, float64 in
   float64), so its float16 total overflows to inf beyond 65504 where the float32
-  accumulator did not.
+  accumulator did not. Its threads split the tensor, so the last bits of a long sum
+  can change with ``torch.get_num_threads()`` (recorded in the results).
 
 How the loops are emulated exactly and fast. A value is a Python int counting the dtype's
 smallest subnormal, and every operation rounds its exact result to the dtype (ties to
@@ -27,10 +28,12 @@ through the compensation c and the parity of s/u (ties to even), not on s itself
 
 Only steps near a binade's edges and before a repeat run one by one (about 12 000 for
 float16 Kahan up to 10^6, a few dozen for plain sums). Measured on the project's 2-core
-machine (AMD EPYC, torch 2.13 CPU, other jobs running): ``repeated_addition()``, 58 counts
-up to 10^6, four dtypes, three methods: about 0.2 s. ``random_vector_sum(10_000)``, where
-random terms allow no jumps: about 0.5 s. ``max_steps`` (one-by-one steps) and
-``max_elements`` (torch.sum's tensor) stop a curve early and say so in ``SumCurve.limit``.
+machine (AMD EPYC, torch 2.13 CPU): ``repeated_addition()``, 58 counts up to 10^6, four
+dtypes, three methods, takes 0.07-0.2 s; about 1 s while other processes keep both cores
+busy, almost all of it torch.sum's two-thread reductions waiting for a core (0.16 s with
+one torch thread). ``random_vector_sum(10_000)``, where random terms allow no jumps:
+about 0.15-0.3 s. ``max_steps`` (one-by-one steps) and ``max_elements`` (torch.sum's
+tensor) stop a curve early and say so in ``SumCurve.limit``.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class AccumulationResult:
     stored: tuple[float, ...]  # the value as the dtype holds it
     representation_error: tuple[float, ...]  # |stored - value| / |value|
     curves: tuple[SumCurve, ...]  # dtype-major: every method of dtypes[0] first
+    torch_threads: int  # torch.sum's threads ("pairwise")
 
     def curve(self, dtype: str, method: str) -> SumCurve:
         return _lookup(self.curves, dtype, method)
@@ -97,6 +101,7 @@ class RandomSumResult:
     counts: tuple[int, ...]
     dtypes: tuple[str, ...]
     curves: tuple[SumCurve, ...]
+    torch_threads: int  # torch.sum's threads ("pairwise")
 
     def curve(self, dtype: str, method: str) -> SumCurve:
         return _lookup(self.curves, dtype, method)
@@ -154,7 +159,7 @@ def repeated_addition(value_text: str = "0.1", counts: Sequence[int] = DEFAULT_C
                       _relative_error(fmt, s, n * stored_exact) for n, s in points),
                 limit))
     return AccumulationResult(value_text, value, ordered, names, tuple(stored),
-                              tuple(representation), tuple(curves))
+                              tuple(representation), tuple(curves), torch.get_num_threads())
 
 
 def random_vector_sum(n: int = 10_000, dtypes: Sequence[str] = DTYPES, *,
@@ -200,7 +205,7 @@ def random_vector_sum(n: int = 10_000, dtypes: Sequence[str] = DTYPES, *,
                 name, method, ordered, tuple(fmt.to_float(s) for s in sums),
                 tuple(_relative_error(fmt, s, e) for s, e in zip(sums, exact_draws, strict=True)),
                 tuple(_relative_error(fmt, s, e) for s, e in zip(sums, exact_stored, strict=True))))
-    return RandomSumResult(n, ordered, names, tuple(curves))
+    return RandomSumResult(n, ordered, names, tuple(curves), torch.get_num_threads())
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ which the median is reported. Results go to preallocated outputs (``out=``) so t
 allocator is not timed. On cuda every timing is bracketed by ``torch.cuda.synchronize``:
 kernels run asynchronously, and without it only the launch would be timed.
 
-On the project's 2-core machine (AMD EPYC, torch 2.13 CPU) the default run takes about
-3 s. Timings on a shared machine vary from run to run; compare dtypes within one report.
+On the project's 2-core machine (AMD EPYC, torch 2.13 CPU) the default run takes 0.7-1 s
+when the machine is quiet and about 2.2 s when other processes keep its cores busy; then
+two-thread kernels wait for a core (~8 ms a call) and the medians mean little: read
+``best_s``, and compare dtypes only within one report.
 """
 
 from __future__ import annotations
@@ -36,14 +38,15 @@ class SpeedEntry:
     """One case. size: elements per vector (add) or n of the n x n matrices (matmul).
 
     throughput: elements/s for add; operations/s for matmul, counting 2 n**3 (a multiply
-    and an add per term). median_s and throughput are nan when unsupported.
+    and an add per term). The times and throughput are nan when unsupported.
     """
 
     operation: str
     dtype: str
     size: int
     median_s: float
-    throughput: float
+    best_s: float  # the fastest timed call: the least disturbed by other processes
+    throughput: float  # from median_s
     unit: str
     repeats: int  # timed calls
     supported: bool
@@ -72,16 +75,16 @@ class SpeedReport:
         """A short plain-text table, one line per case."""
         lines = [f"{self.device_name} ({self.device}, {self.threads} threads), "
                  f"torch {self.torch_version}, {self.elapsed_s:.1f} s",
-                 f"{'operation':<10}{'dtype':<10}{'size':>12}{'median':>12}  throughput"]
+                 f"{'operation':<10}{'dtype':<10}{'size':>12}{'median':>12}{'best':>12}"
+                 "  throughput (median)"]
         for e in self.entries:
             size = f"{e.size}x{e.size}" if e.operation == "matmul" else str(e.size)
             if e.supported:
                 line = (f"{e.operation:<10}{e.dtype:<10}{size:>12}{_seconds(e.median_s):>12}"
-                        f"  {_si(e.throughput)} {e.unit}")
+                        f"{_seconds(e.best_s):>12}  {_si(e.throughput)} {e.unit}")
                 lines.append(line + (f"  ({e.note})" if e.note else ""))
             else:
-                lines.append(f"{e.operation:<10}{e.dtype:<10}{'':>12}{'':>12}"
-                             f"  unsupported: {e.note}")
+                lines.append(f"{e.operation:<10}{e.dtype:<10}{'':>36}  unsupported: {e.note}")
         return "\n".join(lines)
 
 
@@ -122,7 +125,7 @@ def measure_arithmetic(device: str = "cpu", dtypes: Sequence[str] = SPEED_DTYPES
         try:
             entries.append(_measure(operation, name, device, largest, repeats, share))
         except Exception as error:  # torch raises RuntimeError, TypeError, AssertionError...
-            entries.append(SpeedEntry(operation, name, largest, math.nan, math.nan,
+            entries.append(SpeedEntry(operation, name, largest, math.nan, math.nan, math.nan,
                                       _unit(operation), 0, False, _first_line(error)))
     return SpeedReport(tuple(entries), device, _device_name(device), torch.__version__,
                        torch.get_num_threads(), budget_s, time.perf_counter() - start)
@@ -152,8 +155,8 @@ def _measure(operation: str, name: str, device: str, largest: int, repeats: int,
         times.append(_time_once(run, device))
     median = statistics.median(times)
     work = chosen if operation == "add" else 2 * chosen ** 3
-    return SpeedEntry(operation, name, chosen, median, work / median, _unit(operation),
-                      len(times), True, note)
+    return SpeedEntry(operation, name, chosen, median, min(times), work / median,
+                      _unit(operation), len(times), True, note)
 
 
 def _prepare(operation: str, dtype: torch.dtype, device: str, size: int) -> Callable[[], None]:

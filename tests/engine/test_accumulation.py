@@ -319,6 +319,7 @@ def test_the_demo_shape() -> None:
     assert result.counts[0] == 1
     assert result.counts[-1] == 1_000_000
     assert result.dtypes == DTYPES
+    assert result.torch_threads == torch.get_num_threads()
     assert [(c.dtype, c.method) for c in result.curves] == [(d, m) for d in DTYPES
                                                              for m in METHODS]
     for curve in result.curves:
@@ -372,6 +373,7 @@ def test_random_vector_matches_loops_and_exact_sums() -> None:
     result = random_vector_sum(n, generator=torch.Generator().manual_seed(3))
     draws = torch.rand(n, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     assert result.counts[-1] == n
+    assert result.torch_threads == torch.get_num_threads()
     exact_draws = list(np.cumsum([Fraction(v) for v in draws.tolist()]))
     for name in DTYPES:
         terms = draws.to(getattr(torch, name))

@@ -34,7 +34,7 @@ def test_supported_cases_have_positive_times(report: SpeedReport) -> None:
         if not e.supported:  # allowed (a torch build may lack a kernel), but said why
             assert e.note
             continue
-        assert e.median_s > 0
+        assert 0 < e.best_s <= e.median_s
         assert math.isfinite(e.throughput)
         assert e.throughput > 0
         assert 1 <= e.repeats <= TINY["repeats"]
@@ -72,6 +72,7 @@ def test_an_unsupported_operation_is_recorded_not_raised(
     assert not failed.supported
     assert failed.note == "RuntimeError: \"addmm\" not implemented for 'Int'"
     assert math.isnan(failed.median_s)
+    assert math.isnan(failed.best_s)
     assert math.isnan(failed.throughput)
     assert report.entry("add", "int32").supported
     assert report.entry("matmul", "float32").supported
@@ -124,6 +125,7 @@ def test_the_table_has_a_line_per_case(report: SpeedReport) -> None:
         assert words[:2] == [e.operation, e.dtype]
         if e.supported:
             assert words[4] in {"ns", "µs", "ms", "s"}
+            assert words[6] in {"ns", "µs", "ms", "s"}
             assert float(words[3]) > 0
             assert line.endswith(e.unit) or f"{e.unit}  (" in line
 
