@@ -12,10 +12,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
     QGraphicsObject,
+    QGraphicsSceneContextMenuEvent,
     QGraphicsSceneMouseEvent,
     QStyleOptionGraphicsItem,
     QWidget,
@@ -38,9 +39,11 @@ class NodeLook:
 
 
 class ChainItem(QGraphicsObject):
-    """Nodes -1 (the input) .. n-1 (the layers). Signals: clicked(int) with the layer."""
+    """Nodes -1 (the input) .. n-1 (the layers). Signals: clicked(int) with the layer;
+    context_requested(int, QPoint) for a right click on a layer (the screen position)."""
 
     clicked = Signal(int)
+    context_requested = Signal(int, QPoint)
 
     def __init__(self, text_of: Callable[[int], tuple[str, str]]) -> None:
         super().__init__()
@@ -114,7 +117,18 @@ class ChainItem(QGraphicsObject):
         painter.setFont(self.body_font)
         painter.drawText(rect.adjusted(6, 20, -4, -2), Qt.AlignmentFlag.AlignLeft, body)
 
+    def node_at(self, position: QPointF) -> int | None:
+        index = math.floor(position.x() / PITCH) - 1
+        if 0 <= index < len(self.kinds) and self.node_rect(index).contains(position):
+            return index
+        return None
+
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        index = math.floor(event.pos().x() / PITCH) - 1
-        if 0 <= index < len(self.kinds) and self.node_rect(index).contains(event.pos()):
+        index = self.node_at(event.pos())
+        if index is not None and event.button() == Qt.MouseButton.LeftButton:
             self.clicked.emit(index)
+
+    def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
+        index = self.node_at(event.pos())
+        if index is not None:
+            self.context_requested.emit(index, event.screenPos())

@@ -3,13 +3,15 @@
 Top: individuals (rows, best first) × parameters (columns), coloured by the code's value
 (blue negative, red positive, grey zero); the elites are marked on the left. Bottom:
 parent A, parent B, the crossover mask (which parent each code came from), the bits that
-mutation flipped, and the child.
+mutation flipped, and the child. Clicking a code emits ``code_clicked(code, where)`` (the
+panel shows its bits in the Numbers lab).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Signal
 
 from engine.evolution.ga import GenerationStats
 from engine.evolution.genome import code_table
@@ -33,6 +35,8 @@ def code_colours() -> np.ndarray:
 
 class GenomeView(pg.GraphicsLayoutWidget):
     """Codes of the best individuals and the lineage of this generation's first child."""
+
+    code_clicked = Signal(int, str)
 
     def __init__(self) -> None:
         super().__init__()
@@ -59,6 +63,28 @@ class GenomeView(pg.GraphicsLayoutWidget):
         self.ci.layout.setRowStretchFactor(0, 3)
         self.ci.layout.setRowStretchFactor(1, 1)
         self.last: GenerationStats | None = None
+        self.scene().sigMouseClicked.connect(self._on_scene_clicked)
+
+    def code_at(self, x: float, y: float) -> tuple[int, int, int] | None:
+        """(code, rank, parameter) under the population plot's data point (x, y)."""
+        if self.last is None:
+            return None
+        rank, parameter = int(np.floor(y)), int(np.floor(x))
+        rows, genome = self.last.sample.shape
+        if not (0 <= rank < rows and 0 <= parameter < genome):
+            return None
+        return int(self.last.sample[rank, parameter]), rank, parameter
+
+    def _on_scene_clicked(self, event: object) -> None:
+        view = self.population_plot.vb
+        position = event.scenePos()  # type: ignore[attr-defined]
+        if not view.sceneBoundingRect().contains(position):
+            return
+        point = view.mapSceneToView(position)
+        found = self.code_at(point.x(), point.y())
+        if found is not None:
+            code, rank, parameter = found
+            self.code_clicked.emit(code, f"individual {rank + 1}, parameter {parameter}")
 
     def show_generation(self, stats: GenerationStats) -> None:
         self.last = stats

@@ -33,6 +33,7 @@ from gui.panels.chain_view_panel import ChainViewPanel
 from gui.panels.evolution_panel import EvolutionPanel
 from gui.panels.gradient_panel import GradientFlowPanel
 from gui.panels.inputs_panel import InputsPanel
+from gui.panels.numbers_panel import NumbersPanel
 from gui.panels.training_panel import TrainingPanel
 from gui.session_files import SessionFiles
 from gui.settings import open_settings
@@ -65,17 +66,27 @@ class MainWindow(QMainWindow):
         self.builder = ChainBuilderPanel(state)
         self.inputs = InputsPanel(state)
         self.guide = GuidePanel()
+        self.numbers = NumbersPanel(state)
         self.docks = {
             "builder": self._dock("Chain builder", self.builder,
                                   Qt.DockWidgetArea.LeftDockWidgetArea),
             "inputs": self._dock("Inputs", self.inputs, Qt.DockWidgetArea.LeftDockWidgetArea),
             "guide": self._dock("Guide", self.guide, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "numbers": self._dock("Numbers lab", self.numbers,
+                                  Qt.DockWidgetArea.RightDockWidgetArea),
         }
         self.splitDockWidget(self.docks["builder"], self.docks["inputs"],
                              Qt.Orientation.Vertical)
         # a tab beside the inputs: opening it never squeezes the pages on a laptop screen
         self.tabifyDockWidget(self.docks["inputs"], self.docks["guide"])
         self.docks["guide"].hide()
+        # its own window by default: beside the pages it would leave them too little room
+        # on a laptop screen (drag it onto the window to dock it)
+        self.docks["numbers"].setFloating(True)
+        # its pages scroll or wrap: it need not be as wide as its widest row
+        self.docks["numbers"].widget().setMinimumWidth(640)
+        self.docks["numbers"].hide()
+        state.number_inspected.connect(lambda *_: self.show_numbers_lab())
         self._default_state = self.saveState()
         self.pages.currentChanged.connect(self._on_page_changed)
         self._build_actions()
@@ -188,6 +199,8 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addAction(self._action("Open the Numbers lab", self.show_numbers_lab,
+                                         "Ctrl+5", "How ints and floats are stored"))
         view_menu.addSeparator()
         view_menu.addAction(self._action("Restore default layout", self.restore_default_layout))
         run_menu = self.menuBar().addMenu("&Run")
@@ -202,6 +215,18 @@ class MainWindow(QMainWindow):
     def restore_default_layout(self) -> None:
         self.restoreState(self._default_state)
         self._default_sizes()
+
+    def show_numbers_lab(self) -> None:
+        dock = self.docks["numbers"]
+        place = dock.isFloating() and not dock.isVisible()
+        dock.show()  # before sizing: showing applies the size hint
+        if place:  # over the middle of the window, a size that fits a laptop screen
+            frame = self.frameGeometry()
+            width, height = min(1100, frame.width() - 40), min(720, frame.height() - 60)
+            dock.resize(width, height)
+            dock.move(frame.x() + (frame.width() - width) // 2,
+                      frame.y() + (frame.height() - height) // 2)
+        dock.raise_()
 
     def toggle_guide(self) -> None:
         dock = self.docks["guide"]
@@ -308,6 +333,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.state.stop_everything()
+        self.numbers.stop()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.settings.setValue("page", PAGES[self.pages.currentIndex()])

@@ -70,6 +70,8 @@ class AppState(QObject):
     session_changed : a session was opened, created or saved (path, name).
     dirty_changed(bool) : unsaved changes appeared or were saved.
     message_posted(str) : something the user should read in the status bar.
+    number_inspected(str, str, str) : a value to show in the Numbers lab: its exact text,
+        its format, and where it came from ("Show bits").
     """
 
     chain_changed = Signal()
@@ -81,6 +83,7 @@ class AppState(QObject):
     session_changed = Signal()
     dirty_changed = Signal(bool)
     message_posted = Signal(str)
+    number_inspected = Signal(str, str, str)
 
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
@@ -472,6 +475,11 @@ class AppState(QObject):
         self.pass_changed.emit()
 
     # -- read-only views for panels --------------------------------------------------------
+
+    def inspect_number(self, value: float, fmt: str, source: str) -> None:
+        """Show ``value`` (a number held in format ``fmt``) in the Numbers lab. repr of a
+        Python float round-trips exactly, so the lab encodes the very value held."""
+        self.number_inspected.emit(repr(float(value)), fmt, source)
 
     def pass_stats(self) -> list[LayerStats]:
         """Per-layer statistics of the current pass, computed once per pass state."""

@@ -1,8 +1,9 @@
 """A linear layer's weight matrix and bias as an editable table.
 
 Rows are output units, columns the inputs and then the bias. Typing a number sets that
-parameter through the state (an edit: training restarts from the new weights). Large
-layers show their first ``MAX_SHOWN`` rows and columns.
+parameter through the state (an edit: training restarts from the new weights); a cell's
+context menu shows its bits in the Numbers lab. Large layers show their first
+``MAX_SHOWN`` rows and columns.
 """
 
 from __future__ import annotations
@@ -10,16 +11,25 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtWidgets import (
+    QLabel,
+    QMenu,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 MAX_SHOWN = 64
 
 
 class WeightsTable(QWidget):
-    """Signals: edited(name, index tuple, value)."""
+    """Signals: edited(name, index tuple, value); bits_requested(name, index tuple,
+    value) from a cell's context menu ("Show bits")."""
 
     edited = Signal(str, tuple, float)
+    bits_requested = Signal(str, tuple, float)
 
     def __init__(self) -> None:
         super().__init__()
@@ -28,6 +38,8 @@ class WeightsTable(QWidget):
         self.caption = QLabel()
         self.table = QTableWidget()
         self.table.itemChanged.connect(self._on_item_changed)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_context_menu)
         layout.addWidget(self.caption)
         layout.addWidget(self.table, 1)
         self._showing = False
@@ -84,6 +96,23 @@ class WeightsTable(QWidget):
         else:
             self._weight[row, column] = value
             self.edited.emit("weight", (row, column), value)
+
+    def cell_parameter(self, row: int, column: int) -> tuple[str, tuple[int, ...], float]:
+        """(name, position, value) of the parameter the cell shows."""
+        if column == self.shape[1]:
+            return "bias", (row,), float(self._bias[row])
+        return "weight", (row, column), float(self._weight[row, column])
+
+    def _on_context_menu(self, point: QPoint) -> None:
+        item = self.table.itemAt(point)
+        if item is None:
+            return
+        name, position, value = self.cell_parameter(item.row(), item.column())
+        menu = QMenu(self)
+        label = f"{name}[{', '.join(map(str, position))}]"
+        menu.addAction(f"Show bits of {label} = {value!r}",
+                       lambda: self.bits_requested.emit(name, position, value))
+        menu.exec(self.table.viewport().mapToGlobal(point))
 
     def _refuse(self, item: QTableWidgetItem, why: str) -> None:
         """Put the parameter's value back in the cell: it must not show what the chain

@@ -90,5 +90,5 @@ def _train(session: Session, task: TrainTask, steps: int, rounding_seed: int,
 
 def _label(precision: PrecisionSpec | None, dtype: str) -> str:
     if precision is None:
-        return f"{dtype} (compute dtype)"
+        return f"{dtype} (compute dtype)"  # "×N" in a legend: the mean of N rounding seeds
     return f"{precision.storage}, {precision.rounding}"

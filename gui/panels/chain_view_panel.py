@@ -10,14 +10,16 @@ details; redrawn at most ~30 times a second).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QPainter, QResizeEvent
 from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsView,
     QLabel,
+    QMenu,
     QSplitter,
     QTextBrowser,
     QVBoxLayout,
@@ -33,6 +35,7 @@ from gui.plot_widgets import RedrawTimer
 from gui.state import AppState
 from gui.weights_table import WeightsTable
 
+SHOWN_VALUES = 3  # per layer in the "Show bits" menu (sample 0's first units)
 MIN_SCALE = 0.55  # below this the node text is unreadable; scroll instead
 FORWARD, BACKWARD = QColor("#2ca02c"), QColor("#d62728")
 
@@ -93,10 +96,12 @@ class ChainViewPanel(QWidget):
         layout.addWidget(self.phase_label)
         self.item = ChainItem(self._node_text)
         self.item.clicked.connect(self.select_layer)
+        self.item.context_requested.connect(self._on_context_requested)
         self.view = ChainScene(self.item)
         self.details = QTextBrowser()
         self.weights = WeightsTable()
         self.weights.edited.connect(self._on_weight_edited)
+        self.weights.bits_requested.connect(self._on_weight_bits_requested)
         below = QSplitter(Qt.Orientation.Horizontal)
         below.addWidget(self.details)
         below.addWidget(self.weights)
@@ -185,6 +190,48 @@ class ChainViewPanel(QWidget):
         params = layers[index].params
         self.weights.show_layer(index, params["weight"].numpy(), params["bias"].numpy())
         self.weights.show()
+
+    def inspectable_values(self, index: int) -> list[tuple[str, float]]:
+        """(label, value) of layer ``index``'s numbers a "Show bits" menu offers: sample
+        0's first outputs and their gradients, a linear layer's first weight, bias and
+        weight gradient."""
+        values: list[tuple[str, float]] = []
+        layer = self.state.chain.layers[index]
+        pass_ = self.state.pass_
+        if pass_ is not None and pass_.outputs[index] is not None:
+            output = pass_.outputs[index]
+            assert output is not None
+            for j, v in enumerate(output[0].reshape(-1)[:SHOWN_VALUES].tolist()):
+                values.append((f"output[0, {j}]", v))
+            grad = pass_.grad_outputs[index]
+            if grad is not None:
+                for j, v in enumerate(grad[0].reshape(-1)[:SHOWN_VALUES].tolist()):
+                    values.append((f"dL/d output[0, {j}]", v))
+        if isinstance(layer, Linear):
+            values.append(("weight[0, 0]", float(layer.params["weight"][0, 0])))
+            values.append(("bias[0]", float(layer.params["bias"][0])))
+            if pass_ is not None and pass_.backwards[index] is not None:
+                values.append(("dL/dW[0, 0]", float(pass_.grads(index)["weight"][0, 0])))
+        return values
+
+    def _on_context_requested(self, index: int, where: QPoint) -> None:
+        values = self.inspectable_values(index)
+        if not values:
+            return
+        menu = QMenu(self)
+        menu.setTitle("Show bits")
+        dtype = self.state.session.dtype
+        for label, value in values:
+            menu.addAction(f"Show bits of {label} = {fmt(value)}",
+                           partial(self.state.inspect_number, value, dtype,
+                                   f"layer {index} {label}"))
+        menu.exec(where)
+
+    def _on_weight_bits_requested(self, name: str, position: tuple[int, ...],
+                                  value: float) -> None:
+        label = f"{name}[{', '.join(map(str, position))}]"
+        self.state.inspect_number(value, self.state.session.dtype,
+                                  f"layer {self.selected} {label}")
 
     def _on_weight_edited(self, name: str, position: tuple[int, ...], value: float) -> None:
         self.state.set_parameter(self.selected, name, position, value)

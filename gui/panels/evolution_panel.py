@@ -31,6 +31,7 @@ from engine.core.optim import SGDConfig
 from engine.data.tasks import EvolveTask
 from engine.evolution.comparison import SgdPoint
 from engine.evolution.ga import GenerationStats
+from engine.evolution.genome import code_table
 from gui.boundary_view import BoundaryView
 from gui.evolution_settings import EvolutionSettings
 from gui.genome_view import GenomeView
@@ -62,6 +63,7 @@ class EvolutionPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._progress_tab(), "Progress")
         self.genome_view = GenomeView()
+        self.genome_view.code_clicked.connect(self._on_code_clicked)
         self.tabs.addTab(self.genome_view, "Genomes")
         self.tabs.addTab(self._comparison_tab(), "GA vs SGD")
         layout.addWidget(self.tabs, 1)
@@ -231,6 +233,10 @@ class EvolutionPanel(QWidget):
         grid.addWidget(self.time_plot, 1, 1)
         grid.setRowStretch(1, 1)
         return tab
+
+    def _on_code_clicked(self, code: int, where: str) -> None:
+        value = float(code_table()[code])  # α = 1: the weight is the layer's α times it
+        self.state.inspect_number(value, "ga4", f"GA code {code} of {where} (value × α)")
 
     def _on_generations_arrived(self, stats: list[GenerationStats]) -> None:
         self.table.extend([[s.generation, s.best, s.mean, s.std, s.worst, s.diversity,
