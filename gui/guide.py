@@ -79,7 +79,15 @@ the healthy rule of thumb: far below, the layer learns slowly; far above, it thr
 to eight layers, spread from the input to the output.</p>
 <p>If a run explodes, the status line says where the first NaN/Inf appeared; Reset
 goes back to the session's own parameters (as opened, or typed into the weights table),
-or re-initialises from the seed when it has none.</p>"""),
+or re-initialises from the seed when it has none.</p>
+<p><b>Low-precision storage</b>: keep the weights in float16, bfloat16 or float8 while the
+chain computes in its own dtype; after every update each weight is rounded to the
+format (to nearest, or stochastically: up or down with the odds that make it right on
+average). The <b>swamped updates</b> plot shows, per layer, the share of updates that
+rounding put back where they were: the gradient was fine, the update was smaller than
+half the gap to the next weight the format holds.</p>
+<p><b>Try</b>: the seed example at lr 0.1 stored in bfloat16: the first layer's weight
+never moves (100% swamped); choose stochastic rounding and it starts to.</p>"""),
     "evolution": ("Evolution", """
 <h3>The Evolution page</h3>
 <p>A genetic algorithm evolves whole weight sets with no gradient: each individual's
@@ -97,6 +105,22 @@ made. <b>GA vs SGD</b>: SGD on the same network for as long as the GA has run, a
 forward passes and wall time.</p>
 <p><b>Try</b>: “Quantisation error of the chain” after training with SGD: how much does
 snapping the trained weights to the 4-bit grid cost?</p>"""),
+    "numbers": ("Numbers lab", """
+<h3>The Numbers lab (Ctrl+5)</h3>
+<p>A float is not a hash and is not stored “as is”: it is sign × 2^(exponent − bias) ×
+1.mantissa, binary scientific notation the processor computes on directly, and every
+result is rounded to the nearest value the format holds.</p>
+<p><b>Bits</b>: type a number; each format shows its pattern (sign red, exponent green,
+mantissa blue), the value it really stores, to the last digit, and the error. Click a
+bit to flip it. The details give the ULP (the gap to the next value) and both
+neighbours. <b>Limits</b>: every format's range and resolution. <b>Integers</b>: two's
+complement, and overflow: 2 147 483 647 + 1 wraps to −2 147 483 648.
+<b>Accumulation</b>: add 0.1 a million times; in float16 the sum stops at 256, because
+there half the gap between neighbours exceeds 0.1. <b>Speed</b>: are ints faster?
+Measure it. <b>Low precision</b>: one training run per storage format, side by
+side.</p>
+<p><b>Try</b>: right-click a layer in the chain view ▸ Show bits of a gradient;
+type 16777217 and look at float32; click the top exponent bit of float16.</p>"""),
     "files": ("Files and export", """
 <h3>Files and export</h3>
 <p>File ▸ Save writes the session (the chain with every parameter and batch norm's

@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
             "inputs": self._dock("Inputs", self.inputs, Qt.DockWidgetArea.LeftDockWidgetArea),
             "guide": self._dock("Guide", self.guide, Qt.DockWidgetArea.LeftDockWidgetArea),
             "numbers": self._dock("Numbers lab", self.numbers,
-                                  Qt.DockWidgetArea.RightDockWidgetArea),
+                                  Qt.DockWidgetArea.RightDockWidgetArea, scroll=False),
         }
         self.splitDockWidget(self.docks["builder"], self.docks["inputs"],
                              Qt.Orientation.Vertical)
@@ -83,8 +83,6 @@ class MainWindow(QMainWindow):
         # its own window by default: beside the pages it would leave them too little room
         # on a laptop screen (drag it onto the window to dock it)
         self.docks["numbers"].setFloating(True)
-        # its pages scroll or wrap: it need not be as wide as its widest row
-        self.docks["numbers"].widget().setMinimumWidth(640)
         self.docks["numbers"].hide()
         state.number_inspected.connect(lambda *_: self.show_numbers_lab())
         self._default_state = self.saveState()
@@ -107,16 +105,21 @@ class MainWindow(QMainWindow):
         self._on_session_changed()
         self._update_status()
 
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea,
+              scroll: bool = True) -> QDockWidget:
+        """``scroll``: on a small screen the dock scrolls rather than clips (a dock whose
+        pages share out their own space says False)."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
-        scroll = QScrollArea()  # on a small screen a dock scrolls rather than clips
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(widget)
-        scroll.setMinimumWidth(widget.minimumSizeHint().width()
-                               + scroll.verticalScrollBar().sizeHint().width())
-        dock.setWidget(scroll)
+        if scroll:
+            area_ = QScrollArea()
+            area_.setWidgetResizable(True)
+            area_.setFrameShape(QScrollArea.Shape.NoFrame)
+            area_.setWidget(widget)
+            area_.setMinimumWidth(widget.minimumSizeHint().width()
+                                  + area_.verticalScrollBar().sizeHint().width())
+            widget = area_
+        dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
 

@@ -38,6 +38,28 @@ def until(condition: object, timeout: float = 60) -> None:
         wait(0.05)
 
 
+def numbers_lab(window: MainWindow, state: AppState, out: Path) -> None:
+    """The seed example trained with bfloat16 weights, and the Numbers lab's pages (the
+    lab is its own window: it is grabbed alone, at the size it opens with on a laptop)."""
+    window.files.open_path(ROOT / "examples" / "seed_bfloat16.json", ask=False)
+    window.show_page("training")
+    state.start_training()
+    until(lambda: not state.is_training())
+    wait(0.5)
+    window.grab().save(str(out / "window-training-bfloat16.png"))
+    window.show_numbers_lab()
+    lab, dock = window.numbers, window.docks["numbers"]
+    lab.bits.set_text("0.1")
+    lab.accumulation.compute()
+    lab.storage.compare_seed_example()
+    until(lambda: not lab.accumulation.task.is_running() and not lab.storage.task.is_running())
+    for page, name in ((lab.bits, "bits"), (lab.limits, "limits"),
+                       (lab.accumulation, "accumulation"), (lab.storage, "low-precision")):
+        lab.tabs.setCurrentWidget(page)
+        wait(0.5)
+        dock.grab().save(str(out / f"numbers-{name}.png"))
+
+
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
     app = QApplication.instance() or QApplication([])
@@ -74,9 +96,10 @@ def main() -> int:
     state.evolution.pause()
     wait(0.5)
     window.grab().save(str(out / "window-evolution.png"))
+    numbers_lab(window, state, out)
     state.dirty = False
     window.close()
-    print(f"wrote 4 screenshots to {out}")
+    print(f"wrote 9 screenshots to {out}")
     return 0
 
 

@@ -68,12 +68,16 @@ class StoragePage(QWidget):
         layout.addLayout(self._controls())
         self.status = QLabel("Press a button to train once per format.")
         layout.addWidget(self.status)
+        self.legend = QLabel()  # one legend for the three plots, above them
+        layout.addWidget(self.legend)
         grid = QGridLayout()
         self.first_plot = titled_plot("First linear layer: W[0,0]", "step", "weight",
                                       name="storage_first_weight")
         self.last_plot = titled_plot("Last linear layer: W[0,0]", "step", "weight",
                                      name="storage_last_weight")
         self.loss_plot = titled_plot("Loss", "step", "loss", name="storage_loss", log_y=True)
+        for plot in (self.first_plot, self.last_plot, self.loss_plot):
+            plot.setMinimumSize(200, 200)
         grid.addWidget(self.first_plot, 0, 0)
         grid.addWidget(self.last_plot, 0, 1)
         grid.addWidget(self.loss_plot, 0, 2)
@@ -159,8 +163,10 @@ class StoragePage(QWidget):
 
     def show_runs(self, runs: list[StorageRun]) -> None:
         self.runs = runs
-        keys = [(run.label + (f" ×{run.repeats}" if run.repeats > 1 else ""), COLOURS[n])
-                for n, run in enumerate(runs)]
+        keys = [(run.label + (f" (mean of {run.repeats} rounding seeds)" if run.repeats > 1
+                              else ""), COLOURS[n]) for n, run in enumerate(runs)]
+        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(
+            f'<span style="color:{colour}">■</span>&nbsp;{label}' for label, colour in keys))
         steps = len(runs[0].losses) if runs else 1
         for key, plot, title in (("first", self.first_plot, "First linear layer: W[0,0]"),
                                  ("last", self.last_plot, "Last linear layer: W[0,0]"),
@@ -175,7 +181,7 @@ class StoragePage(QWidget):
                 else:
                     column = 0 if key == "first" else -1
                     curve.setData(np.arange(len(run.weights)), run.weights[:, column])
-            set_keys(plot, title, keys)
+            set_keys(plot, title, ())
             plot.enableAutoRange(axis="y")
             plot.setXRange(0, steps, padding=0.02)
         moved = ", ".join(f"{run.label}: {run.weights[-1, 0] - run.weights[0, 0]:+.3g}"
