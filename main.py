@@ -27,6 +27,8 @@ subcommands:
                                float32): bits, fields, exact stored value, error,
                                neighbours, as one JSON object (exit 2 on bad input)
         --bits 0x3dcccccd      ...decode a bit pattern instead of a VALUE
+  lessons [--check]            list the guided lessons; --check evaluates every
+                               claim they make with the engine (exit 1 if one fails)
   (none) [SESSION.json]        open the desktop app
          --screenshot FILE     ...render the window to FILE (PNG) and exit
 
@@ -138,12 +140,26 @@ def _png_renderer() -> PlotRenderer:
     return render_plot_png
 
 
+def run_lessons(argv: list[str]) -> int:
+    parser = OneLineParser(prog="main.py lessons",
+                           description="List the guided lessons, or check their claims.")
+    parser.add_argument("--check", action="store_true",
+                        help="evaluate every claim of every lesson with the engine "
+                        "(exit 1 if one does not hold)")
+    args = parser.parse_args(argv)
+    from engine.lessons.command import lessons_command
+
+    return lessons_command(args.check)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "run":
         return run_headless(argv[1:])
     if argv and argv[0] == "float":
         return run_float(argv[1:])
+    if argv and argv[0] == "lessons":
+        return run_lessons(argv[1:])
     if argv and argv[0] == "schema":
         import json
 

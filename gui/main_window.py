@@ -27,12 +27,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.data.session import SessionError
+from engine.lessons.lesson import Lesson
 from gui.guide import ABOUT, GuidePanel
 from gui.panels.builder_panel import ChainBuilderPanel
 from gui.panels.chain_view_panel import ChainViewPanel
 from gui.panels.evolution_panel import EvolutionPanel
 from gui.panels.gradient_panel import GradientFlowPanel
 from gui.panels.inputs_panel import InputsPanel
+from gui.panels.lessons_panel import LessonsPanel
 from gui.panels.numbers_panel import NumbersPanel
 from gui.panels.training_panel import TrainingPanel
 from gui.session_files import SessionFiles
@@ -67,11 +70,15 @@ class MainWindow(QMainWindow):
         self.inputs = InputsPanel(state)
         self.guide = GuidePanel()
         self.numbers = NumbersPanel(state)
+        self.lessons = LessonsPanel()
+        self.lessons.open_requested.connect(self.open_lesson)
         self.docks = {
             "builder": self._dock("Chain builder", self.builder,
                                   Qt.DockWidgetArea.LeftDockWidgetArea),
             "inputs": self._dock("Inputs", self.inputs, Qt.DockWidgetArea.LeftDockWidgetArea),
             "guide": self._dock("Guide", self.guide, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "lessons": self._dock("Lessons", self.lessons,
+                                  Qt.DockWidgetArea.LeftDockWidgetArea),
             "numbers": self._dock("Numbers lab", self.numbers,
                                   Qt.DockWidgetArea.RightDockWidgetArea, scroll=False),
         }
@@ -79,7 +86,9 @@ class MainWindow(QMainWindow):
                              Qt.Orientation.Vertical)
         # a tab beside the inputs: opening it never squeezes the pages on a laptop screen
         self.tabifyDockWidget(self.docks["inputs"], self.docks["guide"])
+        self.tabifyDockWidget(self.docks["inputs"], self.docks["lessons"])
         self.docks["guide"].hide()
+        self.docks["lessons"].hide()
         # its own window by default: beside the pages it would leave them too little room
         # on a laptop screen (drag it onto the window to dock it)
         self.docks["numbers"].setFloating(True)
@@ -212,6 +221,8 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Guide", self.toggle_guide, "F1",
                                          "Show the guide to the page you are on"))
+        help_menu.addAction(self._action("&Lessons", self.show_lessons, "F2",
+                                         "Guided lessons, each with a session to open"))
         help_menu.addAction(self._action("&About Chain Lab", lambda: QMessageBox.about(
             self, "About Chain Lab", ABOUT)))
 
@@ -230,6 +241,28 @@ class MainWindow(QMainWindow):
             dock.move(frame.x() + (frame.width() - width) // 2,
                       frame.y() + (frame.height() - height) // 2)
         dock.raise_()
+
+    def show_lessons(self) -> None:
+        dock = self.docks["lessons"]
+        dock.show()
+        dock.raise_()
+
+    def open_lesson(self, lesson: Lesson) -> None:
+        """Load the lesson's session and show the page it is about; its text stays in
+        the Lessons dock."""
+        if not self.files.confirm_discard():
+            return
+        try:
+            self.state.new_session(lesson.session)
+        except SessionError as error:
+            QMessageBox.warning(self, "Cannot open the lesson", str(error))
+            return
+        if lesson.page in PAGES:
+            self.show_page(lesson.page)
+        elif lesson.page == "numbers":
+            self.show_numbers_lab()
+        self.show_lessons()
+        self.statusBar().showMessage(f"lesson: {lesson.title}", 8000)
 
     def toggle_guide(self) -> None:
         dock = self.docks["guide"]
