@@ -117,7 +117,8 @@ def _quantity(session: Session, claim: Claim, cache: dict[str, Any]) -> float | 
         stats = layer_stats(pass_)
         linear = [i for i, layer in enumerate(pass_.chain.layers) if isinstance(layer, Linear)]
         first, last = stats[linear[0]].grad_weight_l2, stats[linear[-1]].grad_weight_l2
-        assert first is not None and last is not None
+        if first is None or last is None:
+            raise ValueError("the pass computed no weight gradient")
         return first / last
     layer = _required(claim.layer, "layer")
     if kind == "stat":
