@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from engine.core.init import initialise
 from engine.core.layers import Activation, Context, Layer, Linear, Norm
-from engine.core.specs import ActivationSpec, LayerSpec, LinearSpec, NetworkSpec, NormSpec
+from engine.core.residual import Residual, walk
+from engine.core.specs import (
+    ActivationSpec,
+    LayerSpec,
+    LinearSpec,
+    NetworkSpec,
+    NormSpec,
+    ResidualSpec,
+)
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
@@ -37,21 +47,32 @@ class Chain:
         self.dtype_name = dtype
         self.dtype = DTYPES[dtype]
         self.input_size = spec.input_size
-        self.layers: list[Layer] = []
+        mismatch = spec.width_error()
+        if mismatch is not None:
+            raise SpecError(*mismatch)
+        self.layers = self._build_all(spec.layers, spec.input_size, "network.layers",
+                                      generator)
         width = spec.input_size
-        for index, layer_spec in enumerate(spec.layers):
-            layer = self._build(layer_spec, width, index, generator)
-            self.layers.append(layer)
+        for layer in self.layers:
             width = layer.out_features(width)
         self.output_size = width
 
-    def _build(self, spec: LayerSpec, width: int, index: int,
+    def _build_all(self, specs: Sequence[LayerSpec], width: int, path: str,
+                   generator: torch.Generator) -> list[Layer]:
+        layers: list[Layer] = []
+        for index, layer_spec in enumerate(specs):
+            layer = self._build(layer_spec, width, f"{path}.{index}",
+                                _next_activation(specs, index), generator)
+            layers.append(layer)
+            width = layer.out_features(width)
+        return layers
+
+    def _build(self, spec: LayerSpec, width: int, path: str, next_activation: str | None,
                generator: torch.Generator) -> Layer:
-        path = f"network.layers.{index}"
         if isinstance(spec, LinearSpec):
             linear = Linear(width, spec.out_features, self.dtype)
             initialise(linear.params["weight"], linear.params["bias"], spec.init,
-                       self._next_activation(index), generator)
+                       next_activation, generator)
             _assign(linear, "weight", spec.weight, (spec.out_features, width), path)
             _assign(linear, "bias", spec.bias, (spec.out_features,), path)
             return linear
@@ -69,15 +90,20 @@ class Chain:
             return layer
         if isinstance(spec, ActivationSpec):
             return Activation(spec.kind)
+        if isinstance(spec, ResidualSpec):
+            return Residual(self._build_all(spec.layers, width, f"{path}.layers", generator))
         raise SpecError(path, f"unknown layer {spec!r}")  # pragma: no cover
 
-    def _next_activation(self, index: int) -> str | None:
-        for spec in self.spec.layers[index + 1:]:
-            if isinstance(spec, ActivationSpec):
-                return spec.kind
-            if isinstance(spec, LinearSpec):
-                return None
-        return None
+    def walk(self) -> list[tuple[str, Layer]]:
+        """Every layer with its module path ("3", "2.body.0"), residual blocks' layers
+        included, in the order of :meth:`parameters`."""
+        return list(walk(self.layers))
+
+    def linear_layers(self) -> list[tuple[str, Linear]]:
+        """Every linear layer, residual blocks' included, with its module path (its
+        parameters are ``f"{path}.weight"`` and ``f"{path}.bias"``)."""
+        return [(path, layer) for path, layer in walk(self.layers)
+                if isinstance(layer, Linear)]
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs for ``x`` in eval mode (batch norm on its running statistics)."""
@@ -114,7 +140,7 @@ class Chain:
     def track(self, contexts: list[Context | None]) -> None:
         """Commit a training pass's batch statistics to batch norm's running estimates."""
         for layer, context in zip(self.layers, contexts, strict=True):
-            if isinstance(layer, Norm) and context is not None:
+            if context is not None:
                 layer.track(context)
 
     def copy(self) -> Chain:
@@ -126,18 +152,38 @@ class Chain:
 
     def to_spec(self) -> NetworkSpec:
         """The architecture with every current parameter and running statistic written out."""
-        layers = []
-        for spec, layer in zip(self.spec.layers, self.layers, strict=True):
-            if layer.params or layer.buffers:
-                values = {name: t.tolist() for name, t in {**layer.params,
-                                                            **layer.buffers}.items()}
-                spec = spec.model_copy(update=values)
-            layers.append(spec)
-        return NetworkSpec(input_size=self.input_size, layers=layers)
+        return NetworkSpec(input_size=self.input_size,
+                           layers=_with_values(self.spec.layers, self.layers))
 
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
         return f"Chain(\n{inner}\n)"
+
+
+def _next_activation(specs: Sequence[LayerSpec], index: int) -> str | None:
+    """The activation a linear layer's initial gain is for: the next one among its
+    siblings, unless another linear layer or a residual block comes first."""
+    for spec in specs[index + 1:]:
+        if isinstance(spec, ActivationSpec):
+            return spec.kind
+        if isinstance(spec, LinearSpec | ResidualSpec):
+            return None
+    return None
+
+
+def _with_values(specs: Sequence[LayerSpec], layers: Sequence[Layer]) -> list[LayerSpec]:
+    """``specs`` with the layers' current parameters and running statistics written in."""
+    written: list[LayerSpec] = []
+    for spec, layer in zip(specs, layers, strict=True):
+        if isinstance(spec, ResidualSpec) and isinstance(layer, Residual):
+            spec = spec.model_copy(update={"layers": _with_values(spec.layers,
+                                                                  layer.layers)})
+        elif layer.params or layer.buffers:
+            values = {name: t.tolist() for name, t in {**layer.params,
+                                                        **layer.buffers}.items()}
+            spec = spec.model_copy(update=values)
+        written.append(spec)
+    return written
 
 
 def _assign(layer: Layer, name: str, values: object, shape: tuple[int, ...],

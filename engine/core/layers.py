@@ -43,6 +43,7 @@ class Context(NamedTuple):
     # batch norm in training mode: this batch's mean and unbiased variance, from which
     # the running statistics are updated when a training step commits (Chain.track)
     batch_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+    inner: tuple[Context, ...] = ()  # a residual block: its layers' contexts, in order
 
 
 class Backward(NamedTuple):
@@ -53,6 +54,7 @@ class Backward(NamedTuple):
     grads: Mapping[str, torch.Tensor] = MappingProxyType({})
     # the local factor of the chain rule: f'(z) for an activation, W for a linear layer
     local: torch.Tensor | None = None
+    inner: tuple[Backward, ...] = ()  # a residual block: its layers' backwards, in order
 
 
 class Layer:
@@ -78,6 +80,9 @@ class Layer:
 
     def out_features(self, in_features: int) -> int:
         return in_features
+
+    def track(self, ctx: Context) -> None:
+        """Commit a training pass's batch statistics (only batch norm keeps any)."""
 
     def set_param(self, name: str, value: torch.Tensor) -> None:
         """Replace a parameter or buffer by ``value`` (same shape; cast to the dtype).

@@ -7,6 +7,7 @@ so a bad session file is reported with the path of the failing field.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -92,7 +93,53 @@ class ActivationSpec(Frozen):
     kind: ActivationKind = "tanh"
 
 
-LayerSpec = Annotated[LinearSpec | NormSpec | ActivationSpec, Field(discriminator="type")]
+class ResidualSpec(Frozen):
+    """x + f(x), f being ``layers`` in order; they must end at the width they start with."""
+
+    type: Literal["residual"] = "residual"
+    layers: list[LayerSpec] = Field(min_length=1, description="the block's own layers, f")
+
+
+LayerSpec = Annotated[LinearSpec | NormSpec | ActivationSpec | ResidualSpec,
+                      Field(discriminator="type")]
+ResidualSpec.model_rebuild()
+
+
+def walk_specs(layers: Sequence[LayerSpec], path: str = "network.layers",
+               ) -> Iterator[tuple[str, LayerSpec]]:
+    """Every layer spec with its JSON path, a residual block's layers right after it."""
+    for index, spec in enumerate(layers):
+        yield f"{path}.{index}", spec
+        if isinstance(spec, ResidualSpec):
+            yield from walk_specs(spec.layers, f"{path}.{index}.layers")
+
+
+def _end_width(layers: Sequence[LayerSpec], width: int,
+               path: str) -> tuple[int, tuple[str, str] | None]:
+    for index, spec in enumerate(layers):
+        if isinstance(spec, LinearSpec):
+            width = spec.out_features
+        elif isinstance(spec, ResidualSpec):
+            inner = f"{path}.{index}.layers"
+            end, error = _end_width(spec.layers, width, inner)
+            if error is not None:
+                return width, error
+            if end != width:
+                return width, (inner, f"a residual block must end at the width it starts "
+                                      f"with ({width}), its layers end at {end}")
+    return width, None
+
+
+def _without_parameters(spec: LayerSpec) -> LayerSpec:
+    if isinstance(spec, LinearSpec):
+        return spec.model_copy(update={"weight": None, "bias": None})
+    if isinstance(spec, NormSpec):
+        return spec.model_copy(update={"weight": None, "bias": None, "running_mean": None,
+                                       "running_var": None})
+    if isinstance(spec, ResidualSpec):
+        return spec.model_copy(update={"layers": [_without_parameters(s)
+                                                  for s in spec.layers]})
+    return spec
 
 
 class NetworkSpec(Frozen):
@@ -106,20 +153,18 @@ class NetworkSpec(Frozen):
                 size = spec.out_features
         return size
 
+    def width_error(self) -> tuple[str, str] | None:
+        """``(path, message)`` of the first residual block whose layers change its width."""
+        return _end_width(self.layers, self.input_size, "network.layers")[1]
+
     def has_parameters(self) -> bool:
         """Some layer carries explicit parameters (the rest initialise from the seed)."""
         return self != self.without_parameters()
 
     def without_parameters(self) -> NetworkSpec:
         """The same architecture with every explicit parameter dropped (re-initialise)."""
-        return NetworkSpec(
-            input_size=self.input_size,
-            layers=[s.model_copy(update={"weight": None, "bias": None})
-                    if isinstance(s, LinearSpec) else
-                    s.model_copy(update={"weight": None, "bias": None, "running_mean": None,
-                                         "running_var": None})
-                    if isinstance(s, NormSpec) else s for s in self.layers],
-        )
+        return NetworkSpec(input_size=self.input_size,
+                           layers=[_without_parameters(s) for s in self.layers])
 
 
 def seed_example() -> NetworkSpec:
@@ -133,14 +178,28 @@ def seed_example() -> NetworkSpec:
 
 def repeated_block(input_size: int, width: int, depth: int, activation: str,
                    norm: str | None = None, output_size: int = 1,
-                   init: InitSpec | None = None) -> NetworkSpec:
-    """``depth`` × (linear(width) → [norm] → activation), then a linear output layer."""
+                   init: InitSpec | None = None, residual: bool = False,
+                   norm_placement: Literal["pre", "post"] = "pre") -> NetworkSpec:
+    """``depth`` × (linear(width) → [norm] → activation), then a linear output layer.
+
+    With ``residual`` a first linear layer projects the input to ``width`` and each block
+    becomes a residual block x + f(x). ``norm_placement`` says where its norm goes:
+    ``"pre"``, x + act(linear(norm(x))) (the norm inside, first), or ``"post"``,
+    norm(x + act(linear(x))) (the norm after the block, outside it).
+    """
+    if norm_placement not in ("pre", "post"):
+        raise ValueError(f"norm_placement is 'pre' or 'post', got {norm_placement!r}")
     init = init or InitSpec()
-    layers: list[Any] = []
+    layers: list[Any] = [LinearSpec(out_features=width, init=init)] if residual else []
     for _ in range(depth):
-        layers.append(LinearSpec(out_features=width, init=init))
-        if norm is not None:
-            layers.append(NormSpec.model_validate({"kind": norm}))
-        layers.append(ActivationSpec.model_validate({"kind": activation}))
+        norm_spec = [] if norm is None else [NormSpec.model_validate({"kind": norm})]
+        linear = LinearSpec(out_features=width, init=init)
+        act = ActivationSpec.model_validate({"kind": activation})
+        if not residual:
+            layers += [linear, *norm_spec, act]
+        elif norm_placement == "pre":
+            layers.append(ResidualSpec(layers=[*norm_spec, linear, act]))
+        else:
+            layers += [ResidualSpec(layers=[linear, act]), *norm_spec]
     layers.append(LinearSpec(out_features=output_size, init=init))
     return NetworkSpec(input_size=input_size, layers=layers)

@@ -12,11 +12,13 @@ whose values are finite never shows ‖·‖ = ∞.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import torch
 
 from engine.core.layers import Activation, Linear
+from engine.core.residual import Residual, walk
 from engine.core.stepper import Pass
 
 SATURATION_TANH = 0.97
@@ -30,7 +32,8 @@ class LayerStats:
     output_std: float
     grad_l2: float | None  # of dL/d(output)
     grad_mean_abs: float | None
-    grad_weight_l2: float | None  # linear layers only
+    # linear layers, and residual blocks (over all the weights of their linear layers)
+    grad_weight_l2: float | None
     saturated: float | None  # share, tanh/sigmoid activations only
     dead: float | None  # share of units, relu activations only
 
@@ -80,9 +83,10 @@ def layer_stats(pass_: Pass) -> list[LayerStats]:
     with_grad = [i for i in range(reached) if pass_.grad_outputs[i] is not None]
     grads = _reduce([t for i in with_grad if (t := pass_.grad_outputs[i]) is not None])
     grad_at = {index: n for n, index in enumerate(with_grad)}
-    weighted = [i for i in range(reached) if isinstance(layers[i], Linear)
-                and "weight" in pass_.grads(i)]
-    weight_l2 = _reduce([pass_.grads(i)["weight"] for i in weighted]).l2
+    weight_grads = {i: grad for i in range(reached)
+                    if (grad := _weight_gradient(layers[i], pass_.grads(i))) is not None}
+    weighted = list(weight_grads)
+    weight_l2 = _reduce(list(weight_grads.values())).l2
     weight_at = {index: n for n, index in enumerate(weighted)}
     shares = _activation_shares(pass_, reached)
     stats = []
@@ -98,6 +102,19 @@ def layer_stats(pass_: Pass) -> list[LayerStats]:
             grad_weight_l2=None if w is None else weight_l2[w],
             saturated=saturated, dead=dead))
     return stats
+
+
+def _weight_gradient(layer: object, grads: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+    """dL/dW of a linear layer; of a residual block, its linear layers' dL/dW as one
+    vector (None before the backward pass reached the layer)."""
+    if isinstance(layer, Linear):
+        return grads.get("weight")
+    if isinstance(layer, Residual) and grads:
+        names = [f"{path}.weight" for path, inner in walk(layer.layers, "body.")
+                 if isinstance(inner, Linear)]
+        if names:
+            return torch.cat([grads[name].reshape(-1) for name in names])
+    return None
 
 
 def _activation_shares(pass_: Pass, reached: int) -> dict[int, tuple[float | None,

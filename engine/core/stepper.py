@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from engine.core.chain import Chain
-from engine.core.layers import Activation, Backward, Context, Norm
+from engine.core.layers import Activation, Backward, Context, Layer, Norm
 from engine.core.losses import loss_gradient, loss_value
+from engine.core.residual import Residual
 
 
 class StepOrderError(RuntimeError):
@@ -55,10 +56,13 @@ class LayerRecord:
     local: np.ndarray | None  # f'(z) for an activation, W for a linear layer
     params: dict[str, np.ndarray]
     grads: dict[str, np.ndarray]
+    # a residual block: its layers' records (index = position in the block); the block's
+    # own input, output and gradients are those of x + f(x), its params its layers'
+    inner: tuple[LayerRecord, ...] = ()
 
 
 def layer_kind(layer: object) -> str:
-    if isinstance(layer, Activation | Norm):
+    if isinstance(layer, Activation | Norm | Residual):
         return layer.kind
     return "linear"
 
@@ -199,26 +203,52 @@ class Pass:
 
     def record(self, index: int) -> LayerRecord:
         """A copied snapshot of layer ``index``: what this pass used and computed there."""
-        layer = self.chain.layers[index]
-        context, backward = self.contexts[index], self.backwards[index]
-        x, output = self.layer_input(index), self.outputs[index]
-        # the parameters this pass used, or (not reached yet) the ones it will use
-        params = context.params if context is not None else layer.params
-        return LayerRecord(
-            index=index, type=layer.type, kind=layer_kind(layer),
-            input=_copy(x) if x is not None else np.empty((0,)),
-            output=_copy(output) if output is not None else np.empty((0,)),
-            grad_output=_copy_or_none(self.grad_outputs[index]),
-            grad_input=None if backward is None else _copy(backward.grad_input),
-            local=None if backward is None or backward.local is None
-            else _copy(backward.local),
-            params={name: _copy(t) for name, t in params.items()},
-            grads={} if backward is None else {name: _copy(t)
-                                               for name, t in backward.grads.items()},
-        )
+        return _record(index, self.chain.layers[index], self.layer_input(index),
+                       self.outputs[index], self.grad_outputs[index], self.contexts[index],
+                       self.backwards[index])
 
     def records(self) -> list[LayerRecord]:
         return [self.record(i) for i in range(self.size)]
+
+
+def _record(index: int, layer: Layer, x: torch.Tensor | None, output: torch.Tensor | None,
+            grad_output: torch.Tensor | None, context: Context | None,
+            backward: Backward | None) -> LayerRecord:
+    # the parameters this pass used, or (not reached yet) the ones it will use
+    params = context.params if context is not None else layer.params
+    inner: tuple[LayerRecord, ...] = ()
+    if isinstance(layer, Residual) and context is not None:
+        inner = _inner_records(layer, context, grad_output, backward)
+    return LayerRecord(
+        index=index, type=layer.type, kind=layer_kind(layer),
+        input=_copy(x) if x is not None else np.empty((0,)),
+        output=_copy(output) if output is not None else np.empty((0,)),
+        grad_output=_copy_or_none(grad_output),
+        grad_input=None if backward is None else _copy(backward.grad_input),
+        local=None if backward is None or backward.local is None else _copy(backward.local),
+        params={name: _copy(t) for name, t in params.items()},
+        grads={} if backward is None else {name: _copy(t)
+                                           for name, t in backward.grads.items()},
+        inner=inner,
+    )
+
+
+def _inner_records(block: Residual, context: Context, grad_output: torch.Tensor | None,
+                   backward: Backward | None) -> tuple[LayerRecord, ...]:
+    """The records of a residual block's layers on the pass's way through the block."""
+    contexts = context.inner
+    count = len(contexts)
+    branch_output = context.saved[0]  # f(x)
+    records = []
+    for j, (layer, inner) in enumerate(zip(block.layers, contexts, strict=True)):
+        output = contexts[j + 1].input if j + 1 < count else branch_output
+        inner_backward = backward.inner[j] if backward is not None else None
+        if backward is None:
+            grad = None
+        else:  # dL/d(output of layer j): what the next layer in the block passed back
+            grad = backward.inner[j + 1].grad_input if j + 1 < count else grad_output
+        records.append(_record(j, layer, inner.input, output, grad, inner, inner_backward))
+    return tuple(records)
 
 
 def _finite(tensor: torch.Tensor | None) -> bool:

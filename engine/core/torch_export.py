@@ -11,6 +11,7 @@ from torch import nn
 
 from engine.core.chain import Chain
 from engine.core.layers import Activation, Linear, Norm
+from engine.core.residual import Residual
 
 _ACTIVATION_MODULES = {
     "identity": "nn.Identity()", "relu": "nn.ReLU()", "leaky_relu": "nn.LeakyReLU()",
@@ -33,7 +34,45 @@ class Normalize(nn.Module):
         return f"p={self.p}, eps={self.eps}"
 
 
+class ResidualBlock(nn.Module):
+    """x + body(x), the block's layers kept as ``self.body`` (parameters ``body.0.weight``)."""
+
+    def __init__(self, *layers: nn.Module) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+# the script's own copies of the module classes above
+_SCRIPT_CLASSES = [
+    "class Normalize(nn.Module):",
+    '    """F.normalize(x, p, dim=-1, eps) as a module (Chain Lab\'s l1/l2 norm)."""',
+    "",
+    "    def __init__(self, p, eps):",
+    "        super().__init__()",
+    "        self.p, self.eps = p, eps",
+    "",
+    "    def forward(self, x):",
+    "        return nn.functional.normalize(x, p=self.p, dim=-1, eps=self.eps)",
+    "",
+    "",
+    "class ResidualBlock(nn.Module):",
+    '    """x + body(x): Chain Lab\'s residual block, its layers in self.body."""',
+    "",
+    "    def __init__(self, *layers):",
+    "        super().__init__()",
+    "        self.body = nn.Sequential(*layers)",
+    "",
+    "    def forward(self, x):",
+    "        return x + self.body(x)",
+]
+
+
 def _module_source(layer: object) -> str:
+    if isinstance(layer, Residual):
+        return f"ResidualBlock({', '.join(_module_source(inner) for inner in layer.layers)})"
     if isinstance(layer, Linear):
         return f"nn.Linear({layer.in_features}, {layer.out_features_})"
     if isinstance(layer, Activation):
@@ -52,7 +91,7 @@ def _module_source(layer: object) -> str:
 def to_torch_sequential(chain: Chain) -> nn.Sequential:
     """A ``torch.nn.Sequential`` with the chain's modules and a copy of its parameters and
     batch-norm running statistics (``load_state_dict``, strict)."""
-    namespace = {"nn": nn, "Normalize": Normalize}
+    namespace = {"nn": nn, "Normalize": Normalize, "ResidualBlock": ResidualBlock}
     modules = [eval(_module_source(layer), namespace) for layer in chain.layers]
     model = nn.Sequential(*modules).to(chain.dtype)
     model.load_state_dict(state_dict(chain, model), strict=True)
@@ -83,15 +122,7 @@ def python_source(chain: Chain) -> str:
         "from torch import nn",
         "",
         "",
-        "class Normalize(nn.Module):",
-        '    """F.normalize(x, p, dim=-1, eps) as a module (Chain Lab\'s l1/l2 norm)."""',
-        "",
-        "    def __init__(self, p, eps):",
-        "        super().__init__()",
-        "        self.p, self.eps = p, eps",
-        "",
-        "    def forward(self, x):",
-        "        return nn.functional.normalize(x, p=self.p, dim=-1, eps=self.eps)",
+        *_SCRIPT_CLASSES,
         "",
         "",
         "def build_model():",

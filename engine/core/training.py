@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.core.chain import Chain
-from engine.core.layers import Linear, Norm
+from engine.core.layers import Norm
 from engine.core.optim import SGD, SGDConfig
 from engine.core.precision import RangeCounts, Storage, swamped_share
 from engine.core.stats import update_to_data_ratio
@@ -28,7 +28,8 @@ from engine.core.stepper import NonFinite, Pass
 
 @dataclass(frozen=True)
 class TrainStep:
-    """What one step did. Per-linear-layer tuples follow the chain's linear layers in order."""
+    """What one step did. Per-linear-layer tuples follow the chain's linear layers in order,
+    those inside residual blocks included (``Chain.linear_layers()``)."""
 
     step: int
     loss: float  # on this step's minibatch, before the update
@@ -73,12 +74,13 @@ class Trainer:
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
         self._has_batch_norm = any(isinstance(layer, Norm) and layer.kind == "batch"
-                                   for layer in chain.layers)
+                                   for _, layer in chain.walk())
         self.storage = storage
-        # where each linear layer's weight sits in chain.parameters()
+        # every linear layer (residual blocks' too), and where its weight sits in
+        # chain.parameters()
         names = [name for name, _ in chain.parameters()]
-        self._linear_weights = [names.index(f"{i}.weight") for i, layer
-                                in enumerate(chain.layers) if isinstance(layer, Linear)]
+        self._linear_weights = [names.index(f"{path}.weight")
+                                for path, _ in chain.linear_layers()]
         if storage is not None:
             chain.set_parameters(storage.store_initial([t for _, t in chain.parameters()]))
 
@@ -107,8 +109,8 @@ class Trainer:
         nonfinite = pass_.first_nonfinite()
         config = self.optimizer.config  # read once: the GUI may replace it meanwhile
         lr = config.lr
-        linear = [i for i, layer in enumerate(self.chain.layers) if isinstance(layer, Linear)]
-        before = [self.chain.layers[i].params["weight"] for i in linear]
+        linear = [layer for _, layer in self.chain.linear_layers()]
+        before = [layer.params["weight"] for layer in linear]
         swamped: tuple[float, ...] = ()
         if nonfinite is None:
             params = [t for _, t in self.chain.parameters()]
@@ -121,11 +123,12 @@ class Trainer:
                                 for k in self._linear_weights)
             self.chain.set_parameters(stored)
             self.chain.track(pass_.contexts)
-            ratios = tuple(update_to_data_ratio(w, self.chain.layers[i].params["weight"] - w)
-                           for i, w in zip(linear, before, strict=True))
+            ratios = tuple(update_to_data_ratio(w, layer.params["weight"] - w)
+                           for layer, w in zip(linear, before, strict=True))
         else:  # no update: the update that would have been applied shows the explosion
-            ratios = tuple(update_to_data_ratio(w, -lr * pass_.grads(i)["weight"])
-                           for i, w in zip(linear, before, strict=True))
+            gradients = pass_.gradients()
+            ratios = tuple(update_to_data_ratio(w, -lr * gradients[k])
+                           for k, w in zip(self._linear_weights, before, strict=True))
         counts = None
         if self.storage is not None:
             if nonfinite is not None:
@@ -139,8 +142,8 @@ class Trainer:
         return TrainStep(
             step=self.step_count, loss=float(loss), lr=lr,
             update_ratios=ratios,
-            weight_norms=tuple(float(torch.linalg.vector_norm(
-                self.chain.layers[i].params["weight"])) for i in linear),
+            weight_norms=tuple(float(torch.linalg.vector_norm(layer.params["weight"]))
+                               for layer in linear),
             output_norms=tuple(float(torch.linalg.vector_norm(out))
                                for out in pass_.outputs if out is not None),
             nonfinite=nonfinite,

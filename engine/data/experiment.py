@@ -18,7 +18,7 @@ from engine.core.chain import Chain, SpecError
 from engine.core.losses import TargetError, prepare_targets
 from engine.core.optim import SGDConfig
 from engine.core.precision import Precision, Storage
-from engine.core.specs import NetworkSpec, NormSpec
+from engine.core.specs import NetworkSpec, NormSpec, walk_specs
 from engine.core.training import Trainer
 from engine.data.datasets import Dataset, DatasetError, load_csv, make_dataset
 from engine.data.session import CsvData, GeneratedData, Session, SessionError
@@ -92,7 +92,7 @@ def build_experiment(session: Session, base_dir: Path = Path()) -> Experiment:
     chain = build_chain(session.network, session.dtype, session.seed)
     dataset = load_data(session, base_dir)
     has_batch_norm = any(isinstance(s, NormSpec) and s.kind == "batch"
-                         for s in session.network.layers)
+                         for _, s in walk_specs(session.network.layers))
     if has_batch_norm and dataset.size < 2:
         # every pass the runner makes is in training mode, as torch.nn.BatchNorm1d's
         raise SessionError("data", "batch norm normalises each feature over the batch and "

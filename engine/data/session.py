@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, ValidationError
 
-from engine.core.specs import Frozen, LinearSpec, NetworkSpec, NormSpec
+from engine.core.specs import Frozen, LinearSpec, NetworkSpec, NormSpec, walk_specs
 from engine.data.datasets import MAX_CLASSES, MULTI_CLASS
 from engine.data.files import SESSION_LIMIT, FileLimitError, mode_for, read_text
 from engine.data.tasks import EvolveTask, PrecisionSpec, StepTask, TrainTask
@@ -161,8 +161,8 @@ def json_schema() -> dict[str, Any]:
 def _first_error(error: ValidationError) -> SessionError:
     first = error.errors()[0]
     # Drop pydantic's union tags ("linear", "generated") so the path is the JSON's own.
-    tags = {"linear", "norm", "activation", "inline", "generated", "csv", "step", "train",
-            "evolve", "list[float]", "list[list[float]]", "TrainTask", "EvolveTask",
+    tags = {"linear", "norm", "activation", "residual", "inline", "generated", "csv", "step",
+            "train", "evolve", "list[float]", "list[list[float]]", "TrainTask", "EvolveTask",
             "float", "int", "str", "constrained-float", "function-after[_from_name(), "
             "InitSpec]"}
     path = ".".join(str(part) for part in first["loc"] if str(part) not in tags)
@@ -171,6 +171,8 @@ def _first_error(error: ValidationError) -> SessionError:
         message = "required field is missing"
     elif first["type"] == "extra_forbidden":
         message = "unknown field"
+    elif first["type"] == "too_short" and path.endswith(".layers"):
+        message = "a residual block needs at least one layer"
     elif first["type"] in ("literal_error", "union_tag_invalid"):
         message = f"{message} (got {first.get('input')!r})"
     return SessionError(path, message)
@@ -196,9 +198,13 @@ def _check_consistency(session: Session) -> None:
             raise SessionError("network.input_size", f"dataset {data.dataset!r} has "
                                f"{features} input feature(s), the network takes "
                                f"{network.input_size}")
+    mismatch = network.width_error()
+    if mismatch is not None:
+        raise SessionError(*mismatch)
     if isinstance(session.task, EvolveTask):
         _check_evolve(session.task, network)
-    has_batch_norm = any(isinstance(s, NormSpec) and s.kind == "batch" for s in network.layers)
+    has_batch_norm = any(isinstance(s, NormSpec) and s.kind == "batch"
+                         for _, s in walk_specs(network.layers))
     if has_batch_norm and isinstance(session.task, TrainTask) and session.task.batch_size == 1:
         raise SessionError("task.batch_size", "batch norm needs at least 2 samples per batch")
     if isinstance(session.task, TrainTask):
@@ -230,7 +236,7 @@ def _check_evolve(task: EvolveTask, network: NetworkSpec) -> None:
     if task.selection == "tournament" and task.tournament_size > task.population:
         raise SessionError("task.tournament_size", f"must not exceed the population "
                            f"({task.population}), got {task.tournament_size}")
-    linear_count = sum(isinstance(s, LinearSpec) for s in network.layers)
+    linear_count = sum(isinstance(s, LinearSpec) for _, s in walk_specs(network.layers))
     if isinstance(task.scales, list) and len(task.scales) != linear_count:
         raise SessionError("task.scales", f"expected one scale per linear layer "
                            f"({linear_count}), got {len(task.scales)}")

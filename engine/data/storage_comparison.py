@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.core.layers import Linear
 from engine.data.experiment import ROUNDING_SEED_OFFSET, build_experiment, make_trainer
 from engine.data.session import Session, check_precision
 from engine.data.tasks import PrecisionSpec, TrainTask
@@ -69,7 +68,7 @@ def _train(session: Session, task: TrainTask, steps: int, rounding_seed: int,
     if trainer.storage is not None:  # another rounding seed, the same minibatches
         trainer.storage.generator = torch.Generator().manual_seed(
             rounding_seed + ROUNDING_SEED_OFFSET)
-    linear = [layer for layer in chain.layers if isinstance(layer, Linear)]
+    linear = [layer for _, layer in chain.linear_layers()]
 
     def first_weights() -> list[float]:
         return [float(layer.params["weight"][0, 0]) for layer in linear]

@@ -28,7 +28,7 @@ import resource
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.core.specs import LinearSpec, NetworkSpec, NormSpec
+from engine.core.specs import LinearSpec, NetworkSpec, NormSpec, walk_specs
 from engine.data.files import CSV_LIMIT, FileLimitError, regular_file_size
 from engine.data.session import CsvData, GeneratedData, InlineData, Session, SessionError
 from engine.data.tasks import EvolveTask, TrainTask
@@ -59,9 +59,9 @@ class Estimate:
 
 
 def widths(network: NetworkSpec) -> list[int]:
-    """The output width of every layer."""
+    """The output width of every layer, residual blocks' layers included."""
     width, result = network.input_size, []
-    for spec in network.layers:
+    for _, spec in walk_specs(network.layers):
         if isinstance(spec, LinearSpec):
             width = spec.out_features
         result.append(width)
@@ -75,13 +75,13 @@ def estimate(session: Session, base_dir: Path, rows_shown: int | None) -> Estima
     activations = sum(layer_widths) + network.input_size
     params, genome, widest, widest_at = 0, 0, 0, "network.input_size"
     width = network.input_size
-    for index, spec in enumerate(network.layers):
+    for path, spec in walk_specs(network.layers):
         if isinstance(spec, LinearSpec):
             size = width * spec.out_features + spec.out_features
             params += size
             genome += size
             if size > widest:
-                widest, widest_at = size, f"network.layers.{index}.out_features"
+                widest, widest_at = size, f"{path}.out_features"
             width = spec.out_features
         elif isinstance(spec, NormSpec):
             params += 2 * width

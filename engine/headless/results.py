@@ -119,7 +119,7 @@ def gradient_flow_plot(layers: list[dict[str, Any]]) -> LinePlot:
                     log_y=True)
 
 
-def swamped_plot(steps: np.ndarray, swamped: np.ndarray, linear: list[int],
+def swamped_plot(steps: np.ndarray, swamped: np.ndarray, linear: list[int | str],
                  precision: PrecisionSpec) -> LinePlot:
     """The share of each linear layer's weight updates that rounding to the storage
     format undid, per step. Shape: ``swamped`` is (rows, linear layers)."""

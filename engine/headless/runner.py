@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.core.layers import Linear
 from engine.core.plots import LinePlot, Series
 from engine.core.stepper import Pass
 from engine.core.training import TrainStep
@@ -82,7 +81,9 @@ def _train(experiment: Experiment, task: TrainTask, output: RunOutput,
             break
     if last is not None:
         rows.close(last.step, _row(last))
-    linear = [i for i, layer in enumerate(experiment.chain.layers) if isinstance(layer, Linear)]
+    # a linear layer's index in the chain, or inside a residual block its module path
+    linear: list[int | str] = [int(path) if path.isdigit() else path
+                               for path, _ in experiment.chain.linear_layers()]
     n = len(linear)
     precision = task.precision
     width = 3 + (3 * n + len(RANGE_COUNTS) if precision is not None else 2 * n)

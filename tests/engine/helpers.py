@@ -9,6 +9,7 @@ from engine.core.activations import ACTIVATIONS
 from engine.core.chain import Chain
 from engine.core.layers import Layer, Linear, Norm
 from engine.core.losses import prepare_targets
+from engine.core.residual import Residual
 from engine.core.specs import (
     INIT_KINDS,
     NORM_KINDS,
@@ -17,6 +18,7 @@ from engine.core.specs import (
     LinearSpec,
     NetworkSpec,
     NormSpec,
+    ResidualSpec,
 )
 
 
@@ -33,6 +35,51 @@ def random_spec(rng: np.random.Generator, batch: int) -> NetworkSpec:
             layers.append(ActivationSpec(kind=str(rng.choice(ACTIVATIONS))))
     layers.append(LinearSpec(out_features=int(rng.integers(1, 4))))
     return NetworkSpec(input_size=int(rng.integers(1, 5)), layers=layers)
+
+
+def _random_layer(rng: np.random.Generator, batch: int, width: int,
+                  depth: int) -> tuple[object, int]:
+    """One random layer spec at ``width`` and the width after it."""
+    r = rng.random()
+    if r < 0.35:
+        init = InitSpec(kind=str(rng.choice(INIT_KINDS)))
+        out = int(rng.integers(1, 6))
+        return LinearSpec(out_features=out, init=init), out
+    if r < 0.55:
+        kinds = [k for k in NORM_KINDS if batch > 1 or k != "batch"]
+        return NormSpec(kind=str(rng.choice(kinds))), width
+    if r < 0.85 or depth >= 2:
+        return ActivationSpec(kind=str(rng.choice(ACTIVATIONS))), width
+    return ResidualSpec(layers=random_block(rng, batch, width, depth + 1)), width
+
+
+def random_block(rng: np.random.Generator, batch: int, width: int,
+                 depth: int = 0) -> list:
+    """The layers of a random residual block at ``width``: 1-4 layers of any kind (blocks
+    nested up to two deep), closed by a linear layer back to ``width`` where needed."""
+    layers: list = []
+    current = width
+    for _ in range(int(rng.integers(1, 5))):
+        spec, current = _random_layer(rng, batch, current, depth)
+        layers.append(spec)
+    if current != width:
+        layers.append(LinearSpec(out_features=width,
+                                 init=InitSpec(kind=str(rng.choice(INIT_KINDS)))))
+    return layers
+
+
+def random_residual_spec(rng: np.random.Generator, batch: int) -> NetworkSpec:
+    """A random chain with 1-3 residual blocks among ordinary layers."""
+    width = int(rng.integers(1, 5))
+    input_size = width
+    layers: list = []
+    for _ in range(int(rng.integers(1, 4))):
+        if rng.random() < 0.5:
+            spec, width = _random_layer(rng, batch, width, 2)
+            layers.append(spec)
+        layers.append(ResidualSpec(layers=random_block(rng, batch, width)))
+    layers.append(LinearSpec(out_features=int(rng.integers(1, 4))))
+    return NetworkSpec(input_size=input_size, layers=layers)
 
 
 def random_batch(rng: np.random.Generator, chain: Chain, loss: str,
@@ -83,8 +130,21 @@ class _Normalize(torch.nn.Module):
         return torch.nn.functional.normalize(x, p=self.p, dim=-1, eps=self.eps)
 
 
+class _Residual(torch.nn.Module):
+    """x + body(x), written here from the definition (not the product's export)."""
+
+    def __init__(self, *layers: torch.nn.Module) -> None:
+        super().__init__()
+        self.body = torch.nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
 def _twin_module(layer: Layer) -> torch.nn.Module:
     nn = torch.nn
+    if isinstance(layer, Residual):
+        return _Residual(*[_twin_module(inner) for inner in layer.layers])
     if isinstance(layer, Linear):
         return nn.Linear(layer.in_features, layer.out_features_)
     if isinstance(layer, Norm):
@@ -111,6 +171,16 @@ def torch_twin(chain: Chain) -> torch.nn.Sequential:
     model = model.to(chain.dtype)
     with torch.no_grad():
         for module, layer in zip(model, chain.layers, strict=True):
-            for name, tensor in {**layer.params, **layer.buffers}.items():
-                getattr(module, name).copy_(tensor)
+            _copy_into(module, layer)
     return model
+
+
+def _copy_into(module: torch.nn.Module, layer: Layer) -> None:
+    """The layer's tensors into its twin module (a residual block's, layer by layer)."""
+    if isinstance(layer, Residual):
+        assert isinstance(module, _Residual)
+        for inner_module, inner in zip(module.body, layer.layers, strict=True):
+            _copy_into(inner_module, inner)
+        return
+    for name, tensor in {**layer.params, **layer.buffers}.items():
+        getattr(module, name).copy_(tensor)
