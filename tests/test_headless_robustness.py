@@ -352,8 +352,12 @@ def test_second_interrupt_aborts_without_writing(tmp_path: Path) -> None:
     wait_until_running(process, tmp_path)
     # Two different signals: two pending SIGINTs merge into one (POSIX does not queue
     # them), a SIGTERM and a SIGINT are both handled, whichever the process sees first.
+    # Sent while it is stopped, they arrive together: on a busy machine this test could
+    # otherwise be descheduled between the two for longer than the run takes to finish.
+    process.send_signal(signal.SIGSTOP)
     process.send_signal(signal.SIGTERM)
     process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGCONT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "nothing was written" in stderr
@@ -503,6 +507,29 @@ def test_a_second_interrupt_while_qt_loads_aborts_cleanly(tmp_path: Path) -> Non
     assert status == 130
     assert "nothing was written" in stderr.getvalue()
     assert not out.exists()
+    assert no_staging_left(tmp_path)
+
+
+def test_interrupts_during_the_swap_leave_a_whole_folder(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two interrupts while the finished result is being swapped in: the swap completes
+    (half a swap would lose the old folder), nothing is left beside it, and the run says
+    it was interrupted and what it wrote."""
+    out = tmp_path / "out"
+    assert in_process(write(tmp_path, SEED), out)[0] == 0
+    real_replace = os.replace
+
+    def replace_while_interrupted(source: Any, target: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace_while_interrupted)
+    status, stderr = in_process(write(tmp_path, SEED), out)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert status == 130, stderr
+    assert "nothing was written" not in stderr
+    assert json.loads((out / "result.json").read_text())["format"] == "chainlab-result/1"
     assert no_staging_left(tmp_path)
 
 

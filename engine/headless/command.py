@@ -52,7 +52,8 @@ def _run(session_path: Path, options: RunOptions, stderr: TextIO,
         with interrupts.deferred():  # the renderer imports Qt
             renderer = options.make_renderer() if options.make_renderer else None
         written = write_outputs(output, folder.staging, renderer)
-        folder.commit()
+        with interrupts.shielded():  # a swap half done would lose the old folder
+            folder.commit()
     except SessionError as error:
         if folder is not None:
             folder.discard()

@@ -60,6 +60,18 @@ class Interrupts:
         if self._abort_pending:
             raise KeyboardInterrupt
 
+    @contextmanager
+    def shielded(self) -> Iterator[None]:
+        """A second signal inside this block is ignored: the block finishes what cannot be
+        half done (swapping the finished result into place); afterwards there is nothing
+        left to abort."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+            self._abort_pending = False
+
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.received is None:
             self.received = signum

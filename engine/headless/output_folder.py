@@ -83,13 +83,15 @@ class OutputFolder:
                                             dir=self.target.parent))
                 os.replace(self.target, old)  # onto the empty folder just made
             os.replace(self.staging, self.target)
-        except OSError as error:
+        except BaseException as error:  # an OSError, or an abort that got through
             if old is not None and not self.target.exists():
                 os.replace(old, self.target)  # put the old results back
                 old = None
             self.discard()
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
+            if not isinstance(error, OSError):
+                raise
             raise _refuse(f"cannot write to {self.target}: {error.strerror or error}") \
                 from None
         if old is not None:
