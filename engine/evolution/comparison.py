@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import torch
 
 from engine.core.chain import Chain
-from engine.core.layers import Linear
 from engine.core.optim import SGDConfig
 from engine.core.stepper import Pass
 from engine.core.training import Trainer
@@ -71,5 +70,5 @@ def _loss(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str) 
 
 
 def _linear_parameters(chain: Chain) -> torch.Tensor:
-    return torch.cat([layer.params[name].reshape(-1) for layer in chain.layers
-                      if isinstance(layer, Linear) for name in ("weight", "bias")])
+    return torch.cat([layer.params[name].reshape(-1) for _, layer in chain.linear_layers()
+                      for name in ("weight", "bias")])

@@ -7,17 +7,17 @@ Miyashita et al. 2016 with a sign bit, the levels of APoT's 4-bit power-of-two q
 α is a per-layer scale.
 
 The genome of a chain lists every linear layer's weight codes (row-major) and then its
-bias codes, layer after layer; norm layers' affine parameters are not in it.
+bias codes, layer after layer, those inside residual blocks included in the order of the
+chain's parameters; norm layers' affine parameters are not in it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from engine.core.chain import Chain
-from engine.core.layers import Linear
 
 SIGN_BIT = 8
 EXPONENT_MASK = 7
@@ -68,22 +68,25 @@ def quantise(values: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
 class GenomeLayout:
     """Where each linear layer's weights and biases sit in a flat genome."""
 
-    layers: tuple[int, ...]  # chain index of each linear layer
+    # chain index of each linear layer (inside a residual block: the block's index)
+    layers: tuple[int, ...]
     shapes: tuple[tuple[int, int], ...]  # (out, in) of each
     offsets: tuple[int, ...]  # start of each layer's weights; its bias follows them
     size: int
+    # module path of each linear layer ("3", "2.body.0"): its parameters' name prefix
+    paths: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def of(cls, chain: Chain) -> GenomeLayout:
-        layers, shapes, offsets, size = [], [], [], 0
-        for index, layer in enumerate(chain.layers):
-            if isinstance(layer, Linear):
-                out_features, in_features = layer.params["weight"].shape
-                layers.append(index)
-                shapes.append((out_features, in_features))
-                offsets.append(size)
-                size += out_features * in_features + out_features
-        return cls(tuple(layers), tuple(shapes), tuple(offsets), size)
+        layers, shapes, offsets, paths, size = [], [], [], [], 0
+        for path, layer in chain.linear_layers():
+            out_features, in_features = layer.params["weight"].shape
+            layers.append(int(path.split(".")[0]))
+            shapes.append((out_features, in_features))
+            offsets.append(size)
+            paths.append(path)
+            size += out_features * in_features + out_features
+        return cls(tuple(layers), tuple(shapes), tuple(offsets), size, tuple(paths))
 
     def slices(self, genomes: torch.Tensor, number: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Weight codes (N, out, in) and bias codes (N, out) of linear layer ``number``."""
@@ -96,10 +99,8 @@ class GenomeLayout:
 
 def chain_genome(chain: Chain, scales: list[float]) -> torch.Tensor:
     """Quantise the chain's current linear parameters: a (size,) uint8 genome."""
-    layout = GenomeLayout.of(chain)
     parts = []
-    for number, index in enumerate(layout.layers):
-        layer = chain.layers[index]
+    for number, (_, layer) in enumerate(chain.linear_layers()):
         parts += [quantise(layer.params["weight"].reshape(-1), scales[number]),
                   quantise(layer.params["bias"], scales[number])]
     return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.uint8)
@@ -108,9 +109,8 @@ def chain_genome(chain: Chain, scales: list[float]) -> torch.Tensor:
 def load_genome(chain: Chain, genome: torch.Tensor, scales: list[float]) -> None:
     """Replace the chain's linear parameters by a genome's decoded values."""
     layout = GenomeLayout.of(chain)
-    for number, index in enumerate(layout.layers):
+    for number, (_, layer) in enumerate(chain.linear_layers()):
         weight, bias = layout.slices(genome.reshape(1, -1).cpu(), number)
-        layer = chain.layers[index]
         layer.set_param("weight", decode(weight[0], scales[number], chain.dtype))
         layer.set_param("bias", decode(bias[0], scales[number], chain.dtype))
 

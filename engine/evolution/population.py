@@ -10,14 +10,24 @@ evaluated in chunks, so that the activations stay in the CPU's cache.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 import torch.nn.functional as F
 
 from engine.core import activations
 from engine.core.chain import Chain
 from engine.core.layers import Activation, Layer, Norm
+from engine.core.residual import Residual
 from engine.evolution.genome import GenomeLayout
-from engine.evolution.population_plan import LinearStep, TableStep, plan_evaluation
+from engine.evolution.population_plan import (
+    LinearStep,
+    ResidualStep,
+    Step,
+    TableStep,
+    linear_steps,
+    plan_evaluation,
+)
 
 # Chunks of about this many activation values (8 MB in float32) measured fastest on a
 # 2-core CPU: smaller ones pay more per-operation overhead, larger ones miss the cache
@@ -66,8 +76,8 @@ class PopulationEvaluator:
         if loss == "bce_with_logits":
             # mean bce = mean((1 − y)·z) − mean(log σ(z)): the first term is one product
             self.bce_weights = ((1 - self.loss_targets) / self.loss_targets.numel()).reshape(-1)
-        widths = [len(self.shared), *(step.out_features for step in self.plan.steps
-                                       if isinstance(step, LinearStep | TableStep))]
+        widths = [len(self.shared), *(step.out_features
+                                       for step in linear_steps(self.plan.steps))]
         budget = CHUNK_ELEMENTS_CPU if device.type == "cpu" else CHUNK_ELEMENTS_GPU
         self.chunk = max(1, budget // (samples * max(widths)))
         # Outputs go into buffers reused from call to call: fresh multi-megabyte tensors
@@ -89,18 +99,33 @@ class PopulationEvaluator:
         # int32 is the cheapest conversion from uint8 that index_select takes
         indices = genomes[:, plan.decode_from:].int()
         values = plan.code_values.index_select(0, indices.view(-1)).view(indices.shape)
-        for step in plan.steps:
+        for step in linear_steps(plan.steps):
             if isinstance(step, LinearStep) and step.alpha != 1.0:
                 values[:, step.weight_at:step.bias_at + step.out_features].mul_(step.alpha)
         h = self.shared.unsqueeze(0)  # (N, features, samples)
-        for number, step in enumerate(plan.steps):
-            if isinstance(step, TableStep):
-                h = self._look_up(number, step, genomes)
-            elif isinstance(step, LinearStep):
-                h = self._product(number, step, values, h)
+        h = self._run(plan.steps, h, values, genomes, [0])
+        return self._loss(h.expand(len(genomes), *h.shape[1:]))
+
+    def _run(self, steps: Iterable[Step], h: torch.Tensor, values: torch.Tensor,
+             genomes: torch.Tensor, counter: list[int]) -> torch.Tensor:
+        """Apply ``steps`` to h (N, features, samples). ``counter`` numbers the steps that
+        write a buffer of their own, in the same order on every call."""
+        for step in steps:
+            if isinstance(step, TableStep | LinearStep):
+                number = counter[0]
+                counter[0] += 1
+                h = (self._look_up(number, step, genomes) if isinstance(step, TableStep)
+                     else self._product(number, step, values, h))
+            elif isinstance(step, ResidualStep):
+                # the branch must not overwrite x, which the skip adds back: a product
+                # writes a buffer of its own, anything else (in place) works on a copy
+                first = step.steps[0] if step.steps else None
+                branch = h if isinstance(first, LinearStep) else h.clone()
+                branch = self._run(step.steps, branch, values, genomes, counter)
+                h = branch.add_(h) if branch.shape[0] >= h.shape[0] else h + branch
             else:
                 h = _apply(step, h)
-        return self._loss(h.expand(len(genomes), *h.shape[1:]))
+        return h
 
     def _look_up(self, number: int, step: TableStep, genomes: torch.Tensor) -> torch.Tensor:
         """The first layer's outputs (N, units, samples): each unit's table row, whose
@@ -148,9 +173,15 @@ class PopulationEvaluator:
 
 
 def _apply(layer: Layer, h: torch.Tensor) -> torch.Tensor:
-    """An activation or norm layer on feature-major activations (N, features, samples)."""
+    """An activation, norm or (parameter-free) residual layer on feature-major activations
+    (N, features, samples); an activation works in place."""
     if isinstance(layer, Activation):
         return _activate_in_place(layer.kind, h)
+    if isinstance(layer, Residual):
+        branch = h.clone()
+        for inner in layer.layers:
+            branch = _apply(inner, branch)
+        return branch.add_(h)
     assert isinstance(layer, Norm)
     return _norm(layer, h)
 

@@ -15,6 +15,7 @@ tanh over the whole population.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,7 @@ import torch
 from engine.core import activations
 from engine.core.chain import Chain
 from engine.core.layers import Activation, Layer, Linear
+from engine.core.residual import Residual
 from engine.evolution.genome import CODES, GenomeLayout, code_table
 
 # The first layer is looked up when its table stays small: 16^(in + 1) rows (in ≤ 2), and
@@ -60,12 +62,31 @@ class TableStep:
 
 
 @dataclass(frozen=True)
+class ResidualStep:
+    """A residual block: its input plus its steps applied to that input."""
+
+    steps: tuple[Step, ...]
+
+
+Step = LinearStep | TableStep | Layer | ResidualStep
+
+
+def linear_steps(steps: Iterable[Step]) -> Iterator[LinearStep | TableStep]:
+    """The product and table steps, residual blocks' included, in evaluation order."""
+    for step in steps:
+        if isinstance(step, ResidualStep):
+            yield from linear_steps(step.steps)
+        elif isinstance(step, LinearStep | TableStep):
+            yield step
+
+
+@dataclass(frozen=True)
 class EvaluationPlan:
     """The steps after the layers that act on the shared data alone, and what decoding
     needs: the genome's codes from ``decode_from`` on become values through
     ``code_values``, and each product step scales its own by α."""
 
-    steps: list[LinearStep | TableStep | Layer]  # from the first linear layer on
+    steps: list[Step]  # from the first layer holding a linear one on
     decode_from: int  # genome position of the first parameter a product needs
     code_values: torch.Tensor  # (16,) the value of each code at α = 1
 
@@ -75,7 +96,7 @@ def plan_evaluation(chain: Chain, scales: list[float], shared_input: torch.Tenso
     """Lay out the evaluation of ``chain``'s genomes (on ``shared_input``'s device).
 
     With ``look_up_first_layer`` the first linear layer becomes a table gather where its
-    table is small enough.
+    table is small enough (and it is not inside a residual block).
 
     Shape: ``shared_input`` is (in_features, samples), the data after the layers before
     the first linear one.
@@ -83,35 +104,44 @@ def plan_evaluation(chain: Chain, scales: list[float], shared_input: torch.Tenso
     layout = GenomeLayout.of(chain)
     layers = chain.layers
     first = layout.layers[0] if layout.layers else len(layers)
-    steps: list[LinearStep | TableStep | Layer] = []
+    steps: list[Step] = []
     decode_from = 0
+    numbers = iter(range(len(layout.shapes)))  # linear layers in genome order
     index = first
-    while index < len(layers):
-        layer = layers[index]
-        if not isinstance(layer, Linear):
-            steps.append(layer)
-            index += 1
-            continue
-        number = layout.layers.index(index)
-        out_features, in_features = layout.shapes[number]
-        weight_at = layout.offsets[number]
-        bias_at = weight_at + out_features * in_features
-        if (index == first and look_up_first_layer
-                and _table_fits(in_features, shared_input.shape[1])):
+    if index < len(layers) and isinstance(layers[index], Linear):
+        out_features, in_features = layout.shapes[0]
+        if look_up_first_layer and _table_fits(in_features, shared_input.shape[1]):
             following = layers[index + 1] if index + 1 < len(layers) else None
             activation = following.kind if isinstance(following, Activation) else None
-            steps.append(_table_step(out_features, in_features, weight_at, activation,
-                                     shared_input, scales[number]))
-            decode_from = bias_at + out_features
+            steps.append(_table_step(out_features, in_features, layout.offsets[0],
+                                     activation, shared_input, scales[0]))
+            decode_from = layout.offsets[0] + out_features * in_features + out_features
+            next(numbers)
             index += 2 if activation else 1
-            continue
-        steps.append(LinearStep(out_features, in_features, weight_at - decode_from,
-                                bias_at - decode_from, scales[number]))
-        index += 1
+    steps += _steps(layers[index:], numbers, layout, scales, decode_from)
     # α scales the decoded values afterwards: the codes' values are powers of two, so
     # that product is exact
     return EvaluationPlan(steps, decode_from,
                           code_table(chain.dtype).to(shared_input.device))
+
+
+def _steps(layers: Iterable[Layer], numbers: Iterator[int], layout: GenomeLayout,
+           scales: list[float], decode_from: int) -> list[Step]:
+    steps: list[Step] = []
+    for layer in layers:
+        if isinstance(layer, Residual):
+            steps.append(ResidualStep(tuple(_steps(layer.layers, numbers, layout, scales,
+                                                   decode_from))))
+        elif isinstance(layer, Linear):
+            number = next(numbers)
+            out_features, in_features = layout.shapes[number]
+            weight_at = layout.offsets[number]
+            bias_at = weight_at + out_features * in_features
+            steps.append(LinearStep(out_features, in_features, weight_at - decode_from,
+                                    bias_at - decode_from, scales[number]))
+        else:
+            steps.append(layer)
+    return steps
 
 
 def _table_fits(in_features: int, samples: int) -> bool:
