@@ -22,7 +22,7 @@ import numpy as np
 from engine.core.chain import Chain
 from engine.core.plots import BoundaryPlot, LinePlot, Series, decision_values, grid_extent
 from engine.core.stats import layer_stats
-from engine.core.stepper import Pass
+from engine.core.stepper import LayerRecord, Pass
 from engine.data.experiment import Experiment
 from engine.data.tasks import PrecisionSpec
 
@@ -59,17 +59,7 @@ def pass_result(pass_: Pass, rows_shown: int | None = ROWS_SHOWN) -> dict[str, A
     shown = samples if rows_shown is None else min(samples, rows_shown)
     layers = []
     for index, layer_stat in enumerate(stats):
-        record = pass_.record(index)
-        entry: dict[str, Any] = {
-            "index": record.index, "type": record.type, "kind": record.kind,
-            "output": record.output[:shown].tolist(),
-            "grad_output": record.grad_output[:shown].tolist()
-            if record.grad_output is not None else None,
-        }
-        for name, grad in record.grads.items():
-            entry[f"grad_{name}"] = grad.tolist()
-        if record.type == "activation" and record.local is not None:
-            entry["local_derivative"] = record.local[:shown].tolist()
+        entry = _layer_entry(pass_.record(index), shown)
         entry["stats"] = layer_stat.as_dict()
         layers.append(entry)
     nonfinite = pass_.first_nonfinite()
@@ -82,6 +72,23 @@ def pass_result(pass_: Pass, rows_shown: int | None = ROWS_SHOWN) -> dict[str, A
         "rows_shown": shown,
         "layers": layers,
     }
+
+
+def _layer_entry(record: LayerRecord, shown: int) -> dict[str, Any]:
+    """One layer's values; a residual block's entry lists its layers' (without stats)."""
+    entry: dict[str, Any] = {
+        "index": record.index, "type": record.type, "kind": record.kind,
+        "output": record.output[:shown].tolist(),
+        "grad_output": record.grad_output[:shown].tolist()
+        if record.grad_output is not None else None,
+    }
+    for name, grad in record.grads.items():
+        entry[f"grad_{name}"] = grad.tolist()
+    if record.type == "activation" and record.local is not None:
+        entry["local_derivative"] = record.local[:shown].tolist()
+    if record.inner:
+        entry["layers"] = [_layer_entry(inner, shown) for inner in record.inner]
+    return entry
 
 
 def peak_decimate(x: np.ndarray, y: np.ndarray,
