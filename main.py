@@ -85,7 +85,7 @@ def build_float_parser() -> argparse.ArgumentParser:
         description="How a value is stored in a number format, exactly, as JSON.")
     parser.add_argument("value", nargs="?", metavar="VALUE",
                         help="number to encode: 0.1, -3.4e38, 1e-45, 0x1.8p3, inf, nan, "
-                        "-0, integers of any size (leave out with --bits)")
+                        "-0, integers of up to 5000 digits (leave out with --bits)")
     parser.add_argument("--format", default="float32", metavar="NAME",
                         help=f"one of {', '.join(FORMATS)} (default: float32)")
     parser.add_argument("--bits", metavar="PATTERN",

@@ -70,8 +70,9 @@ class AccumulationPage(QWidget):
         self.compute_button = QPushButton("Compute")
         self.compute_button.clicked.connect(self.compute)
         self.mode_box.currentTextChanged.connect(self._on_mode)
-        for widget in (self.mode_box, self.value_edit, self.n_spin, self.seed_spin,
-                       self.compute_button):
+        # the button first: the fields after it change with the mode, the button stays put
+        for widget in (self.mode_box, self.compute_button, self.value_edit, self.n_spin,
+                       self.seed_spin):
             row.addWidget(widget)
         row.addStretch(1)
         layout.addLayout(row)
@@ -99,6 +100,12 @@ class AccumulationPage(QWidget):
         self._on_mode(REPEATED)
 
     def _on_mode(self, mode: str) -> None:
+        if self.result is not None:  # the curves shown belong to the other mode
+            self.result = None
+            for curve in self.curves.values():
+                curve.setData([], [])
+            self.table.clearContents()
+            self.status.setText("Press Compute.")
         self.value_edit.setVisible(mode == REPEATED)
         self.n_spin.setVisible(mode == RANDOM)
         self.seed_spin.setVisible(mode == RANDOM)
@@ -143,7 +150,7 @@ class AccumulationPage(QWidget):
 def _sum_item(curve: SumCurve | None) -> QTableWidgetItem:
     if curve is None or not curve.sums:
         return QTableWidgetItem("—")
-    text = f"{curve.sums[-1]:.10g}"
+    text = repr(curve.sums[-1])  # every digit the dtype's sum has, read back as float64
     if curve.limit is not None:
         text += f"   (stopped at N = {_grouped(curve.counts[-1])})"
     item = QTableWidgetItem(text)
@@ -156,6 +163,15 @@ def _grouped(number: int) -> str:
 
 
 def _summary(result: AccumulationResult | RandomSumResult) -> str:
+    overflowed = sorted({c.dtype for c in result.curves
+                         if any(not np.isfinite(s) for s in c.sums)})
+    overflow = (f" In {', '.join(overflowed)} some sums overflowed (inf; Kahan's "
+                "correction then becomes inf − inf = nan): the total exceeds the largest "
+                "value the format holds (float16: 65504)." if overflowed else "")
+    return _explanation(result) + overflow
+
+
+def _explanation(result: AccumulationResult | RandomSumResult) -> str:
     if isinstance(result, AccumulationResult):
         stored = ", ".join(f"{dtype} {error:.2g}" for dtype, error
                            in zip(result.dtypes, result.representation_error, strict=True))

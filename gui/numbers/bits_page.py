@@ -10,6 +10,7 @@ pattern is also read as an int32 (the same 32 bits). Every figure is an
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import partial
 
 from PySide6.QtCore import Qt
@@ -24,7 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.numbers.exact import rounded_decimal
 from engine.numbers.formats import FORMATS, FloatFormat, IntFormat, NumberError, get_format
+from engine.numbers.limits import limits
 from engine.numbers.reading import Reading, decode, encode
 from gui.numbers.bit_row import BitRow
 
@@ -43,7 +46,24 @@ def bit_fields(name: str) -> list[str]:
 
 
 def elide(text: str, digits: int = SHOWN_DIGITS) -> str:
-    return text if len(text) <= digits else text[:digits - 1] + "…"
+    """``text`` if it fits, else its first digits; a tiny or huge number rounded to 10
+    significant digits ("1.401298464e-45" rather than "0.000…", which hides the digits
+    that matter). The tooltip has them all."""
+    if len(text) <= digits:
+        return text
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return text[:digits - 1] + "…"
+    if value and (abs(value) < Fraction(1, 10**4) or abs(value) >= 10**digits):
+        return rounded_decimal(value, 10) + " …"  # leading zeros would hide every digit
+    return text[:digits - 1] + "…"
+
+
+# formats of each width, for "the same bits read as" (a pattern means different numbers)
+SAME_WIDTH = {64: ("float64", "int64"), 32: ("float32", "int32"),
+              16: ("float16", "bfloat16", "int16"),
+              8: ("float8_e4m3fn", "float8_e5m2", "int8", "uint8"), 4: ("ga4",)}
 
 
 class BitsPage(QWidget):
@@ -169,24 +189,30 @@ class BitsPage(QWidget):
             text = reading.stored_decimal
             if reading.wrapped:
                 text += "  (wrapped)"
+            elif _saturated(reading):
+                text += "  (saturated)"
             stored.setText(elide(text))
             stored.setToolTip(reading.stored_decimal)
             error_text = reading.error_decimal
             error.setText("" if error_text is None else elide(error_text, 18))
             error.setToolTip(error_text or "")
-        self._show_same_bits()
         self._show_details(self.selected)
 
     def _show_same_bits(self) -> None:
-        reading = self.readings.get("float32")
+        reading = self.readings.get(self.selected)
         if reading is None:
             self.same_bits.setText("")
             return
-        as_int = decode("int32", reading.bits)
+        others = [name for name in SAME_WIDTH[reading.width] if name != reading.format]
+        if not others:
+            self.same_bits.setText("")
+            return
+        readings = ", ".join(f"as {name} {elide(decode(name, reading.bits).stored_decimal)}"
+                             for name in others)
         self.same_bits.setText(
-            f"The same 32 bits {reading.hex}: as float32 {elide(reading.stored_decimal)}, "
-            f"as int32 {as_int.stored_decimal}. A float is not a hash of the number: "
-            "its bits are a sign, a power of two and a binary fraction.")
+            f"The same {reading.width} bits {reading.hex} ({reading.format} "
+            f"{elide(reading.stored_decimal)}) read {readings}. A float is not a hash of "
+            "the number: its bits are a sign, a power of two and a binary fraction.")
 
     def _on_selector_toggled(self, name: str, on: bool) -> None:
         if on:
@@ -194,11 +220,24 @@ class BitsPage(QWidget):
 
     def _show_details(self, name: str) -> None:
         self.selected = name
+        self._show_same_bits()
         reading = self.readings.get(name)
         if reading is None:
             self.details.setHtml(f"<p><b>{name}</b>: {self.problems.get(name, '')}</p>")
             return
         self.details.setHtml(details_html(reading))
+
+
+def _saturated(reading: Reading) -> bool:
+    """A finite input beyond a saturating format's range, stored as its largest value
+    (float8_e4m3fn has no infinity: torch's cast clamps to ±448)."""
+    fmt = get_format(reading.format)
+    given = reading.input_value
+    if not isinstance(fmt, FloatFormat) or fmt.has_infinity or given is None:
+        return False
+    largest = limits(fmt).max
+    return given.kind == "infinity" or (given.fraction is not None
+                                        and abs(given.fraction) > largest)
 
 
 def _short_problem(message: str) -> str:
@@ -230,7 +269,9 @@ def details_html(reading: Reading) -> str:
     if reading.error_decimal is not None:
         rows.append(("error", reading.error_decimal))
     if reading.relative_error_decimal is not None:
-        rows.append(("relative error", reading.relative_error_decimal + " (to 17 digits)"))
+        relative = reading.relative_error_decimal
+        rows.append(("relative error", relative if relative == "0"
+                     else relative + " (rounded to 17 digits)"))
     if reading.ulp_decimal is not None:
         rows.append(("ULP here", reading.ulp_decimal))
     for label, value in (("next below", reading.next_down), ("next above", reading.next_up)):

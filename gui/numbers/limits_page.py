@@ -37,14 +37,15 @@ class LimitsPage(QWidget):
     def __init__(self) -> None:
         super().__init__()
         layout = QVBoxLayout(self)
-        self.table = QTableWidget(len(ROWS) + 1, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setVerticalHeaderLabels(["layout", *(label for _, label in ROWS)])
+        # a row per format: twelve rows fit a laptop screen better than twelve columns
+        self.table = QTableWidget(len(COLUMNS), len(ROWS) + 1)
+        self.table.setHorizontalHeaderLabels(["layout", *(label for _, label in ROWS)])
+        self.table.setVerticalHeaderLabels(list(COLUMNS))
         self.limits: dict[str, Limits] = {name: limits(name) for name in COLUMNS}
-        for column, name in enumerate(COLUMNS):
-            self.table.setItem(0, column, _item(layout_text(name), layout_text(name)))
+        for row, name in enumerate(COLUMNS):
+            self.table.setItem(row, 0, _item(layout_text(name), layout_text(name)))
             values = self.limits[name]
-            for row, (field, _label) in enumerate(ROWS, start=1):
+            for column, (field, _label) in enumerate(ROWS, start=1):
                 value = getattr(values, field)
                 if value is None:
                     self.table.setItem(row, column, _item("—", "does not apply"))
@@ -52,10 +53,8 @@ class LimitsPage(QWidget):
                 exact = decimal_string(Fraction(value))
                 self.table.setItem(row, column, _item(_short(Fraction(value)), exact))
         self.table.resizeColumnsToContents()
-        header = self.table.horizontalHeader().height()
-        scroll_bar = self.table.horizontalScrollBar().sizeHint().height()
-        self.table.setFixedHeight(self.table.verticalHeader().length() + header + scroll_bar
-                                  + 4)
+        self.table.setFixedHeight(self.table.verticalHeader().length()
+                                  + self.table.horizontalHeader().height() + 6)
         layout.addWidget(self.table)
         self.claims = QLabel(claims_html(self.limits["float32"]))
         self.claims.setWordWrap(True)
@@ -63,8 +62,8 @@ class LimitsPage(QWidget):
         layout.addStretch(1)
 
     def cell(self, field: str, name: str) -> QTableWidgetItem | None:
-        row = 1 + [f for f, _ in ROWS].index(field)
-        return self.table.item(row, COLUMNS.index(name))
+        column = 1 + [f for f, _ in ROWS].index(field)
+        return self.table.item(COLUMNS.index(name), column)
 
 
 def _item(text: str, tooltip: str) -> QTableWidgetItem:
@@ -74,8 +73,12 @@ def _item(text: str, tooltip: str) -> QTableWidgetItem:
 
 
 def _short(value: Fraction) -> str:
-    if value.denominator == 1 and abs(value) < 10**9:
+    """Integers in full (grouped by thousands) up to 20 digits; other values to 8
+    significant digits, in positional notation between 10^-4 and 10^6."""
+    if value.denominator == 1 and abs(value) < 10**20:
         return f"{int(value):,}".replace(",", " ")
+    if Fraction(1, 10**4) <= abs(value) < 10**6:
+        return f"{float(value):.8g}"
     return rounded_decimal(value, 8)
 
 

@@ -46,7 +46,8 @@ class SpeedPage(QWidget):
         if torch.cuda.is_available():
             self.device_box.addItem("cuda")
         self.measure_button = QPushButton("Measure on this machine")
-        self.measure_button.clicked.connect(self.measure)
+        # not connected directly: clicked(bool) would land in budget_s
+        self.measure_button.clicked.connect(lambda: self.measure())
         row.addWidget(QLabel("device"))
         row.addWidget(self.device_box)
         row.addWidget(self.measure_button)

@@ -220,17 +220,24 @@ class ChainViewPanel(QWidget):
             return
         menu = QMenu(self)
         menu.setTitle("Show bits")
-        dtype = self.state.session.dtype
         for label, value in values:
+            held_in = self._parameter_format() if label.startswith(("weight", "bias")) \
+                else self.state.session.dtype
             menu.addAction(f"Show bits of {label} = {fmt(value)}",
-                           partial(self.state.inspect_number, value, dtype,
+                           partial(self.state.inspect_number, value, held_in,
                                    f"layer {index} {label}"))
         menu.exec(where)
+
+    def _parameter_format(self) -> str:
+        """The format the chain's parameters are held in: the training's storage format
+        when its weights are kept in a narrower one, else the session dtype."""
+        precision = self.state.training.settings.precision
+        return precision.storage if precision is not None else self.state.session.dtype
 
     def _on_weight_bits_requested(self, name: str, position: tuple[int, ...],
                                   value: float) -> None:
         label = f"{name}[{', '.join(map(str, position))}]"
-        self.state.inspect_number(value, self.state.session.dtype,
+        self.state.inspect_number(value, self._parameter_format(),
                                   f"layer {self.selected} {label}")
 
     def _on_weight_edited(self, name: str, position: tuple[int, ...], value: float) -> None:

@@ -63,7 +63,7 @@ MAX_LAYER_CURVES = 8
 LAYER_PLOTS = (("ratio", "Update-to-data ratio std(ΔW)/std(W)"),
                ("weight", "Weight norm ‖W‖"), ("output", "Output norm ‖z‖ of linear layers"),
                ("swamped", "Swamped weight updates (share lost)"))
-OFF = "off (session dtype)"
+OFF = "off"
 
 
 class TrainingPanel(QWidget):
@@ -261,6 +261,8 @@ class TrainingPanel(QWidget):
         self.rounding_box.setToolTip("nearest: ties to even, as a cast; stochastic: up or "
                                      "down with the probabilities that make it unbiased")
         self.rounding_box.activated.connect(self._on_precision_chosen)
+        self.storage_box.setToolTip(self.storage_box.toolTip() + ". off: the weights are "
+                                    "kept in the dtype the chain computes in")
         form.addRow("store weights in", self.storage_box)
         form.addRow("rounding", self.rounding_box)
         return group

@@ -39,7 +39,7 @@ def test_bfloat16_storage_swamps_the_seed_examples_first_layer(qtbot, window) ->
     x, y = panel.layer_curves["swamped"][0].getData()
     assert list(x) == [1.0]
     assert list(y) == [1.0]
-    choose(qtbot, panel.storage_box, "off (session dtype)")
+    choose(qtbot, panel.storage_box, "off")
     assert state.training.settings.precision is None
     assert not panel.swamped_plot.isVisibleTo(window)
     assert state.history == []  # a new storage format restarts training
@@ -53,7 +53,7 @@ def test_the_storage_choices_follow_the_dtype(qtbot, window) -> None:
     items = [panel.storage_box.itemText(i) for i in range(panel.storage_box.count())]
     assert "float64" not in items
     assert state.training.settings.precision is None  # float64 storage dropped with it
-    assert panel.storage_box.currentText() == "off (session dtype)"
+    assert panel.storage_box.currentText() == "off"
 
 
 def test_window_and_headless_agree_with_stochastic_rounding(qtbot, window,
