@@ -57,6 +57,39 @@ def make_norm(kind: str, features: int, dtype: torch.dtype = torch.float64) -> N
 
 
 @dataclass(frozen=True)
+class EntryView:
+    """How entry (row, column) of a batch is normalised by one kind, from the engine's norm
+    in training mode (default affine parameters: weight 1, bias 0)."""
+
+    kind: str
+    value: float  # x[row, column]
+    statistics: tuple[tuple[str, float], ...]  # (name, value) over the masked entries
+    output: float  # the norm's output at (row, column)
+    count: int  # entries the statistics are taken over
+
+
+def entry_view(kind: str, x: np.ndarray, row: int, column: int) -> EntryView:
+    """The statistics that normalise ``x[row, column]`` (``x``: (batch, features)) and
+    the engine's output there."""
+    x = np.asarray(x, dtype=np.float64)
+    batch, features = x.shape
+    mask = axis_mask(kind, batch, features, row, column)
+    values = torch.tensor(x[mask])
+    stats: tuple[tuple[str, float], ...]
+    if kind in ("batch", "layer"):
+        stats = (("mean", float(values.mean())),
+                 ("variance (biased)", float(values.var(unbiased=False))))
+    elif kind == "rms":
+        stats = (("root mean square", float(values.pow(2).mean().sqrt())),)
+    else:
+        stats = ((f"L{kind[1]} norm", float(torch.linalg.vector_norm(
+            values, 1.0 if kind == "l1" else 2.0))),)
+    output, _ = make_norm(kind, x.shape[1]).forward(torch.tensor(x), training=True)
+    return EntryView(kind, float(x[row, column]), stats, float(output[row, column]),
+                     int(mask.sum()))
+
+
+@dataclass(frozen=True)
 class BatchOfOne:
     """Batch norm on a single sample ``x`` (1, features)."""
 

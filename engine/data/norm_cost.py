@@ -42,9 +42,8 @@ class NormCost:
 
 NORM_COSTS: dict[str, NormCost] = {
     "batch": NormCost("batch", "the batch (per feature)", ("mean", "variance"), 3,
-                      "two reductions over the batch axis; in training also the running "
-                      "statistics, and nothing can be computed for one sample before the "
-                      "whole batch is seen"),
+                      "two reductions over the batch axis; training also updates the "
+                      "running statistics"),
     "layer": NormCost("layer", "the features (per sample)", ("mean", "variance"), 3,
                       "mean, then variance about it: two reductions per sample"),
     "rms": NormCost("rms", "the features (per sample)", ("mean of x²",), 2,

@@ -114,7 +114,7 @@ class NormProfile:
 class SideBySide:
     """The chain without norms and with norms of ``kind``: same linear weights, same batch."""
 
-    kind: str
+    kind: str | None  # None: no norms on either side (both profiles alike)
     without: NormProfile
     with_norm: NormProfile
     batch: int
@@ -181,7 +181,7 @@ def first_batch(dataset: Dataset, loss: str, chain: Chain, batch_size: int,
     return inputs, targets
 
 
-def side_by_side(network: NetworkSpec, kind: str, dataset: Dataset, loss: str,
+def side_by_side(network: NetworkSpec, kind: str | None, dataset: Dataset, loss: str,
                  dtype: str = "float32", seed: int = 0, batch_size: int = 0) -> SideBySide:
     """The chain without norms beside the chain with norms of ``kind``.
 

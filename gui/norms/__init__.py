@@ -1,0 +1,1 @@
+"""Pages of the Norms lab (gui/panels/norms_lab_panel.py)."""

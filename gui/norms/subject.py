@@ -1,0 +1,48 @@
+"""What the Norms lab's pages experiment on: the window's session, or a preset deep chain.
+
+A :class:`Subject` is a plain snapshot (spec, dataset, loss, dtype, seed, SGD settings)
+read from the state when a page starts a computation; the state is never changed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.core.specs import InitSpec, LinearSpec, NetworkSpec, repeated_block
+from engine.data.datasets import Dataset, make_dataset
+from engine.data.tasks import TrainTask
+from gui.state import AppState
+
+CURRENT = "Current session"
+PRESET_DEFAULT = "Deep tanh 20 × 32, torch's default init (spiral)"
+PRESET_XAVIER = "Deep tanh 20 × 32, Xavier init, gain 5/3 (spiral)"
+SUBJECTS = (CURRENT, PRESET_DEFAULT, PRESET_XAVIER)
+PRESET_SAMPLES, PRESET_NOISE = 200, 0.1
+PRESET_TASK = TrainTask(lr=0.1, batch_size=32)
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str
+    network: NetworkSpec
+    dataset: Dataset
+    loss: str
+    dtype: str
+    seed: int
+    task: TrainTask
+
+    def hidden_blocks(self) -> int:
+        """Linear layers before the output layer: the blocks a norm can follow."""
+        return max(sum(isinstance(s, LinearSpec) for s in self.network.layers) - 1, 0)
+
+
+def subject_for(name: str, state: AppState) -> Subject:
+    """The subject called ``name`` (one of ``SUBJECTS``), read from ``state`` when current."""
+    if name == CURRENT:
+        session = state.session
+        return Subject(name, state.network, state.dataset, session.loss, session.dtype,
+                       session.seed, state.training.settings)
+    init = InitSpec(kind="xavier_normal") if name == PRESET_XAVIER else None
+    return Subject(name, repeated_block(2, 32, 20, "tanh", init=init),
+                   make_dataset("spiral", PRESET_SAMPLES, PRESET_NOISE, 0),
+                   "bce_with_logits", "float32", 0, PRESET_TASK)

@@ -1,0 +1,97 @@
+"""Norms lab: why normalisation helps and what it costs.
+
+Pages: Without vs with (the chain without norms beside the chain with one kind after
+every hidden linear layer: activation statistics and gradient flow per block), Covariate
+shift (a block's input distribution while both train), Axis (which entries each norm
+averages over; batch norm on one sample and in eval mode) and Cost (reductions, and
+times measured against torch). The subject is the window's session or a preset deep
+tanh chain on spiral data.
+
+Reads ``state.network``, ``state.dataset``, ``state.session`` and
+``state.training.settings``; never changes the state. Listens to ``chain_changed``,
+``data_changed`` and ``settings_changed`` (recomputes the side-by-side view when the
+subject is the current session). Emits ``norm_chosen_for_chain(str)`` when "use this
+norm in the app's chain" is pressed ("none": remove every norm).
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+
+from gui.norms.axis_page import AxisPage
+from gui.norms.compare_page import ComparePage
+from gui.norms.cost_page import CostPage
+from gui.norms.shift_page import ShiftPage
+from gui.norms.subject import CURRENT, SUBJECTS, Subject, subject_for
+from gui.state import AppState
+
+
+class NormsLabPanel(QWidget):
+    """The Norms lab's subject choice and its four pages in tabs."""
+
+    norm_chosen_for_chain = Signal(str)
+
+    def __init__(self, state: AppState) -> None:
+        super().__init__()
+        self.state = state
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        row = QHBoxLayout()
+        self.subject_box = QComboBox()
+        self.subject_box.addItems(list(SUBJECTS))
+        self.subject_box.currentIndexChanged.connect(lambda _index: self._on_subject_chosen())
+        self.subject_label = QLabel("subject")
+        row.addWidget(self.subject_label)
+        row.addWidget(self.subject_box)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.tabs = QTabWidget()
+        self.compare = ComparePage(self.subject)
+        self.shift = ShiftPage(self.subject)
+        self.axis = AxisPage()
+        self.cost = CostPage()
+        for page, title in ((self.compare, "Without vs with"), (self.shift, "Covariate shift"),
+                            (self.axis, "Axis"), (self.cost, "Cost")):
+            self.tabs.addTab(page, title)
+        layout.addWidget(self.tabs)
+        self.tabs.currentChanged.connect(self._on_page_shown)
+        self.compare.norm_chosen_for_chain.connect(self.norm_chosen_for_chain)
+        for signal in (state.chain_changed, state.data_changed, state.settings_changed):
+            signal.connect(self._on_session_changed)
+        self._on_subject_chosen()
+
+    def subject(self) -> Subject:
+        return subject_for(self.subject_box.currentText(), self.state)
+
+    def choose_subject(self, name: str) -> None:
+        self.subject_box.setCurrentText(name)
+
+    def plots(self) -> list[pg.PlotWidget]:
+        return [*self.compare.plots(), *self.shift.plots()]
+
+    def stop(self) -> None:
+        """Wait for background computations (the window is closing)."""
+        self.shift.stop()
+        for task in (self.compare.task, self.cost.task):
+            task.stop()
+
+    def _on_page_shown(self, index: int) -> None:
+        # the axis and cost pages work on their own small tensors, not on the subject
+        uses_subject = self.tabs.widget(index) in (self.compare, self.shift)
+        self.subject_label.setVisible(uses_subject)
+        self.subject_box.setVisible(uses_subject)
+
+    def _on_subject_chosen(self) -> None:
+        self.shift.subject_changed(self.subject())
+        self.compare.compute()
+
+    def _on_session_changed(self) -> None:
+        if self.subject_box.currentText() == CURRENT:
+            self._on_subject_chosen()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.stop()
+        super().closeEvent(event)
