@@ -144,8 +144,9 @@ class CompoundingResult:
     measured: np.ndarray  # measured_norm / the last activation's
     predicted: np.ndarray  # ∏ mean f'(z_k) over the blocks k above l
     predicted_with_weights: np.ndarray  # ∏ rms f'(z_k) · weight_gain_k over k above l
-    reference: np.ndarray  # REFERENCE_FACTOR ** n
+    reference: np.ndarray  # reference_factor ** n
     bound: np.ndarray  # sup f' ** n (0.25ⁿ for sigmoid)
+    reference_factor: float  # 0.8
     sup_df: float
     loss: float
 
@@ -231,7 +232,8 @@ def compounding(kind: str, depth: int, width: int, init: InitSpec | None = None,
         predicted=_from_output(mean_df),
         predicted_with_weights=_from_output(rms_df * gain),
         reference=REFERENCE_FACTOR ** distance.astype(float),
-        bound=sup ** distance.astype(float), sup_df=sup, loss=float(pass_.loss or 0.0))
+        bound=sup ** distance.astype(float), reference_factor=REFERENCE_FACTOR, sup_df=sup,
+        loss=float(pass_.loss or 0.0))
 
 
 @dataclass(frozen=True)
