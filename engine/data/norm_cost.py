@@ -95,6 +95,7 @@ class CostReport:
     threads: int
     torch_version: str
     dtype: str
+    budget_s: float
     elapsed_s: float
 
 
@@ -186,4 +187,5 @@ def measure_all(batch: int, width: int, repeats: int = 50, budget_s: float = 2.5
                       device_name=platform.processor() or platform.machine(),
                       threads=torch.get_num_threads(),
                       torch_version=torch.__version__, dtype=str(dtype).replace("torch.", ""),
+                      budget_s=budget_s,
                       elapsed_s=time.perf_counter() - start)

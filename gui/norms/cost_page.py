@@ -68,7 +68,8 @@ class CostPage(QWidget):
         self.width_spin.setValue(256)
         self.width_spin.setPrefix("width ")
         self.measure_button = QPushButton("Measure engine vs torch")
-        self.measure_button.clicked.connect(self.measure)
+        # a lambda: clicked's bool would otherwise land in budget_s
+        self.measure_button.clicked.connect(lambda: self.measure())
         for widget in (self.batch_spin, self.width_spin, self.measure_button):
             controls.addWidget(widget)
         controls.addStretch(1)

@@ -150,6 +150,7 @@ def test_cost_measure_fills_the_table(qtbot, panel) -> None:
     assert "batch 8 × width 16" in page.environment.text()
     assert "thread" in page.environment.text()
     assert page.measure_button.isEnabled()
+    assert page.report.budget_s == 2.5  # the button's default, not clicked's bool
 
 
 def test_plots_and_subjects(qtbot, panel) -> None:
