@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsObject,
     QGraphicsSceneContextMenuEvent,
@@ -25,7 +25,9 @@ from PySide6.QtWidgets import (
 NODE_W, NODE_H, GAP = 112, 70, 26
 PITCH = NODE_W + GAP
 COLOURS = {"input": "#eeeeee", "linear": "#dbe9f6", "norm": "#e5f5e0",
-           "activation": "#fdeccf"}
+           "activation": "#fdeccf", "residual": "#efe3f7"}
+SKIP = QColor("#6a3d9a")  # a residual block's identity path
+SKIP_DROP = 9  # how far below the nodes the identity path runs
 SELECTED = QColor("#6a3d9a")
 
 
@@ -68,7 +70,7 @@ class ChainItem(QGraphicsObject):
         return QRectF((index + 1) * PITCH, 0, NODE_W, NODE_H)
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-2, -4, (len(self.kinds) + 1) * PITCH + 4, NODE_H + 8)
+        return QRectF(-2, -4, (len(self.kinds) + 1) * PITCH + 4, NODE_H + 8 + SKIP_DROP)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
@@ -94,6 +96,24 @@ class ChainItem(QGraphicsObject):
         painter.setPen(pen)
         painter.drawLine(QPointF(x - GAP, NODE_H / 2), QPointF(x, NODE_H / 2))
 
+    @staticmethod
+    def _paint_skip(painter: QPainter, rect: QRectF) -> None:
+        """The identity path x around the block, joining its output at a ⊕: the route
+        the gradient takes past every layer."""
+        middle, low = NODE_H / 2, rect.bottom() + SKIP_DROP
+        start, end = rect.left() - GAP / 2, rect.right() + GAP / 2
+        path = QPainterPath(QPointF(start, middle))
+        path.lineTo(start, low)
+        path.lineTo(end, low)
+        path.lineTo(end, middle + 5)
+        painter.setPen(QPen(SKIP, 1.5))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(path)
+        painter.setBrush(QBrush(QColor("#ffffff")))
+        painter.drawEllipse(QPointF(end, middle), 5, 5)
+        painter.drawLine(QPointF(end - 3, middle), QPointF(end + 3, middle))
+        painter.drawLine(QPointF(end, middle - 3), QPointF(end, middle + 3))
+
     def _paint_node(self, painter: QPainter, index: int) -> None:
         rect = self.node_rect(index)
         kind = "input" if index < 0 else self.kinds[index]
@@ -107,6 +127,8 @@ class ChainItem(QGraphicsObject):
         painter.setPen(pen)
         painter.setBrush(QBrush(QColor(COLOURS.get(kind, "#ffffff"))))
         painter.drawRoundedRect(rect, 4, 4)
+        if kind == "residual":
+            self._paint_skip(painter, rect)
         if selected and index != self.look.current:
             painter.setPen(QPen(SELECTED, 1))
             painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 3, 3)

@@ -37,6 +37,26 @@ def _row(name: str, value: str) -> str:
     return f"<tr><td><b>{html.escape(name)}</b></td><td>{value}</td></tr>"
 
 
+def _residual_html(record: LayerRecord, upstream: np.ndarray, grad_in: np.ndarray) -> str:
+    """y = x + f(x): the gradient reaches x twice, straight along the identity path and
+    through the block's layers; the engine's records give both terms."""
+    steps = " → ".join({"linear": "linear", "norm": f"{inner.kind} norm"}.get(
+        inner.type, inner.kind) for inner in record.inner)
+    first = record.inner[0] if record.inner else None
+    through = first.grad_input[0] if first is not None and first.grad_input is not None \
+        else None
+    lines = [f"<p><b>Residual block</b>: y = x + f(x), f = {html.escape(steps)}.</p>",
+             "<p><b>Chain rule</b>: dL/dx = dL/dy (the identity path) + dL/dx through f "
+             "(the layers): the gradient always gets past the block, whatever f does to "
+             "it.</p><ul>"]
+    if through is not None:
+        for unit in range(min(MAX_UNITS, upstream.size)):
+            lines.append(f"<li>dL/dx<sub>{unit}</sub> = {fmt(upstream[unit])} + "
+                         f"{fmt(through[unit])} = <b>{fmt(grad_in[unit])}</b></li>")
+    lines.append("</ul>")
+    return "".join(lines)
+
+
 def layer_html(record: LayerRecord, batch: int) -> str:
     """Forward values, backward values and the chain-rule products of one layer (sample 0)."""
     title = f"Layer {record.index} · {record.type}" + (
@@ -91,6 +111,9 @@ def layer_html(record: LayerRecord, batch: int) -> str:
                 parts.append(f"<li>dL/dx = W × dL/dy = {fmt(weight[0, 0])} × "
                              f"{fmt(upstream[0])} = <b>{fmt(grad_in[0])}</b></li>")
             parts.append(f"<li>dL/db = Σ dL/dy = {vector(record.grads['bias'])}</li></ul>")
+    elif record.type == "residual":
+        parts.append("</table>")
+        parts.append(_residual_html(record, upstream, grad_in))
     else:
         parts.append(_row(f"dL/d{in_name} (through the norm's Jacobian)", vector(grad_in)))
         for name, grad in record.grads.items():

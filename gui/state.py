@@ -23,12 +23,20 @@ from PySide6.QtCore import QObject, Signal
 from engine.core.chain import Chain
 from engine.core.losses import TargetError, prepare_targets
 from engine.core.plots import LIVE_RESOLUTION, decision_values, grid_extent
-from engine.core.specs import ActivationSpec, LayerSpec, LinearSpec, NetworkSpec, seed_example
+from engine.core.specs import (
+    ActivationSpec,
+    LayerSpec,
+    LinearSpec,
+    NetworkSpec,
+    ResidualSpec,
+    seed_example,
+)
 from engine.core.stats import LayerStats, layer_stats
 from engine.core.stepper import Pass, StepOrderError
 from engine.core.training import TrainStep
 from engine.data.datasets import Dataset
 from engine.data.experiment import build_chain, data_tensors, load_data
+from engine.data.norms_lab import with_norm
 from engine.data.session import (
     Data,
     GeneratedData,
@@ -45,6 +53,17 @@ from gui.run_slot import RunSlot
 from gui.training_run import TrainingRun
 
 BOTH_RUNS = ("training", "evolution")
+
+
+def _with_activation(layers: list[LayerSpec], kind: str) -> list[LayerSpec]:
+    changed: list[LayerSpec] = []
+    for spec in layers:
+        if isinstance(spec, ActivationSpec):
+            spec = spec.model_copy(update={"kind": kind})
+        elif isinstance(spec, ResidualSpec):
+            spec = spec.model_copy(update={"layers": _with_activation(spec.layers, kind)})
+        changed.append(spec)
+    return changed
 
 
 def default_session() -> Session:
@@ -209,8 +228,12 @@ class AppState(QObject):
         self.set_network(NetworkSpec(input_size=self.network.input_size, layers=layers))
 
     def set_all_activations(self, kind: str) -> None:
-        self.set_layers([s.model_copy(update={"kind": kind}) if isinstance(s, ActivationSpec)
-                         else s for s in self.network.layers])
+        """Every activation, those inside residual blocks too."""
+        self.set_layers(_with_activation(list(self.network.layers), kind))
+
+    def set_chain_norm(self, kind: str | None) -> None:
+        """A norm of ``kind`` after every hidden linear layer, or none at all."""
+        self.set_network(with_norm(self.network, kind))
 
     def set_seed(self, seed: int) -> None:
         """A new seed re-draws the initial parameters and a generated dataset, as a

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from engine.core.layers import Activation
+from engine.core.residual import Residual
 from engine.core.stepper import Pass
 
 BINS = 60
@@ -68,9 +69,10 @@ def distributions(pass_: Pass, of: str = "output", bins: int = BINS,
     rows, kinds, tensors = [], [], []
     for index, layer in enumerate(pass_.chain.layers):
         tensor = pass_.outputs[index] if of == "output" else pass_.grad_outputs[index]
-        if isinstance(layer, Activation) and tensor is not None:
+        # a residual block's output x + f(x) is a hidden state like an activation's
+        if isinstance(layer, Activation | Residual) and tensor is not None:
             rows.append(index)
-            kinds.append(layer.kind)
+            kinds.append(layer.kind if isinstance(layer, Activation) else "residual")
             tensors.append(tensor.detach().reshape(-1).double())
     if not rows:
         return None

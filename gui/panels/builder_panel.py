@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -32,6 +33,7 @@ from engine.core.specs import (
     LinearSpec,
     NetworkSpec,
     NormSpec,
+    ResidualSpec,
     repeated_block,
 )
 from gui.busy import busy
@@ -46,8 +48,22 @@ def describe(spec: object) -> str:
         return f"linear → {spec.out_features}   init {spec.init.kind}{explicit}"
     if isinstance(spec, NormSpec):
         return f"norm: {spec.kind}"
+    if isinstance(spec, ResidualSpec):
+        return "residual x + f(x), f: " + " → ".join(_short(inner) for inner in spec.layers)
     assert isinstance(spec, ActivationSpec)
     return f"activation: {spec.kind}"
+
+
+def _short(spec: object) -> str:
+    """A layer inside a residual block, in a word or two."""
+    if isinstance(spec, LinearSpec):
+        return f"linear {spec.out_features}"
+    if isinstance(spec, NormSpec):
+        return f"{spec.kind} norm"
+    if isinstance(spec, ResidualSpec):
+        return "residual(…)"
+    assert isinstance(spec, ActivationSpec)
+    return spec.kind
 
 
 class ChainBuilderPanel(QWidget):
@@ -82,6 +98,15 @@ class ChainBuilderPanel(QWidget):
         self.global_activation.activated.connect(self._on_all_activations)
         switch.addWidget(self.global_activation, 1)
         layout.addLayout(switch)
+        norms = QHBoxLayout()
+        norms.addWidget(QLabel("All norms:"))
+        self.global_norm = QComboBox()
+        self.global_norm.addItems(["none", *NORM_KINDS])
+        self.global_norm.setToolTip("One switch for the whole chain: a norm of this kind "
+                                    "after every hidden linear layer (none removes them all)")
+        self.global_norm.activated.connect(self._on_all_norms)
+        norms.addWidget(self.global_norm, 1)
+        layout.addLayout(norms)
 
         self.input_label = QLabel()
         layout.addWidget(self.input_label)
@@ -161,6 +186,14 @@ class ChainBuilderPanel(QWidget):
         self.repeat_init.addItems(list(INIT_KINDS))
         self.repeat_outputs = QSpinBox()
         self.repeat_outputs.setRange(1, 64)
+        self.repeat_residual = QCheckBox("residual blocks: x + f(x)")
+        self.repeat_residual.setToolTip("Each block adds its input to its output, so the "
+                                        "gradient has a path past every layer")
+        self.repeat_placement = QComboBox()
+        self.repeat_placement.addItems(["pre-norm: x + f(norm(x))",
+                                        "post-norm: norm(x + f(x))"])
+        self.repeat_placement.setEnabled(False)
+        self.repeat_residual.toggled.connect(self.repeat_placement.setEnabled)
         self.repeat_button = QPushButton("Build chain")
         self.repeat_button.clicked.connect(self._on_repeat)
         form.addRow("width", self.repeat_width)
@@ -169,10 +202,17 @@ class ChainBuilderPanel(QWidget):
         form.addRow("activation", self.repeat_activation)
         form.addRow("initialiser", self.repeat_init)
         form.addRow("outputs", self.repeat_outputs)
+        form.addRow(self.repeat_residual)
+        form.addRow("norm goes", self.repeat_placement)
         form.addRow(self.repeat_button)
         return box
 
     # -- actions ---------------------------------------------------------------------------
+
+    def _on_all_norms(self) -> None:
+        kind = self.global_norm.currentText()
+        with busy(self, "switching every norm…"):
+            self.state.set_chain_norm(None if kind == "none" else kind)
 
     def _on_all_activations(self) -> None:
         with busy(self, "switching every activation…"):
@@ -192,7 +232,9 @@ class ChainBuilderPanel(QWidget):
         self._build(repeated_block(
             self.state.network.input_size, self.repeat_width.value(), self.repeat_depth.value(),
             self.repeat_activation.currentText(), None if norm == "none" else norm,
-            self.repeat_outputs.value(), InitSpec.model_validate(self.repeat_init.currentText())))
+            self.repeat_outputs.value(), InitSpec.model_validate(self.repeat_init.currentText()),
+            residual=self.repeat_residual.isChecked(),
+            norm_placement="pre" if self.repeat_placement.currentIndex() == 0 else "post"))
 
     def _build(self, network: NetworkSpec) -> None:
         """A new chain; the window says so while it is built."""

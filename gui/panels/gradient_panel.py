@@ -15,11 +15,20 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QTabWidget,
+    QWidget,
+)
 
 from engine.core.distributions import Distributions, distributions, sticky_range
 from engine.core.layers import Activation, Linear
+from engine.core.residual import Residual
 from engine.core.stats import LayerStats
+from engine.data.session import SessionError
 from gui.plot_widgets import (
     LogBars,
     RedrawTimer,
@@ -28,6 +37,7 @@ from gui.plot_widgets import (
     set_keys,
     titled_plot,
 )
+from gui.residual_view import ResidualView
 from gui.state import AppState
 
 WEIGHT, ACTIVATION = "#d62728", "#1f77b4"
@@ -161,8 +171,13 @@ class GradientFlowPanel(QWidget):
         self.layer_spin.valueChanged.connect(self.pick)
         picker.addWidget(self.layer_spin)
         picker.addStretch(1)
+        self.residual_view = ResidualView()
+        self.right_tabs = QTabWidget()  # the activation health, or the residual twin
+        self.right_tabs.addTab(self.health_plot, "Activations")
+        self.right_tabs.addTab(self.residual_view, "Plain vs residual")
+        self.right_tabs.currentChanged.connect(lambda _: self._refresh_twins())
         grid.addWidget(self.flow_plot, 1, 0)
-        grid.addWidget(self.health_plot, 1, 1)
+        grid.addWidget(self.right_tabs, 1, 1)
         grid.addWidget(self.images["output"].widget, 2, 0)
         grid.addWidget(self.images["grad"].widget, 2, 1)
         grid.addLayout(picker, 3, 0, 1, 2)
@@ -180,10 +195,26 @@ class GradientFlowPanel(QWidget):
                 self.images["grad"].widget, self.detail["output"], self.detail["grad"]]
 
     def _activation_layers(self) -> list[int]:
+        """Layers whose output is a hidden state: activations, and residual blocks (their
+        output x + f(x) is what the next block sees)."""
         return [i for i, layer in enumerate(self.state.chain.layers)
-                if isinstance(layer, Activation)]
+                if isinstance(layer, Activation | Residual)]
+
+    def _refresh_twins(self) -> None:
+        """Recompute the plain/residual twins when that tab is the one shown."""
+        if self.right_tabs.currentWidget() is not self.residual_view:
+            return
+        state = self.state
+        try:
+            inputs, targets = state.data_tensors()
+        except SessionError as error:
+            self.residual_view.summary.setText(f"cannot compare: {error}")
+            return
+        self.residual_view.refresh(state.network, state.session.dtype, state.session.seed,
+                                   inputs, targets, state.session.loss)
 
     def _on_chain_changed(self) -> None:
+        self._refresh_twins()
         activations = self._activation_layers()
         self.layer_spin.blockSignals(True)
         self.layer_spin.setRange(min(activations, default=0), max(activations, default=0))
@@ -213,10 +244,10 @@ class GradientFlowPanel(QWidget):
         pass_ = self.state.pass_
         stats = self.state.pass_stats()
         layers = self.state.chain.layers
-        linear = [i for i, layer in enumerate(layers) if isinstance(layer, Linear)
+        # a residual block's ‖dL/dW‖ is over all its linear layers' weights (the engine's)
+        linear = [i for i, layer in enumerate(layers) if isinstance(layer, Linear | Residual)
                   and i < len(stats) and stats[i].grad_weight_l2 is not None]
-        acts = [i for i, layer in enumerate(layers) if isinstance(layer, Activation)
-                and i < len(stats)]
+        acts = [i for i in self._activation_layers() if i < len(stats)]
         weight_norms = np.array([stats[i].grad_weight_l2 for i in linear], dtype=float)
         act_norms = np.array([stats[i].grad_l2 if stats[i].grad_l2 is not None else np.nan
                               for i in acts], dtype=float)
@@ -285,5 +316,5 @@ class GradientFlowPanel(QWidget):
         stats = self.state.pass_stats()
         rows: list[list[object]] = [[i, s.output_std, s.saturated, s.dead]
                                     for i, s in enumerate(stats)
-                                    if isinstance(self.state.chain.layers[i], Activation)]
+                                    if i in self._activation_layers()]
         return ["layer", "output_std", "saturated", "dead"], rows
