@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from engine.core.chain import Chain
-from engine.core.layers import Activation, Backward, Context, Layer, Norm
+from engine.core.layers import Activation, Backward, Context, Layer, Linear, Norm
 from engine.core.losses import loss_gradient, loss_value
-from engine.core.residual import Residual
+from engine.core.residual import Residual, walk
 
 
 class StepOrderError(RuntimeError):
@@ -162,6 +162,14 @@ class Pass:
         self.backward_done += 1
         return index
 
+    def linear_outputs(self) -> list[torch.Tensor | None]:
+        """The output of every linear layer, residual blocks' included, in the order of
+        ``chain.linear_layers()`` (None where the forward pass has not been)."""
+        found: list[torch.Tensor | None] = []
+        for index, layer in enumerate(self.chain.layers):
+            _linear_outputs(layer, self.contexts[index], self.outputs[index], found)
+        return found
+
     def run(self) -> Pass:
         """Complete whatever remains of the forward and backward pass."""
         while self.loss is None:
@@ -209,6 +217,20 @@ class Pass:
 
     def records(self) -> list[LayerRecord]:
         return [self.record(i) for i in range(self.size)]
+
+
+def _linear_outputs(layer: Layer, context: Context | None, output: torch.Tensor | None,
+                    found: list[torch.Tensor | None]) -> None:
+    if isinstance(layer, Linear):
+        found.append(output)
+    elif isinstance(layer, Residual):
+        if context is None:
+            found += [None for _, inner in walk(layer.layers) if isinstance(inner, Linear)]
+            return
+        contexts = context.inner
+        for j, inner in enumerate(layer.layers):
+            inner_output = contexts[j + 1].input if j + 1 < len(contexts) else context.saved[0]
+            _linear_outputs(inner, contexts[j], inner_output, found)
 
 
 def _record(index: int, layer: Layer, x: torch.Tensor | None, output: torch.Tensor | None,

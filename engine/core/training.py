@@ -44,6 +44,8 @@ class TrainStep:
     # the share of non-zero weight updates that rounding undid (NaN on a step not applied)
     swamped: tuple[float, ...] = ()
     range_counts: RangeCounts | None = None  # values the storage format cannot hold
+    # ‖output‖ of every linear layer (residual blocks' included) in this step's forward pass
+    linear_output_norms: tuple[float, ...] = ()
 
 
 class Trainer:
@@ -147,6 +149,8 @@ class Trainer:
             output_norms=tuple(float(torch.linalg.vector_norm(out))
                                for out in pass_.outputs if out is not None),
             nonfinite=nonfinite,
+            linear_output_norms=tuple(float(torch.linalg.vector_norm(out))
+                                      for out in pass_.linear_outputs() if out is not None),
             skipped=self.skipped,
             swamped=swamped,
             range_counts=counts,

@@ -12,6 +12,7 @@ from engine.core.chain import Chain
 from engine.core.optim import SGDConfig
 from engine.core.precision import Precision, Storage
 from engine.core.specs import NetworkSpec, repeated_block
+from engine.core.stepper import Pass
 from engine.core.torch_export import python_source, to_torch_sequential
 from engine.core.training import Trainer
 from engine.data.session import InlineData, Session, parse_session, session_json
@@ -136,3 +137,25 @@ def test_a_trained_chain_saves_and_reopens_with_its_block_parameters() -> None:
     assert torch.equal(reopened.infer(x), chain.infer(x))
     assert not chain.to_spec().without_parameters().has_parameters()
     assert chain.to_spec().has_parameters()
+
+
+def test_linear_output_norms_cover_the_linear_layers_inside_blocks() -> None:
+    chain = Chain(residual_spec("batch", "pre"), "float64", torch.Generator().manual_seed(0))
+    model = torch_twin(chain).train()
+    outputs: dict[str, torch.Tensor] = {}
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear):
+            module.register_forward_hook(
+                lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach()))
+    x = torch.randn(10, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    model(x)
+    trainer = Trainer(chain, x, x[:, :2], "mse", SGDConfig(lr=0.1), 0, torch.Generator())
+    step = trainer.step()
+    assert list(outputs) == [p for p, _ in chain.linear_layers()]
+    assert step.linear_output_norms == pytest.approx(
+        [float(t.norm()) for t in outputs.values()], rel=1e-12)
+    pass_ = Pass(chain, x, x[:, :2], "mse")
+    pass_.step_forward()
+    pass_.step_forward()
+    reached = [t is not None for t in pass_.linear_outputs()]
+    assert reached == [True, True, False, False]
