@@ -30,12 +30,14 @@ from PySide6.QtWidgets import (
 from engine.data.session import SessionError
 from engine.lessons.lesson import Lesson
 from gui.guide import ABOUT, GuidePanel
+from gui.panels.activation_lab_panel import ActivationLabPanel
 from gui.panels.builder_panel import ChainBuilderPanel
 from gui.panels.chain_view_panel import ChainViewPanel
 from gui.panels.evolution_panel import EvolutionPanel
 from gui.panels.gradient_panel import GradientFlowPanel
 from gui.panels.inputs_panel import InputsPanel
 from gui.panels.lessons_panel import LessonsPanel
+from gui.panels.norms_lab_panel import NormsLabPanel
 from gui.panels.numbers_panel import NumbersPanel
 from gui.panels.training_panel import TrainingPanel
 from gui.session_files import SessionFiles
@@ -44,6 +46,7 @@ from gui.state import AppState
 from gui.wheel_guard import WheelGuard
 
 PAGES = ("chain", "gradients", "training", "evolution")
+LABS = ("numbers", "activations", "norms")  # docks that open as windows of their own
 
 
 class MainWindow(QMainWindow):
@@ -70,6 +73,10 @@ class MainWindow(QMainWindow):
         self.inputs = InputsPanel(state)
         self.guide = GuidePanel()
         self.numbers = NumbersPanel(state)
+        self.activation_lab = ActivationLabPanel()
+        self.norms_lab = NormsLabPanel(state)
+        self.norms_lab.norm_chosen_for_chain.connect(
+            lambda kind: state.set_chain_norm(None if kind == "none" else kind))
         self.lessons = LessonsPanel()
         self.lessons.open_requested.connect(self.open_lesson)
         self.docks = {
@@ -81,6 +88,10 @@ class MainWindow(QMainWindow):
                                   Qt.DockWidgetArea.LeftDockWidgetArea),
             "numbers": self._dock("Numbers lab", self.numbers,
                                   Qt.DockWidgetArea.RightDockWidgetArea, scroll=False),
+            "activations": self._dock("Activation lab", self.activation_lab,
+                                      Qt.DockWidgetArea.RightDockWidgetArea, scroll=False),
+            "norms": self._dock("Norms lab", self.norms_lab,
+                                Qt.DockWidgetArea.RightDockWidgetArea, scroll=False),
         }
         self.splitDockWidget(self.docks["builder"], self.docks["inputs"],
                              Qt.Orientation.Vertical)
@@ -91,8 +102,9 @@ class MainWindow(QMainWindow):
         self.docks["lessons"].hide()
         # its own window by default: beside the pages it would leave them too little room
         # on a laptop screen (drag it onto the window to dock it)
-        self.docks["numbers"].setFloating(True)
-        self.docks["numbers"].hide()
+        for lab in LABS:
+            self.docks[lab].setFloating(True)
+            self.docks[lab].hide()
         state.number_inspected.connect(lambda *_: self.show_numbers_lab())
         self._default_state = self.saveState()
         self.pages.currentChanged.connect(self._on_page_changed)
@@ -211,8 +223,13 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
-        view_menu.addAction(self._action("Open the Numbers lab", self.show_numbers_lab,
-                                         "Ctrl+5", "How ints and floats are stored"))
+        for name, title, key, tip in (
+                ("numbers", "Numbers lab", "Ctrl+5", "How ints and floats are stored"),
+                ("activations", "Activation lab", "Ctrl+6",
+                 "f, f′ and why derivatives multiply along the chain"),
+                ("norms", "Norms lab", "Ctrl+7", "Why normalisation helps and what it costs")):
+            view_menu.addAction(self._action(f"Open the {title}", partial(self.show_lab, name),
+                                             key, tip))
         view_menu.addSeparator()
         view_menu.addAction(self._action("Restore default layout", self.restore_default_layout))
         run_menu = self.menuBar().addMenu("&Run")
@@ -231,7 +248,11 @@ class MainWindow(QMainWindow):
         self._default_sizes()
 
     def show_numbers_lab(self) -> None:
-        dock = self.docks["numbers"]
+        self.show_lab("numbers")
+
+    def show_lab(self, name: str) -> None:
+        """A lab's own window over the middle of this one, at a size a laptop fits."""
+        dock = self.docks[name]
         place = dock.isFloating() and not dock.isVisible()
         dock.show()  # before sizing: showing applies the size hint
         if place:  # over the middle of the window, a size that fits a laptop screen
@@ -259,8 +280,8 @@ class MainWindow(QMainWindow):
             return
         if lesson.page in PAGES:
             self.show_page(lesson.page)
-        elif lesson.page == "numbers":
-            self.show_numbers_lab()
+        elif lesson.page in LABS:
+            self.show_lab(lesson.page)
         self.show_lessons()
         self.statusBar().showMessage(f"lesson: {lesson.title}", 8000)
 
@@ -346,7 +367,9 @@ class MainWindow(QMainWindow):
     def all_plots(self) -> dict[str, pg.PlotWidget]:
         return {plot.export_name: plot
                 for plot in [*self.gradients.plots(), *self.training.plots(),
-                             *self.evolution.plots()]}
+                             *self.evolution.plots(), *self.numbers.plots(),
+                             *self.activation_lab.plots(), *self.norms_lab.plots()]
+                if hasattr(plot, "export_name")}
 
     # -- layout persistence ----------------------------------------------------------------
 
@@ -369,7 +392,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.state.stop_everything()
-        self.numbers.stop()
+        for lab in (self.numbers, self.activation_lab, self.norms_lab):
+            lab.stop()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.settings.setValue("page", PAGES[self.pages.currentIndex()])

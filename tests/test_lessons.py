@@ -21,7 +21,7 @@ LESSONS = load_lessons()
 def test_the_lessons_cover_the_issue() -> None:
     titles = " ".join(lesson.title.lower() for _, lesson in LESSONS)
     for topic in ("vanishing", "relu", "seed example", "more than its input", "initialisation",
-                  "chain rule", "sgd", "grow", "covariate", "hash", "evolution"):
+                  "chain rule", "sgd", "grow", "covariate", "residual", "hash", "evolution"):
         assert topic in titles, topic
 
 

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -104,7 +105,13 @@ class ActivationLabPanel(QWidget):
         splitter.setChildrenCollapsible(False)
         layout.addWidget(splitter, 1)
         self.redraw_curves()
+        self._stale = True  # computed when first shown: a hidden lab costs nothing
         self.recompute()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.recompute()
 
     # ---- f and f' -------------------------------------------------------------------
 
@@ -228,7 +235,12 @@ class ActivationLabPanel(QWidget):
         self.recompute()
 
     def recompute(self) -> None:
-        """Start a run with the current settings, or queue one behind the running run."""
+        """Start a run with the current settings, or queue one behind the running run
+        (only while the lab is shown: a hidden one recomputes when it is shown)."""
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         if self._busy:
             self._pending = True
             return

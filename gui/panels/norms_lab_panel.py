@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from gui.norms.axis_page import AxisPage
@@ -61,6 +61,7 @@ class NormsLabPanel(QWidget):
         self.compare.norm_chosen_for_chain.connect(self.norm_chosen_for_chain)
         for signal in (state.chain_changed, state.data_changed, state.settings_changed):
             signal.connect(self._on_session_changed)
+        self._stale = True
         self._on_subject_chosen()
 
     def subject(self) -> Subject:
@@ -85,8 +86,17 @@ class NormsLabPanel(QWidget):
         self.subject_box.setVisible(uses_subject)
 
     def _on_subject_chosen(self) -> None:
+        if not self.isVisible():  # a hidden lab costs nothing: it catches up when shown
+            self._stale = True
+            return
+        self._stale = False
         self.shift.subject_changed(self.subject())
         self.compare.compute()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._on_subject_chosen()
 
     def _on_session_changed(self) -> None:
         if self.subject_box.currentText() == CURRENT:
