@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.core.layers import Linear
 from engine.core.losses import LOSSES
 from engine.core.training import TrainStep
 from engine.data.datasets import MAX_CLASSES
@@ -381,8 +380,9 @@ class TrainingPanel(QWidget):
     # -- data ------------------------------------------------------------------------------
 
     def _on_history_cleared(self) -> None:
-        linear = [i for i, layer in enumerate(self.state.chain.layers)
-                  if isinstance(layer, Linear)]
+        # every linear layer, those inside residual blocks too ("2.body.0"), in the order of
+        # the training records' per-linear-layer series
+        linear = [path for path, _ in self.state.chain.linear_layers()]
         self.linear_indices = linear
         self.shown = representative(len(linear), MAX_LAYER_CURVES)  # positions in linear
         self.table = GrowingTable(2 + 4 * len(linear))
@@ -404,9 +404,8 @@ class TrainingPanel(QWidget):
     def _on_training_progressed(self, steps: list[TrainStep]) -> None:
         linear = self.linear_indices
         nothing = (float("nan"),) * len(linear)
-        rows = [[s.step, s.loss, *s.update_ratios, *s.weight_norms,
-                 *(s.output_norms[i] for i in linear), *(s.swamped or nothing)]
-                for s in steps]
+        rows = [[s.step, s.loss, *s.update_ratios, *s.weight_norms, *s.linear_output_norms,
+                 *(s.swamped or nothing)] for s in steps]
         self.table.extend(rows)
         last = steps[-1]
         warning = f"\n⚠ {last.nonfinite.describe()}; press Reset" if last.nonfinite else ""

@@ -80,3 +80,20 @@ def test_one_switch_sets_every_norm(qtbot, window) -> None:
                for i in linear[:-1])
     choose(qtbot, builder.global_norm, "none")
     assert not any(isinstance(spec, NormSpec) for spec in window.state.network.layers)
+
+
+def test_training_a_residual_chain_plots_every_linear_layer(qtbot, window) -> None:
+    build_residual(qtbot, window, depth=3)
+    panel = window.training
+    for _ in range(3):
+        qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)
+    paths = [path for path, _ in window.state.chain.linear_layers()]
+    assert paths == ["0", "1.body.0", "2.body.0", "3.body.0", "4"]
+    assert len(window.state.history[-1].update_ratios) == len(paths)
+    panel.redraw()
+    data = panel.table.view()
+    assert data.shape == (3, 2 + 4 * len(paths))
+    np_rows = data[:, 2 + 2 * len(paths):2 + 3 * len(paths)]  # output norms, per linear layer
+    assert (np_rows > 0).all()
+    _header, rows = panel._layer_table(0)
+    assert _header == ["step", *(f"layer_{p}" for p in paths)]
