@@ -175,7 +175,11 @@ def build_window(session_path: str | None, interactive: bool = True) -> MainWind
     if session_path and interactive:
         window.open_path(session_path, ask=False)
     elif session_path:
-        state.open_session(session_path)
+        try:
+            state.open_session(session_path)
+        except Exception:
+            window.stop_background_work()  # a thread still running at exit aborts Python
+            raise
     return window
 
 

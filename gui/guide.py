@@ -121,6 +121,37 @@ Measure it. <b>Low precision</b>: one training run per storage format, side by
 side.</p>
 <p><b>Try</b>: right-click a layer in the chain view ▸ Show bits of a gradient;
 type 16777217 and look at float32; click the top exponent bit of float16.</p>"""),
+    "activations": ("Activation lab", """
+<h3>The Activation lab (Ctrl+6)</h3>
+<p><b>f and f′</b> of every activation over a range you choose, the largest f′ marked:
+sigmoid's is 0.25 (at 0), tanh's 1 (only at 0), ReLU's exactly 1 wherever it is
+active.</p>
+<p><b>Compounding</b>: the backward pass multiplies one f′ per layer, so a chain of depth
+n scales the gradient by roughly their product: 0.25ⁿ at best for sigmoid (0.25⁵ ≈ 0.001).
+The plot puts the prediction (the product of the measured mean f′ per layer, and with the
+weights' gain) beside the <i>measured</i> ‖dL/da‖ of a real chain of that kind, with the
+0.8ⁿ line for scale.</p>
+<p><b>Try</b>: sigmoid at depth 30, then relu with Kaiming initialisation.</p>"""),
+    "norms": ("Norms lab", """
+<h3>The Norms lab (Ctrl+7)</h3>
+<p><b>Without vs with</b>: the same chain, seed and batch without norms and with a norm in
+every block: the mean and std before and after the norm, and the gradient per layer.
+“Use this norm in the chain” sets every norm of the app's chain at once.</p>
+<p><b>Covariate shift</b>: both chains train on the same data from the same start; the
+image shows how a layer's input distribution drifts over the steps without the norm and
+stays put with it. Drag the timeline to any recorded step.</p>
+<p><b>Axis</b>: click an entry of a batch × features grid to see what each norm averages
+over (batch norm: its column over the batch; layer, RMS, L1, L2: its row over the
+features), and what batch norm does with a batch of one or in evaluation mode.</p>
+<p><b>Cost</b>: the reductions each norm needs (layer norm: a mean, then a variance; RMS:
+one) and their measured time, the engine's against torch's own modules.</p>"""),
+    "lessons": ("Lessons", """
+<h3>Lessons (F2)</h3>
+<p>Each lesson is a short text, a session and the page to look at. <b>Open</b> loads the
+session and shows the page; the text stays in the dock beside it. <b>Check its claims</b>
+computes every number the lesson states with the engine: a lesson cannot teach what the
+simulator does not show (<i>./run-app lessons --check</i> does the same for all of
+them).</p>"""),
     "files": ("Files and export", """
 <h3>Files and export</h3>
 <p>File ▸ Save writes the session (the chain with every parameter and batch norm's

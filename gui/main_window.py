@@ -103,8 +103,8 @@ class MainWindow(QMainWindow):
         # its own window by default: beside the pages it would leave them too little room
         # on a laptop screen (drag it onto the window to dock it)
         for lab in LABS:
+            self.docks[lab].hide()  # first: floating a shown dock would show (and run) it
             self.docks[lab].setFloating(True)
-            self.docks[lab].hide()
         state.number_inspected.connect(lambda *_: self.show_numbers_lab())
         self._default_state = self.saveState()
         self.pages.currentChanged.connect(self._on_page_changed)
@@ -387,13 +387,19 @@ class MainWindow(QMainWindow):
         if isinstance(page, str) and page in PAGES:
             self.show_page(page)
 
+    def stop_background_work(self) -> None:
+        """Stop and join every thread the window started (runs, the labs' computations)."""
+        self.state.stop_everything()
+        for lab in (self.numbers, self.activation_lab, self.norms_lab):
+            lab.stop()
+        self.lessons.task.stop()
+        self.gradients.residual_view.task.stop()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.files.confirm_discard():
             event.ignore()
             return
-        self.state.stop_everything()
-        for lab in (self.numbers, self.activation_lab, self.norms_lab):
-            lab.stop()
+        self.stop_background_work()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.settings.setValue("page", PAGES[self.pages.currentIndex()])

@@ -23,6 +23,7 @@ from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gui.main_window import MainWindow  # noqa: E402
+from gui.norms.subject import SUBJECTS  # noqa: E402
 from gui.state import AppState  # noqa: E402
 
 
@@ -58,6 +59,49 @@ def numbers_lab(window: MainWindow, state: AppState, out: Path) -> None:
         lab.tabs.setCurrentWidget(page)
         wait(0.5)
         dock.grab().save(str(out / f"numbers-{name}.png"))
+
+
+def why_it_works(window: MainWindow, state: AppState, out: Path) -> None:
+    """Lessons beside a residual chain, the plain/residual twins, and the two labs."""
+    lessons = window.lessons
+    lessons.select("10_residual_connections")
+    lessons.open_current()
+    window.full_pass_action.trigger()
+    window.show_page("chain")
+    window.chain_view.select_layer(2)
+    wait(0.5)
+    window.grab().save(str(out / "window-residual-lesson.png"))
+    window.show_page("gradients")
+    panel = window.gradients
+    panel.right_tabs.setCurrentWidget(panel.residual_view)
+    until(lambda: panel.residual_view.profiles is not None)
+    wait(0.5)
+    window.grab().save(str(out / "window-plain-vs-residual.png"))
+    window.docks["lessons"].hide()
+    window.show_lab("activations")
+    lab = window.activation_lab
+    lab.kind_box.setCurrentText("sigmoid")
+    until(lambda: lab.result is not None and lab.result.kind == "sigmoid"
+          and not lab.task.is_running())
+    wait(0.5)
+    window.docks["activations"].grab().save(str(out / "activation-lab.png"))
+    window.docks["activations"].hide()
+    window.show_lab("norms")
+    norms = window.norms_lab
+    norms.choose_subject(next(name for name in SUBJECTS if "Xavier" in name))
+    wait(1.0)
+    until(lambda: not norms.compare.task.is_running())
+    pages = (("compare", norms.compare), ("axis", norms.axis))
+    for name, page in pages:
+        norms.tabs.setCurrentWidget(page)
+        wait(0.5)
+        window.docks["norms"].grab().save(str(out / f"norms-lab-{name}.png"))
+    norms.tabs.setCurrentWidget(norms.shift)
+    norms.shift.start()
+    until(lambda: not norms.shift.running, timeout=300)
+    wait(0.5)
+    window.docks["norms"].grab().save(str(out / "norms-lab-shift.png"))
+    window.docks["norms"].hide()
 
 
 def main() -> int:
@@ -97,9 +141,10 @@ def main() -> int:
     wait(0.5)
     window.grab().save(str(out / "window-evolution.png"))
     numbers_lab(window, state, out)
+    why_it_works(window, state, out)
     state.dirty = False
     window.close()
-    print(f"wrote 9 screenshots to {out}")
+    print(f"wrote the screenshots to {out}")
     return 0
 
 

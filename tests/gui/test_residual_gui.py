@@ -95,5 +95,5 @@ def test_training_a_residual_chain_plots_every_linear_layer(qtbot, window) -> No
     assert data.shape == (3, 2 + 4 * len(paths))
     np_rows = data[:, 2 + 2 * len(paths):2 + 3 * len(paths)]  # output norms, per linear layer
     assert (np_rows > 0).all()
-    _header, rows = panel._layer_table(0)
-    assert _header == ["step", *(f"layer_{p}" for p in paths)]
+    header, _rows = panel._layer_table(0)
+    assert header == ["step", *(f"layer_{p}" for p in paths)]
