@@ -64,6 +64,7 @@ def numbers_lab(window: MainWindow, state: AppState, out: Path) -> None:
 def why_it_works(window: MainWindow, state: AppState, out: Path) -> None:
     """Lessons beside a residual chain, the plain/residual twins, and the two labs."""
     lessons = window.lessons
+    state.dirty = False  # nothing to ask about: a question would wait for a click
     lessons.select("10_residual_connections")
     lessons.open_current()
     window.full_pass_action.trigger()

@@ -44,7 +44,7 @@ class LessonsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         self.list = QListWidget()
-        self.list.setMaximumHeight(170)
+        self.list.setMaximumHeight(120)  # the lesson text gets the rest of the dock
         self.list.currentRowChanged.connect(self._on_row_changed)
         self.list.itemDoubleClicked.connect(lambda _: self.open_current())
         layout.addWidget(self.list)
