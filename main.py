@@ -22,6 +22,9 @@ EPILOG = """\
 subcommands:
   run SESSION.json --out DIR   run a session headless; writes DIR/result.json,
                                CSV histories and PNG plots (exit 2 on bad input)
+  sweep SWEEP.json --out DIR   run every cell of a parameter sweep (chainlab-sweep/1)
+        [--workers N]          in N processes; writes DIR/runs/<id>/, DIR/sweep.csv;
+                               a rerun skips finished cells (exit 1 if a cell failed)
   schema                       print the session file's JSON Schema
   float VALUE [--format NAME]  how VALUE is stored in a number format (default
                                float32): bits, fields, exact stored value, error,
@@ -140,6 +143,24 @@ def _png_renderer() -> PlotRenderer:
     return render_plot_png
 
 
+def run_sweep(argv: list[str]) -> int:
+    parser = OneLineParser(prog="main.py sweep",
+                           description="Run a parameter sweep's cells headless.")
+    parser.add_argument("sweep", help="sweep file (JSON, format chainlab-sweep/1)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="folder for runs/<id>/ and sweep.csv (a rerun resumes it)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes (default: the number of CPUs)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    args = parser.parse_args(argv)
+    from engine.sweeps.command import SweepOptions, sweep_command
+
+    options = SweepOptions(out=args.out, workers=args.workers, quiet=args.quiet,
+                           make_renderer=None if args.no_plots else _png_renderer)
+    return sweep_command(Path(args.sweep), options)
+
+
 def run_lessons(argv: list[str]) -> int:
     parser = OneLineParser(prog="main.py lessons",
                            description="List the guided lessons, or check their claims.")
@@ -158,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_headless(argv[1:])
     if argv and argv[0] == "float":
         return run_float(argv[1:])
+    if argv and argv[0] == "sweep":
+        return run_sweep(argv[1:])
     if argv and argv[0] == "lessons":
         return run_lessons(argv[1:])
     if argv and argv[0] == "schema":

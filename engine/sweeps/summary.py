@@ -1,0 +1,148 @@
+"""A sweep's summary: ``sweep.csv``, ``sweep.json`` and the plots of the final loss.
+
+One row per finished cell, in the cells' order: ``id``, each axis under its key as the
+sweep file writes it, ``status``, ``loss``, ``grad_ratio``, ``best_loss``, ``seconds``,
+``error``. The numbers come from the cells' ``result.json`` files, so a cell gives the
+same numbers whether it ran now or in an earlier, interrupted sweep.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.core.plots import LinePlot, Series
+from engine.data.session import write_atomic
+from engine.headless.results import PlotRenderer
+from engine.sweeps.cells import Cell
+
+METRICS = ("status", "loss", "grad_ratio", "best_loss", "seconds", "error")
+SEED_AXIS = "seed"
+
+
+def summary_rows(cells: list[Cell], outcomes: dict[str, dict[str, Any]]
+                 ) -> list[dict[str, Any]]:
+    """One row per cell that has an outcome (cells never run are left out)."""
+    rows = []
+    for cell in cells:
+        outcome = outcomes.get(cell.id)
+        if outcome is not None:
+            rows.append({"id": cell.id, **cell.value_map(),
+                         **{key: outcome.get(key) for key in METRICS}})
+    return rows
+
+
+def write_summary(folder: Path, axes: list[str], rows: list[dict[str, Any]],
+                  sweep: dict[str, Any]) -> None:
+    """``sweep.csv`` and ``sweep.json`` in ``folder``, each written atomically."""
+    header = ["id", *axes, *METRICS]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell_text(row[key]) for key in header])
+    write_atomic(folder / "sweep.csv", text.getvalue().encode("utf-8"))
+    document = {"format": "chainlab-sweep-result/1", "sweep": sweep,
+                "rows": [{key: _finite(row[key]) for key in header} for row in rows]}
+    write_atomic(folder / "sweep.json",
+                 (json.dumps(document, indent=1, allow_nan=False) + "\n").encode("utf-8"))
+
+
+PLOTTED = {"loss": "Final loss", "grad_ratio": "‖dL/dW‖ first / last linear layer"}
+
+
+def metric_plot(metric: str, axes: list[str], rows: list[dict[str, Any]]) -> LinePlot | None:
+    """``metric`` over the one or two axes that vary (``seed`` aside), mean over seeds.
+
+    One axis: the mean with the seeds' lowest and highest as two more series. Two axes:
+    the numeric one (else the first) on x, one series per value of the other. None for
+    other shapes or no finished cell. Categorical values are placed at 0, 1, 2, ... in
+    the sweep file's order.
+    """
+    varying = [a for a in axes if a != SEED_AXIS and len({_key(r[a]) for r in rows}) > 1]
+    ok = [r for r in rows if r["status"] == "ok" and _is_number(r[metric])]
+    if not ok or len(varying) not in (1, 2):
+        return None
+    if len(varying) == 2 and not all(_is_number(r[varying[0]]) for r in rows):
+        varying.reverse()
+    first = varying[0]
+    xs = _positions([r[first] for r in rows])
+    groups: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in ok:
+        label = f"{varying[1]}={_cell_text(row[varying[1]])}" if len(varying) == 2 \
+            else "mean over seeds"
+        groups[label][xs[_key(row[first])]].append(float(row[metric]))
+    series = []
+    for label, by_x in groups.items():
+        x = np.asarray(sorted(by_x))
+        series.append(Series(label, x, np.asarray([np.mean(by_x[v]) for v in x])))
+        if len(varying) == 1:
+            series.append(Series("lowest seed", x, np.asarray([min(by_x[v]) for v in x])))
+            series.append(Series("highest seed", x, np.asarray([max(by_x[v]) for v in x])))
+    numeric = all(_is_number(r[first]) for r in rows)
+    x_label = first if numeric else f"{first} ({', '.join(map(_cell_text, _order(rows, first)))})"
+    positive = all(float(r[metric]) > 0 for r in ok)
+    return LinePlot(f"sweep_{metric}", f"{PLOTTED[metric]} (mean over seeds)", x_label, metric,
+                    tuple(series), log_y=positive,
+                    integer_x=not numeric or all(isinstance(r[first], int) for r in rows))
+
+
+def write_plots(folder: Path, axes: list[str], rows: list[dict[str, Any]],
+                render: PlotRenderer) -> list[Path]:
+    """One PNG per metric of :data:`PLOTTED` that :func:`metric_plot` can draw."""
+    written = []
+    for metric in PLOTTED:
+        plot = metric_plot(metric, axes, rows)
+        if plot is not None:
+            written.append(folder / f"{plot.name}.png")
+            render(plot, written[-1])
+    return written
+
+
+def _positions(values: list[Any]) -> dict[str, float]:
+    if all(_is_number(v) for v in values):
+        return {_key(v): float(v) for v in values}
+    order: dict[str, float] = {}
+    for value in values:
+        order.setdefault(_key(value), float(len(order)))
+    return order
+
+
+def _order(rows: list[dict[str, Any]], axis: str) -> list[Any]:
+    seen: dict[str, Any] = {}
+    for row in rows:
+        seen.setdefault(_key(row[axis]), row[axis])
+    return list(seen.values())
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _cell_text(value: Any) -> str:
+    """A CSV cell: text as it is, None empty, numbers in their shortest exact form."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
