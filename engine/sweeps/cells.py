@@ -75,22 +75,16 @@ def expand(sweep: Sweep) -> list[Cell]:
     else:
         combos = [list(c) for c in itertools.product(*(range(n) for n in sizes))]
     keys = list(axes)
-    ordered = [k for k in keys if k in ("activation", "norm", "depth")] + \
-        [k for k in keys if k not in ("activation", "norm", "depth")]
-    cells = []
-    for combo in combos:
-        values = tuple((key, axes[key][i]) for key, i in zip(keys, combo, strict=True))
-        cells.append(resolve(sweep, values, ordered))
-    return cells
+    return [resolve(sweep, tuple((key, axes[key][i]) for key, i in zip(keys, combo,
+                                                                      strict=True)))
+            for combo in combos]
 
 
-def resolve(sweep: Sweep, values: tuple[tuple[str, Any], ...],
-            order: list[str] | None = None) -> Cell:
-    """One cell: ``values`` applied to the base session in ``order`` (shorthands first)."""
-    mapping = dict(values)
-    ordered = {key: mapping[key] for key in (order or list(mapping))}
+def resolve(sweep: Sweep, values: tuple[tuple[str, Any], ...]) -> Cell:
+    """One cell: ``values`` applied to the base session (shorthands first, then dotted
+    paths, each in the sweep file's order: see :func:`apply_values`)."""
     try:
-        session = apply_values(sweep.base, ordered)
+        session = apply_values(sweep.base, dict(values))
     except SessionError as error:
         digest = hashlib.sha256(canonical_json([list(v) for v in values]).encode())
         return Cell("invalid-" + digest.hexdigest()[:ID_DIGITS - 4], values, None, str(error))
