@@ -41,6 +41,7 @@ def sweep_command(sweep_path: Path, options: SweepOptions, stderr: TextIO = sys.
             raise SweepError("--workers", f"must be at least 1, got {options.workers}")
         sweep = load_sweep(sweep_path)
         cells = expand(sweep)
+        make_out(out)  # only once the sweep file is known good
     except SweepError as error:
         print(f"error: {sweep_path}: {error}", file=stderr)
         return 2
@@ -69,7 +70,7 @@ def sweep_command(sweep_path: Path, options: SweepOptions, stderr: TextIO = sys.
 
 
 def check_out(out: str) -> Path:
-    """``--out``: new, empty, or a sweep's folder (a rerun resumes it); made if missing.
+    """``--out``: new, empty, or a sweep's folder (a rerun resumes it). Makes nothing.
 
     Raises
     ------
@@ -85,12 +86,16 @@ def check_out(out: str) -> Path:
             and not (folder / "sweep.json").is_file():
         raise SweepError("--out", f"{out} is a folder that a sweep did not write (no runs/ "
                          "or sweep.json): choose a new or empty folder")
+    return folder
+
+
+def make_out(folder: Path) -> None:
+    """Make ``folder/runs``; raises SweepError (``--out``) when that fails."""
     try:
         (folder / "runs").mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise SweepError("--out", f"cannot write to {out}: {error.strerror or error}") \
+        raise SweepError("--out", f"cannot write to {folder}: {error.strerror or error}") \
             from None
-    return folder
 
 
 def _progress(stderr: TextIO) -> Callable[[int, int], None]:
