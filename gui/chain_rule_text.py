@@ -51,8 +51,10 @@ def _residual_html(record: LayerRecord, upstream: np.ndarray, grad_in: np.ndarra
              "it.</p><ul>"]
     if through is not None:
         for unit in range(min(MAX_UNITS, upstream.size)):
-            lines.append(f"<li>dL/dx<sub>{unit}</sub> = {fmt(upstream[unit])} + "
-                         f"{fmt(through[unit])} = <b>{fmt(grad_in[unit])}</b></li>")
+            term = float(through[unit])
+            plus = f"+ {fmt(term)}" if term >= 0 else f"− {fmt(-term)}"
+            lines.append(f"<li>dL/dx<sub>{unit}</sub> = {fmt(upstream[unit])} {plus} = "
+                         f"<b>{fmt(grad_in[unit])}</b></li>")
     lines.append("</ul>")
     return "".join(lines)
 
