@@ -189,9 +189,13 @@ def _wait_for(condition: Any) -> None:
 
 
 def dying_runner(job: CellJob) -> dict[str, Any]:
-    """run_cell, except that the cell with seed 1 kills its worker process."""
+    """run_cell, except that the cell with seed 1 kills its worker process; the others
+    first wait until it has, so that they are running when the pool breaks."""
+    marker = Path(job.runs).parent / "died"
     if json.loads(job.session)["seed"] == 1:
+        marker.touch()
         os._exit(3)
+    _wait_for(marker.exists)
     return run_cell(job)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import torch
 from engine.data.session import parse_session, session_json
 from engine.headless.results import write_outputs
 from engine.headless.runner import run_session
@@ -42,7 +43,12 @@ _STOP: list[StopFlag] = []
 
 
 def init_worker(stop: StopFlag) -> None:
-    """The pool's initializer: the parent handles signals; ``stop`` cancels cells."""
+    """The pool's initializer: the parent handles signals; ``stop`` cancels cells.
+
+    One torch thread per worker: the workers are the parallelism, and intra-op threads
+    of several processes spinning on the same cores slow every one of them down.
+    """
+    torch.set_num_threads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _STOP[:] = [stop]
