@@ -149,7 +149,8 @@ def test_an_out_folder_of_something_else_is_refused(tmp_path: Path) -> None:
     (tmp_path / "out" / "notes.txt").write_text("mine")
     result = run_sweep(sweep, tmp_path / "out")
     assert result.returncode == 2
-    assert "--out: " in result.stderr and "a sweep did not write" in result.stderr
+    assert "--out: " in result.stderr
+    assert "a sweep did not write" in result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["notes.txt"]
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+
 from engine.data.session import parse_session, session_json
 from engine.headless.results import write_outputs
 from engine.headless.runner import run_session

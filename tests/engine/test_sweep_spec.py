@@ -114,9 +114,11 @@ def test_dotted_paths_apply_after_shorthands_in_the_order_written() -> None:
 def test_an_invalid_value_fails_its_cell_naming_the_field() -> None:
     cells = expand(parse_sweep(sweep_text({"task.lr": [0.1, -1.0], "seed": [0]})))
     good, bad = cells
-    assert good.session is not None and good.error is None
+    assert good.session is not None
+    assert good.error is None
     assert bad.session is None
-    assert bad.error is not None and bad.error.startswith("task.lr: ")
+    assert bad.error is not None
+    assert bad.error.startswith("task.lr: ")
     assert bad.id.startswith("invalid-")
 
 
@@ -127,7 +129,8 @@ def test_cell_ids_follow_the_resolved_session_not_the_axis_names() -> None:
     (same,) = expand(parse_sweep(sweep_text({"seed": [0]})))
     (base,) = expand(parse_sweep(sweep_text({"task.lr": [0.03]})))  # the default lr
     assert same.id == base.id
-    assert same.session is not None and same.id == session_id(same.session)
+    assert same.session is not None
+    assert same.id == session_id(same.session)
     assert len(same.id) == 12
 
 
@@ -186,9 +189,12 @@ def test_outcome_fails_on_a_non_finite_loss_or_stopped_training() -> None:
     layers = [{"type": "linear", "grad_weight": [[1.0]]}] * 2
     ok = outcome_of({"task": "train", "loss": 0.5, "layers": layers,
                      "training_stopped": None, "nonfinite": None}, 1.0)
-    assert ok["status"] == "ok" and ok["grad_ratio"] == 1.0 and ok["best_loss"] is None
+    assert ok["status"] == "ok"
+    assert ok["grad_ratio"] == 1.0
+    assert ok["best_loss"] is None
     nan = outcome_of({"task": "step", "loss": math.nan, "layers": layers}, 1.0)
-    assert nan["status"] == "failed" and "nan" in nan["error"]
+    assert nan["status"] == "failed"
+    assert "nan" in nan["error"]
     stopped = outcome_of({"task": "train", "loss": 0.5, "layers": layers,
                           "training_stopped": "step 3: inf in layer 1"}, 1.0)
     assert stopped["error"] == "step 3: inf in layer 1"
