@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QApplication
 
-from engine.core.plots import BoundaryPlot, LinePlot, Series
+from engine.core.plots import BoundaryPlot, HeatMapPlot, LinePlot, Series
 from gui.boundary_view import BoundaryView
 from gui.export import export_png
 from gui.plot_widgets import titled_plot
@@ -18,7 +18,9 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
            "#7f7f7f", "#bcbd22", "#17becf")
 
 
-def plot_widget_for(plot: LinePlot | BoundaryPlot) -> pg.PlotWidget:
+def plot_widget_for(plot: LinePlot | BoundaryPlot | HeatMapPlot) -> pg.PlotWidget:
+    if isinstance(plot, HeatMapPlot):
+        return heat_map_widget(plot)
     if isinstance(plot, BoundaryPlot):
         view = BoundaryView(plot.title, plot.name)
         classes = plot.values.shape[-1] if plot.values.ndim == 3 else 2
@@ -53,6 +55,44 @@ def plot_widget_for(plot: LinePlot | BoundaryPlot) -> pg.PlotWidget:
     return widget
 
 
+def heat_map_widget(plot: HeatMapPlot) -> pg.PlotWidget:
+    """Cells coloured by value (viridis; log10 when ``plot.log``), each labelled with its
+    text, the axes ticked with the axis values, a colour bar on the right."""
+    widget = titled_plot(plot.title, plot.x_label, plot.y_label, name=plot.name)
+    item = widget.getPlotItem()
+    values = np.asarray(plot.values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shown = np.where(values > 0, np.log10(values), np.nan) if plot.log else values
+    finite = shown[np.isfinite(shown)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if high <= low:
+        high = low + 1.0
+    image = pg.ImageItem(np.where(np.isfinite(shown), shown, low).T)  # (x, y) for pyqtgraph
+    ramp = pg.colormap.get("viridis")
+    image.setLookupTable(ramp.getLookupTable(nPts=256))
+    image.setLevels((low, high))
+    image.setRect(pg.QtCore.QRectF(-0.5, -0.5, len(plot.x_ticks), len(plot.y_ticks)))
+    item.addItem(image)
+    for row, texts in enumerate(plot.cell_text):
+        for column, text in enumerate(texts):
+            if not text:
+                continue
+            level = (shown[row, column] - low) / (high - low) if np.isfinite(
+                shown[row, column]) else 0.0
+            label = pg.TextItem(text, color="k" if level > 0.6 else "w", anchor=(0.5, 0.5))
+            label.setPos(column, row)
+            item.addItem(label)
+    item.getAxis("bottom").setTicks([list(enumerate(plot.x_ticks))])
+    item.getAxis("left").setTicks([list(enumerate(plot.y_ticks))])
+    item.showGrid(x=False, y=False)
+    item.setRange(xRange=(-0.5, len(plot.x_ticks) - 0.5),
+                  yRange=(-0.5, len(plot.y_ticks) - 0.5), padding=0)
+    bar = pg.ColorBarItem(values=(low, high), colorMap=ramp, interactive=False,
+                          label=f"log₁₀ {plot.title.split(' (')[0]}" if plot.log else "")
+    bar.setImageItem(image, insert_in=item)
+    return widget
+
+
 def _colours(count: int) -> list[str]:
     """Distinct colours for a few series; for many (a deep chain's layers) a ramp from
     the first to the last, so that depth reads as colour."""
@@ -69,7 +109,7 @@ def _key_label(series: Series, log_y: bool) -> str:
     return series.label if drawable.any() else f"{series.label} (no finite values)"
 
 
-def render_plot_png(plot: LinePlot | BoundaryPlot, path: Path) -> None:
+def render_plot_png(plot: LinePlot | BoundaryPlot | HeatMapPlot, path: Path) -> None:
     """Headless: draw an engine plot description and save it as PNG."""
     widget = plot_widget_for(plot)
     widget.resize(900, 560)

@@ -53,6 +53,26 @@ class BoundaryPlot:
     meta: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class HeatMapPlot:
+    """A metric over two categorical axes: one coloured cell per combination, labelled
+    with its value (a sweep's mean over seeds, and the seeds' spread).
+
+    Shape: ``values`` and ``cell_text`` are (len(y_ticks), len(x_ticks)); NaN (and "")
+    where no cell finished.
+    """
+
+    name: str
+    title: str
+    x_label: str
+    y_label: str
+    x_ticks: tuple[str, ...]
+    y_ticks: tuple[str, ...]
+    values: np.ndarray
+    cell_text: tuple[tuple[str, ...], ...]
+    log: bool = False  # colour by log10 of the value
+
+
 def grid_extent(points: np.ndarray, margin: float = 0.1) -> tuple[float, float, float, float]:
     low, high = points.min(0), points.max(0)
     pad = (high - low) * margin + 1e-9

@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from engine.core.chain import Chain
-from engine.core.plots import BoundaryPlot, LinePlot, Series, decision_values, grid_extent
+from engine.core.plots import (
+    BoundaryPlot,
+    HeatMapPlot,
+    LinePlot,
+    Series,
+    decision_values,
+    grid_extent,
+)
 from engine.core.stats import layer_stats
 from engine.core.stepper import LayerRecord, Pass
 from engine.data.experiment import Experiment
@@ -30,7 +37,7 @@ Rows = list[list[Any]] | tuple[np.ndarray, ...]
 ROWS_SHOWN = 1000  # samples whose per-layer values result.json lists (--all-rows: all)
 PLOT_POINTS = 20_000  # points drawn of a long series (peak-decimated)
 
-Plot = LinePlot | BoundaryPlot
+Plot = LinePlot | BoundaryPlot | HeatMapPlot
 PlotRenderer = Callable[[Plot, Path], None]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.core.plots import LinePlot, Series
+from engine.core.plots import HeatMapPlot, LinePlot, Series
 from engine.data.session import write_atomic
 from engine.headless.results import PlotRenderer
 from engine.sweeps.cells import Cell
@@ -56,6 +56,32 @@ def write_summary(folder: Path, axes: list[str], rows: list[dict[str, Any]],
 
 
 PLOTTED = {"loss": "Final loss", "grad_ratio": "‖dL/dW‖ first / last linear layer"}
+
+
+def heat_map(metric: str, axes: list[str], rows: list[dict[str, Any]]) -> HeatMapPlot | None:
+    """``metric`` over two varying axes (``seed`` aside) as a heat map: each cell the
+    mean over seeds, labelled with the mean and the seeds' range. None for other shapes."""
+    varying = [a for a in axes if a != SEED_AXIS and len({_key(r[a]) for r in rows}) > 1]
+    ok = [r for r in rows if r["status"] == "ok" and _is_number(r[metric])]
+    if not ok or len(varying) != 2:
+        return None
+    x_axis, y_axis = varying
+    xs, ys = _order(rows, x_axis), _order(rows, y_axis)
+    column = {_key(v): n for n, v in enumerate(xs)}
+    line = {_key(v): n for n, v in enumerate(ys)}
+    cells: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for row in ok:
+        cells[(line[_key(row[y_axis])], column[_key(row[x_axis])])].append(float(row[metric]))
+    values = np.full((len(ys), len(xs)), np.nan)
+    text = [["" for _ in xs] for _ in ys]
+    for (r, c), found in cells.items():
+        values[r, c] = float(np.mean(found))
+        spread = f"\n[{min(found):.2g}, {max(found):.2g}]" if len(found) > 1 else ""
+        text[r][c] = f"{values[r, c]:.3g}{spread}"
+    positive = all(float(r[metric]) > 0 for r in ok)
+    return HeatMapPlot(f"sweep_{metric}_heat_map", f"{PLOTTED[metric]} (mean over seeds)",
+                       x_axis, y_axis, tuple(map(_cell_text, xs)), tuple(map(_cell_text, ys)),
+                       values, tuple(tuple(line_) for line_ in text), log=positive)
 
 
 def metric_plot(metric: str, axes: list[str], rows: list[dict[str, Any]]) -> LinePlot | None:
@@ -99,10 +125,10 @@ def write_plots(folder: Path, axes: list[str], rows: list[dict[str, Any]],
     """One PNG per metric of :data:`PLOTTED` that :func:`metric_plot` can draw."""
     written = []
     for metric in PLOTTED:
-        plot = metric_plot(metric, axes, rows)
-        if plot is not None:
-            written.append(folder / f"{plot.name}.png")
-            render(plot, written[-1])
+        for plot in (metric_plot(metric, axes, rows), heat_map(metric, axes, rows)):
+            if plot is not None:
+                written.append(folder / f"{plot.name}.png")
+                render(plot, written[-1])
     return written
 
 
