@@ -19,14 +19,21 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from engine.data.session import session_json
-from engine.headless.interrupts import Interrupts
 from engine.sweeps.cells import Cell
 from engine.sweeps.worker import CellJob, failed, init_worker, read_outcome, run_cell
 
 CellRunner = Callable[[CellJob], dict[str, Any]]
+
+
+class StopRequests(Protocol):
+    """What the runner asks between cells: signal handlers (:class:`Interrupts`) on the
+    command line, a Stop button's flag in the app."""
+
+    def requested(self) -> bool: ...
+
 Progress = Callable[[int, int], None]
 DIED = "the worker process died (killed, out of memory or crashed)"
 
@@ -41,7 +48,7 @@ class SweepRun:
 
 
 def run_cells(cells: list[Cell], runs: Path, base_dir: Path, workers: int,
-              interrupts: Interrupts, progress: Progress | None = None,
+              interrupts: StopRequests, progress: Progress | None = None,
               runner: CellRunner = run_cell) -> SweepRun:
     """Run every cell not yet done into ``runs/<id>``; returns the outcomes.
 
@@ -97,7 +104,7 @@ def run_cells(cells: list[Cell], runs: Path, base_dir: Path, workers: int,
     return result
 
 
-def _pool_pass(pending: list[CellJob], workers: int, stop: Any, interrupts: Interrupts,
+def _pool_pass(pending: list[CellJob], workers: int, stop: Any, interrupts: StopRequests,
                runner: CellRunner, record: Callable[[CellJob, dict[str, Any]], None],
                ) -> list[CellJob]:
     """Run ``pending`` (popped from its end) until it is empty, an interrupt, or the
