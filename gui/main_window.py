@@ -39,6 +39,7 @@ from gui.panels.inputs_panel import InputsPanel
 from gui.panels.lessons_panel import LessonsPanel
 from gui.panels.norms_lab_panel import NormsLabPanel
 from gui.panels.numbers_panel import NumbersPanel
+from gui.panels.sweep_panel import SweepPanel
 from gui.panels.training_panel import TrainingPanel
 from gui.session_files import SessionFiles
 from gui.settings import open_settings
@@ -46,7 +47,7 @@ from gui.state import AppState
 from gui.wheel_guard import WheelGuard
 
 PAGES = ("chain", "gradients", "training", "evolution")
-LABS = ("numbers", "activations", "norms")  # docks that open as windows of their own
+LABS = ("numbers", "activations", "norms", "sweeps")  # docks that open as windows of their own
 
 
 class MainWindow(QMainWindow):
@@ -77,6 +78,8 @@ class MainWindow(QMainWindow):
         self.norms_lab = NormsLabPanel(state)
         self.norms_lab.norm_chosen_for_chain.connect(
             lambda kind: state.set_chain_norm(None if kind == "none" else kind))
+        self.sweeps = SweepPanel(state)
+        self.sweeps.open_requested.connect(lambda path: self.open_path(path))
         self.lessons = LessonsPanel()
         self.lessons.open_requested.connect(self.open_lesson)
         self.docks = {
@@ -92,6 +95,8 @@ class MainWindow(QMainWindow):
                                       Qt.DockWidgetArea.RightDockWidgetArea, scroll=False),
             "norms": self._dock("Norms lab", self.norms_lab,
                                 Qt.DockWidgetArea.RightDockWidgetArea, scroll=False),
+            "sweeps": self._dock("Sweeps", self.sweeps, Qt.DockWidgetArea.RightDockWidgetArea,
+                                 scroll=False),
         }
         self.splitDockWidget(self.docks["builder"], self.docks["inputs"],
                              Qt.Orientation.Vertical)
@@ -227,7 +232,8 @@ class MainWindow(QMainWindow):
                 ("numbers", "Numbers lab", "Ctrl+5", "How ints and floats are stored"),
                 ("activations", "Activation lab", "Ctrl+6",
                  "f, f′ and why derivatives multiply along the chain"),
-                ("norms", "Norms lab", "Ctrl+7", "Why normalisation helps and what it costs")):
+                ("norms", "Norms lab", "Ctrl+7", "Why normalisation helps and what it costs"),
+                ("sweeps", "Sweeps", "Ctrl+8", "The session over one or two axes and seeds")):
             view_menu.addAction(self._action(f"Open the {title}", partial(self.show_lab, name),
                                              key, tip))
         view_menu.addSeparator()
@@ -368,7 +374,8 @@ class MainWindow(QMainWindow):
         return {plot.export_name: plot
                 for plot in [*self.gradients.plots(), *self.training.plots(),
                              *self.evolution.plots(), *self.numbers.plots(),
-                             *self.activation_lab.plots(), *self.norms_lab.plots()]
+                             *self.activation_lab.plots(), *self.norms_lab.plots(),
+                             *self.sweeps.plots()]
                 if hasattr(plot, "export_name")}
 
     # -- layout persistence ----------------------------------------------------------------
@@ -394,6 +401,7 @@ class MainWindow(QMainWindow):
             lab.stop()
         self.lessons.task.stop()
         self.gradients.residual_view.task.stop()
+        self.sweeps.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.files.confirm_discard():

@@ -1,0 +1,89 @@
+"""The Sweeps dock as a person uses it: two axes of the current session, Run, the heat
+map filling in, a click on a cell opening that run; a bad axis; Stop."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, Qt
+
+from engine.core.plots import HeatMapPlot
+from tests.gui.conftest import choose
+
+
+def open_sweeps(qtbot, window):
+    qtbot.keyClick(window, Qt.Key.Key_8, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(window.docks["sweeps"].isVisible, timeout=5_000)
+    return window.sweeps
+
+
+def set_axis(qtbot, panel, number: int, key: str, values: str) -> None:
+    box, edit = panel.axis_boxes[number], panel.value_edits[number]
+    box.setCurrentText(key)
+    edit.clear()
+    qtbot.keyClicks(edit, values)
+
+
+def prepare(qtbot, window, tmp_path: Path) -> object:
+    choose(qtbot, window.builder.preset_box, "Small classifier (16-16, tanh)")
+    qtbot.mouseClick(window.builder.preset_button, Qt.MouseButton.LeftButton)
+    panel = open_sweeps(qtbot, window)
+    set_axis(qtbot, panel, 0, "activation", "tanh, relu")
+    set_axis(qtbot, panel, 1, "task.lr", "0.1, 0.3")
+    choose(qtbot, panel.task_box, "train")
+    window.training.steps_spin.setValue(5)
+    panel.seeds_spin.setValue(1)
+    panel.workers_spin.setValue(2)
+    panel.out_edit.setText(str(tmp_path / "sweep"))
+    return panel
+
+
+def test_a_sweep_fills_a_heat_map_and_a_cell_opens_its_run(qtbot, window,
+                                                            tmp_path: Path) -> None:
+    panel = prepare(qtbot, window, tmp_path)
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert panel.job is not None
+    qtbot.waitUntil(lambda: not panel.job.is_running() and panel.run_button.isEnabled(),
+                    timeout=180_000)
+    shown = panel.shown
+    assert isinstance(shown, HeatMapPlot)
+    assert shown.x_ticks == ("tanh", "relu")
+    assert shown.y_ticks == ("0.1", "0.3")
+    with (tmp_path / "sweep" / "sweep.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 4
+    assert {row["status"] for row in rows} == {"ok"}
+    assert "4 of 4 cells ok" in panel.status.text()
+    # click the (relu, 0.3) cell: its run becomes the session
+    view = panel.plot.getPlotItem().vb
+    where = panel.plot.mapFromScene(view.mapViewToScene(QPointF(1, 1)))
+    qtbot.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    state = window.state
+    assert state.path is not None
+    assert state.path.name == "session.json"
+    kinds = {s.kind for s in state.network.layers if s.type == "activation"}
+    assert kinds == {"relu"}
+    assert state.training.settings.lr == 0.3
+
+
+def test_an_unknown_axis_is_refused_by_name(qtbot, window, tmp_path: Path) -> None:
+    panel = open_sweeps(qtbot, window)
+    set_axis(qtbot, panel, 0, "task.nonsense", "1, 2")
+    panel.out_edit.setText(str(tmp_path / "bad"))
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert panel.job is None
+    assert "task.nonsense" in panel.status.text()
+    assert not (tmp_path / "bad").exists()
+
+
+def test_stop_ends_the_sweep_and_keeps_the_folder(qtbot, window, tmp_path: Path) -> None:
+    panel = prepare(qtbot, window, tmp_path)
+    set_axis(qtbot, panel, 1, "task.lr", "0.01, 0.02, 0.03, 0.04, 0.05, 0.06")
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    job = panel.job
+    with qtbot.waitSignal(job.finished, timeout=180_000):
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    assert "(stopped)" in panel.status.text()
+    assert panel.run_button.isEnabled()
+    assert (tmp_path / "sweep" / "sweep.csv").exists()
