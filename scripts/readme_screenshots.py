@@ -105,6 +105,23 @@ def why_it_works(window: MainWindow, state: AppState, out: Path) -> None:
     window.docks["norms"].hide()
 
 
+def sweep_panel(window: MainWindow, state: AppState, out: Path) -> None:
+    """A 3 × 4 sweep of a deep chain's gradient ratio (activation × depth, two seeds)."""
+    window.files.open_path(ROOT / "examples" / "deep_tanh.json", ask=False)
+    window.show_lab("sweeps")
+    panel = window.sweeps
+    panel.axis_boxes[0].setCurrentText("activation")
+    panel.axis_boxes[1].setCurrentText("depth")
+    panel.value_edits[1].setText("5, 10, 20, 30")
+    panel.out_edit.setText(tempfile.mkdtemp(prefix="chainlab-sweep-shot-"))
+    panel.start()
+    until(lambda: panel.job is not None and not panel.job.is_running()
+          and panel.run_button.isEnabled(), timeout=300)
+    wait(0.5)
+    window.docks["sweeps"].grab().save(str(out / "sweeps-panel.png"))
+    window.docks["sweeps"].hide()
+
+
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
     app = QApplication.instance() or QApplication([])
@@ -143,6 +160,7 @@ def main() -> int:
     window.grab().save(str(out / "window-evolution.png"))
     numbers_lab(window, state, out)
     why_it_works(window, state, out)
+    sweep_panel(window, state, out)
     state.dirty = False
     window.close()
     print(f"wrote the screenshots to {out}")
