@@ -236,6 +236,11 @@ def _check_evolve(task: EvolveTask, network: NetworkSpec) -> None:
     if task.selection == "tournament" and task.tournament_size > task.population:
         raise SessionError("task.tournament_size", f"must not exceed the population "
                            f"({task.population}), got {task.tournament_size}")
+    room = task.population - task.elite
+    if task.islands > 1 and task.migration.count >= room:
+        raise SessionError("task.migration.count", f"must be below population - elite = "
+                           f"{room} (migrants replace the worst, never the elites), got "
+                           f"{task.migration.count}")
     linear_count = sum(isinstance(s, LinearSpec) for _, s in walk_specs(network.layers))
     if isinstance(task.scales, list) and len(task.scales) != linear_count:
         raise SessionError("task.scales", f"expected one scale per linear layer "

@@ -45,6 +45,15 @@ class TrainTask(Frozen):
         "session dtype)")
 
 
+class MigrationSpec(Frozen):
+    """Ring migration between islands: every ``every`` generations each island sends
+    copies of its ``count`` best genomes to the next; see :mod:`engine.evolution.islands`."""
+
+    every: int = Field(10, ge=1, le=10_000_000)
+    count: int = Field(2, ge=0, description="must be below population - elite when "
+                       "islands > 1")
+
+
 class EvolveTask(Frozen):
     """Population evolution over 4-bit log-quantised weights; see :mod:`engine.evolution.ga`."""
 
@@ -62,3 +71,7 @@ class EvolveTask(Frozen):
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     seed_from_network: bool = Field(False, description="start from the network's own "
                                     "parameters snapped to the grid, and mutated copies")
+    islands: int = Field(1, ge=1, le=64, description="populations evolved side by side, "
+                         "each of `population` individuals (1: one population)")
+    migration: MigrationSpec = Field(MigrationSpec(), description="ring migration "
+                                     "between islands (ignored with one island)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,8 @@ from engine.data.experiment import Experiment
 from engine.data.tasks import EvolveTask
 from engine.evolution.ga import GenerationStats
 from engine.evolution.genome import genome_hex, load_genome
-from engine.evolution.setup import prepare_evolution
+from engine.evolution.islands import IslandGeneration, evolve_islands, island_plan
+from engine.evolution.setup import EvolutionSetup, prepare_evolution
 from engine.headless.history import EveryStep, ThinnedRows
 from engine.headless.results import (
     ROWS_SHOWN,
@@ -27,6 +29,12 @@ from engine.headless.results import (
 )
 
 COLUMNS = ("generation", "best", "mean", "std", "worst", "diversity", "seconds", "evaluations")
+# with islands: these, then ISLAND_COLUMNS for island 0, island 1, …
+GLOBAL_COLUMNS = ("generation", "best", "best_island", "seconds", "evaluations")
+ISLAND_COLUMNS = ("best", "mean", "worst", "diversity")
+# Below this population per island, starting worker processes (about a second) costs
+# more than they save on a short run (bench/bench_islands.py).
+PROCESS_POPULATION = 1000
 
 
 def run_evolution(experiment: Experiment, task: EvolveTask,
@@ -38,6 +46,8 @@ def run_evolution(experiment: Experiment, task: EvolveTask,
     chain, session = experiment.chain, experiment.session
     setup = prepare_evolution(chain, experiment.inputs, experiment.targets, session.loss, task,
                               session.seed)
+    if task.islands > 1:
+        return _run_islands(experiment, task, setup, progress, stop, rows_shown)
     best, rows = EveryStep(), ThinnedRows(first=0)
     last: GenerationStats | None = None
     interrupted = False
@@ -97,3 +107,95 @@ def run_evolution(experiment: Experiment, task: EvolveTask,
 def _row(stats: GenerationStats) -> list[float]:
     return [stats.generation, stats.best, stats.mean, stats.std, stats.worst,
             stats.diversity, stats.seconds, stats.evaluations]
+
+
+def island_workers(task: EvolveTask, device: torch.device) -> int:
+    """Worker processes for an island run: 0 (this process) on a GPU, on one core or for
+    small populations; otherwise one per core, at most one per island. Either way the
+    history is the same."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    if device.type != "cpu" or cores < 2 or task.population < PROCESS_POPULATION:
+        return 0
+    return min(task.islands, cores)
+
+
+def _run_islands(experiment: Experiment, task: EvolveTask, setup: EvolutionSetup,
+                 progress: Callable[[int, int], None] | None, stop: Callable[[], bool],
+                 rows_shown: int | None) -> RunOutput:
+    """``task.islands`` populations with ring migration: the global best of every
+    generation, each island's statistics at the thinned resolution, the best network."""
+    chain, session = experiment.chain, experiment.session
+    workers = island_workers(task, setup.device)
+    best, rows = EveryStep(), ThinnedRows(first=0)
+    last: IslandGeneration | None = None
+    interrupted = False
+    for record in evolve_islands(island_plan(setup), task.islands, task.migration.every,
+                                 task.migration.count, workers=workers):
+        last = record
+        best.append(record.best)
+        if rows.offer(record.generation):
+            rows.offer(record.generation, _island_row(record))
+        if progress is not None:
+            progress(record.generation, task.generations)
+        if record.generation < task.generations and stop():
+            interrupted = True
+            break
+    assert last is not None
+    rows.close(last.generation, _island_row(last))
+    table = np.asarray(rows.rows, dtype=float)  # (rows, 5 + 4 · islands)
+    load_genome(chain, torch.from_numpy(last.best_genome), setup.scales)
+    final = Pass(chain, experiment.inputs, experiment.targets, session.loss).run()
+    width = len(ISLAND_COLUMNS)
+    per_island = [table[:, len(GLOBAL_COLUMNS) + width * k:len(GLOBAL_COLUMNS) + width * (k + 1)]
+                  for k in range(task.islands)]
+    history: dict[str, Any] = {
+        "generation": table[:, 0].astype(int).tolist(), "best": table[:, 1].tolist(),
+        "best_island": table[:, 2].astype(int).tolist(), "seconds": table[:, 3].tolist(),
+        "stride": rows.stride,
+        "islands": [{name: island[:, j].tolist() for j, name in enumerate(ISLAND_COLUMNS)}
+                    for island in per_island]}
+    result = {
+        "format": "chainlab-result/1", "task": "evolve", "interrupted": interrupted,
+        "device": str(setup.device), "device_note": setup.device_note or None,
+        "generations_done": last.generation,
+        "islands": task.islands, "migration": task.migration.model_dump(),
+        "workers": workers, "best_island": last.best_island,
+        "history": history,
+        "network": network_record(chain),
+        "genome": genome_hex(torch.from_numpy(last.best_genome)),
+        "scales": setup.scales,
+    }
+    result.update(pass_result(final, rows_shown))
+    output = RunOutput(result=result)
+    header = [*GLOBAL_COLUMNS, *(f"island{k}_{name}" for k in range(task.islands)
+                                 for name in ISLAND_COLUMNS)]
+    output.tables["history"] = (header, [[int(row[0]), row[1], int(row[2]), row[3],
+                                          int(row[4]), *row[5:]] for row in table.tolist()])
+    if rows.stride > 1:
+        output.tables["best"] = (["generation", "best"], (np.arange(best.size), best.values()))
+    x = table[:, 0]
+    output.plots.append(LinePlot("evolution_loss", "Best loss per generation, overall and "
+                                 "per island", "generation", "loss", (
+                                     Series("best", *peak_decimate(
+                                         np.arange(best.size, dtype=float), best.values())),
+                                     *(Series(f"island {k}", x, island[:, 0])
+                                       for k, island in enumerate(per_island))),
+                                 log_y=True))
+    output.plots.append(LinePlot("diversity", "Diversity per island", "generation",
+                                 "mean pairwise Hamming distance (bits)",
+                                 tuple(Series(f"island {k}", x, island[:, 3])
+                                       for k, island in enumerate(per_island))))
+    output.plots.append(gradient_flow_plot(output.result["layers"]))
+    boundary = boundary_plot(experiment)
+    if boundary is not None:
+        output.plots.append(boundary)
+    return output
+
+
+def _island_row(record: IslandGeneration) -> list[float]:
+    row = [record.generation, record.best, record.best_island, record.seconds,
+           record.evaluations]
+    for stats in record.islands:
+        row += [stats.best, stats.mean, stats.worst, stats.diversity]
+    return row
