@@ -28,8 +28,10 @@ from engine.core.specs import (
     LayerSpec,
     LinearSpec,
     NetworkSpec,
+    NormSpec,
     ResidualSpec,
     seed_example,
+    walk_specs,
 )
 from engine.core.stats import LayerStats, layer_stats
 from engine.core.stepper import Pass, StepOrderError
@@ -64,6 +66,31 @@ def _with_activation(layers: list[LayerSpec], kind: str) -> list[LayerSpec]:
             spec = spec.model_copy(update={"layers": _with_activation(spec.layers, kind)})
         changed.append(spec)
     return changed
+
+
+def _with_block_norms(layers: list[LayerSpec], kind: str | None) -> list[LayerSpec]:
+    """Every residual block normalised first (x + f(norm(x))); norms outside the blocks
+    (post-norm placement) removed."""
+    changed: list[LayerSpec] = []
+    for spec in layers:
+        if isinstance(spec, NormSpec):
+            continue
+        if isinstance(spec, ResidualSpec):
+            inner: list[LayerSpec] = [s for s in spec.layers if not isinstance(s, NormSpec)]
+            if kind is not None:
+                inner.insert(0, NormSpec.model_validate({"kind": kind}))
+            spec = spec.model_copy(update={"layers": inner})
+        changed.append(spec)
+    return changed
+
+
+def chain_norm_kind(network: NetworkSpec) -> str | None:
+    """The one norm kind every norm of the chain has ("none" without norms), None when
+    they differ."""
+    kinds = {spec.kind for _, spec in walk_specs(network.layers) if isinstance(spec, NormSpec)}
+    if not kinds:
+        return "none"
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def default_session() -> Session:
@@ -232,8 +259,13 @@ class AppState(QObject):
         self.set_layers(_with_activation(list(self.network.layers), kind))
 
     def set_chain_norm(self, kind: str | None) -> None:
-        """A norm of ``kind`` after every hidden linear layer, or none at all."""
-        self.set_network(with_norm(self.network, kind))
+        """A norm of ``kind`` in every block, or none at all: after every hidden linear
+        layer, or in a residual chain first inside every block (pre-norm)."""
+        layers = list(self.network.layers)
+        if any(isinstance(spec, ResidualSpec) for spec in layers):
+            self.set_layers(_with_block_norms(layers, kind))
+        else:
+            self.set_network(with_norm(self.network, kind))
 
     def set_seed(self, seed: int) -> None:
         """A new seed re-draws the initial parameters and a generated dataset, as a

@@ -39,7 +39,7 @@ from engine.core.specs import (
 from gui.busy import busy
 from gui.layer_editor import LayerEditor
 from gui.presets import PRESETS
-from gui.state import AppState
+from gui.state import AppState, chain_norm_kind
 
 
 def describe(spec: object) -> str:
@@ -299,6 +299,9 @@ class ChainBuilderPanel(QWidget):
         for index, spec in enumerate(network.layers):
             self.layer_list.addItem(f"{index:>3}  {describe(spec)}")
         self.layer_list.blockSignals(False)
+        kind = chain_norm_kind(network)
+        if kind is not None:  # the switch says what the chain has (mixed: as it was)
+            self.global_norm.setCurrentText(kind)
         if 0 <= row < self.layer_list.count():
             self.layer_list.setCurrentRow(row)
         self._on_selection(self.layer_list.currentRow())

@@ -97,3 +97,24 @@ def test_training_a_residual_chain_plots_every_linear_layer(qtbot, window) -> No
     assert (np_rows > 0).all()
     header, _rows = panel._layer_table(0)
     assert header == ["step", *(f"layer_{p}" for p in paths)]
+
+
+def test_all_norms_reaches_into_residual_blocks(qtbot, window) -> None:
+    build_residual(qtbot, window, depth=4)
+    builder = window.builder
+    assert builder.global_norm.currentText() == "none"
+    choose(qtbot, builder.global_norm, "rms")
+    blocks = [spec for spec in window.state.network.layers if isinstance(spec, ResidualSpec)]
+    assert all(isinstance(b.layers[0], NormSpec) and b.layers[0].kind == "rms"
+               for b in blocks)
+    assert not any(isinstance(spec, NormSpec) for spec in window.state.network.layers)
+    choose(qtbot, builder.global_norm, "none")
+    assert not any(isinstance(s, NormSpec) for b in window.state.network.layers
+                   if isinstance(b, ResidualSpec) for s in b.layers)
+
+
+def test_the_norm_switch_shows_the_chains_norm(qtbot, window) -> None:
+    builder = window.builder
+    choose(qtbot, builder.preset_box, "Deep tanh + layer norm, 30 layers")
+    qtbot.mouseClick(builder.preset_button, Qt.MouseButton.LeftButton)
+    assert builder.global_norm.currentText() == "layer"
