@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_evolution import ELITE, FLIP, TOURNAMENT, spiral_task  # type: ignore[import-not-found]
+from bench_evolution import ELITE, FLIP, TOURNAMENT, spiral_task
 
 from engine.core.chain import Chain
 from engine.core.specs import ActivationSpec, LinearSpec, NetworkSpec
