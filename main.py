@@ -23,7 +23,8 @@ subcommands:
   run SESSION.json --out DIR   run a session headless; writes DIR/result.json,
                                CSV histories and PNG plots (exit 2 on bad input)
   sweep SWEEP.json --out DIR   run every cell of a parameter sweep (chainlab-sweep/1)
-        [--workers N]          in N processes; writes DIR/runs/<id>/, DIR/sweep.csv;
+        [--workers N]          in N processes (or as Ray tasks with --ray auto|ADDRESS);
+                               writes DIR/runs/<id>/, DIR/sweep.csv;
                                a rerun skips finished cells (exit 1 if a cell failed)
   schema                       print the session file's JSON Schema
   float VALUE [--format NAME]  how VALUE is stored in a number format (default
@@ -150,13 +151,18 @@ def run_sweep(argv: list[str]) -> int:
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder for runs/<id>/ and sweep.csv (a rerun resumes it)")
     parser.add_argument("--workers", type=int, metavar="N",
-                        help="worker processes (default: the number of CPUs)")
+                        help="worker processes (default: the number of CPUs); with --ray, "
+                             "at most N cells in flight (default: as Ray's CPUs allow)")
+    parser.add_argument("--ray", metavar="auto|ADDRESS",
+                        help="run the cells as Ray tasks: 'auto' joins the local cluster "
+                             "or starts one, HOST:PORT joins a running cluster; results "
+                             "come back to DIR")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     from engine.sweeps.command import SweepOptions, sweep_command
 
-    options = SweepOptions(out=args.out, workers=args.workers, quiet=args.quiet,
+    options = SweepOptions(out=args.out, workers=args.workers, quiet=args.quiet, ray=args.ray,
                            make_renderer=None if args.no_plots else _png_renderer)
     return sweep_command(Path(args.sweep), options)
 

@@ -1,10 +1,13 @@
-"""``main.py sweep SWEEP.json --out DIR [--workers N]``: expand, run, summarise.
+"""``main.py sweep SWEEP.json --out DIR [--workers N] [--ray auto|ADDRESS]``: expand, run,
+summarise.
 
 ``DIR/runs/<id>/`` holds each cell's ``session.json`` (runnable alone with ``main.py
 run``) and its usual outputs; ``DIR/sweep.csv``, ``DIR/sweep.json`` and the plots
-summarise the cells that finished. Exit status: 0 when every cell succeeded, 1 when some
-failed, 2 for a bad sweep file or ``--out`` (one line on stderr naming the field), 128 +
-the signal's number (130, 143) when interrupted.
+summarise the cells that finished. The cells run in local worker processes, or with
+``--ray`` as Ray tasks (:mod:`engine.sweeps.ray_runner`), where ``--workers`` caps how
+many are in flight. Exit status: 0 when every cell succeeded, 1 when some failed, 2 for a
+bad sweep file, ``--out``, ``--workers`` or ``--ray`` (one line on stderr naming the
+field; nothing written), 128 + the signal's number (130, 143) when interrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -20,6 +24,7 @@ from engine.headless.interrupts import Interrupts
 from engine.headless.results import PlotRenderer
 from engine.sweeps.axes import SweepError
 from engine.sweeps.cells import expand
+from engine.sweeps.ray_runner import ray_connection, run_cells_on_ray
 from engine.sweeps.run import default_workers, run_cells
 from engine.sweeps.spec import load_sweep
 from engine.sweeps.summary import summary_rows, write_plots, write_summary
@@ -31,31 +36,39 @@ class SweepOptions:
     workers: int | None = None  # None: os.cpu_count()
     make_renderer: Callable[[], PlotRenderer] | None = None  # None: no plots
     quiet: bool = False
+    ray: str | None = None  # "auto" or a cluster's address; None: local processes
 
 
 def sweep_command(sweep_path: Path, options: SweepOptions, stderr: TextIO = sys.stderr) -> int:
     """Run the sweep file ``sweep_path`` into ``options.out``; returns the exit status."""
-    try:
-        out = check_out(options.out)
-        if options.workers is not None and options.workers < 1:
-            raise SweepError("--workers", f"must be at least 1, got {options.workers}")
-        sweep = load_sweep(sweep_path)
-        cells = expand(sweep)
-        make_out(out)  # only once the sweep file is known good
-    except SweepError as error:
-        print(f"error: {sweep_path}: {error}", file=stderr)
-        return 2
-    axes = list(sweep.spec.axes)
-    with Interrupts() as interrupts:
-        progress = _progress(stderr) if not options.quiet and stderr.isatty() else None
-        result = run_cells(cells, out / "runs", sweep.base_dir,
-                           options.workers or default_workers(), interrupts, progress)
-        rows = summary_rows(cells, result.outcomes)
-        with interrupts.shielded():
-            write_summary(out, axes, rows, sweep.raw)
-        if options.make_renderer is not None and not result.interrupted:
-            with interrupts.deferred():  # the renderer imports Qt
-                write_plots(out, axes, rows, options.make_renderer())
+    with ExitStack() as ray_session:
+        try:
+            out = check_out(options.out)
+            if options.workers is not None and options.workers < 1:
+                raise SweepError("--workers", f"must be at least 1, got {options.workers}")
+            sweep = load_sweep(sweep_path)
+            cells = expand(sweep)
+            if options.ray is not None:
+                ray_session.enter_context(ray_connection(options.ray))
+            make_out(out)  # only once the sweep file (and Ray) are known good
+        except SweepError as error:
+            print(f"error: {sweep_path}: {error}", file=stderr)
+            return 2
+        axes = list(sweep.spec.axes)
+        with Interrupts() as interrupts:
+            progress = _progress(stderr) if not options.quiet and stderr.isatty() else None
+            if options.ray is not None:
+                result = run_cells_on_ray(cells, out / "runs", sweep.base_dir,
+                                          options.workers, interrupts, progress)
+            else:
+                result = run_cells(cells, out / "runs", sweep.base_dir,
+                                   options.workers or default_workers(), interrupts, progress)
+            rows = summary_rows(cells, result.outcomes)
+            with interrupts.shielded():
+                write_summary(out, axes, rows, sweep.raw)
+            if options.make_renderer is not None and not result.interrupted:
+                with interrupts.deferred():  # the renderer imports Qt
+                    write_plots(out, axes, rows, options.make_renderer())
     failed = sum(row["status"] != "ok" for row in rows)
     if not options.quiet:
         if result.skipped:
