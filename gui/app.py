@@ -115,7 +115,11 @@ def launch(session_path: str | None = None, screenshot: str | None = None) -> in
         gc.freeze()
         if screenshot:
             window.resize(1280, 800)  # a laptop's screen, whatever the (virtual) one
-        window.show()
+            window.show()
+        elif window.fills_screen:
+            window.showMaximized()
+        else:
+            window.show()
         loading.close()
         if os.environ.get("CHAINLAB_REPORT_STARTUP"):
             print(f"ready-seconds {seconds_since_process_start():.3f}", flush=True)

@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
                 self._default_sizes()
 
     _sized = False
+    fills_screen = False  # first start on a small screen: show maximised (see app.launch)
 
     def _default_sizes(self) -> None:
         self.resizeDocks([self.docks["builder"]], [330], Qt.Orientation.Horizontal)
@@ -387,6 +388,9 @@ class MainWindow(QMainWindow):
         else:  # the whole screen of a laptop, a comfortable window on a larger one
             available = self.screen().availableGeometry()
             self.resize(min(1600, available.width()), min(1000, available.height()))
+            # a window as large as the screen would put its title bar above the top and its
+            # status bar below the bottom: maximised, the window manager fits the frame in
+            self.fills_screen = available.width() <= 1600 or available.height() <= 1000
         layout = self.settings.value("window_state")
         if layout is not None:
             self.restoreState(layout)
