@@ -62,7 +62,7 @@ def _residual_html(record: LayerRecord, upstream: np.ndarray, grad_in: np.ndarra
 def layer_html(record: LayerRecord, batch: int) -> str:
     """Forward values, backward values and the chain-rule products of one layer (sample 0)."""
     title = f"Layer {record.index} · {record.type}" + (
-        f" ({record.kind})" if record.type != "linear" else "")
+        f" ({record.kind})" if record.kind != record.type and record.type != "linear" else "")
     note = f"sample 0 of {batch}" if batch > 1 else "the single sample"
     parts = [f"<h3>{html.escape(title)}</h3><p><i>{note}</i></p><table cellspacing=4>"]
     has_input = record.input.size > 0

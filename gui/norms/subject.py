@@ -16,7 +16,8 @@ from gui.state import AppState
 CURRENT = "Current session"
 PRESET_DEFAULT = "Deep tanh 20 × 32, torch's default init (spiral)"
 PRESET_XAVIER = "Deep tanh 20 × 32, Xavier init, gain 5/3 (spiral)"
-SUBJECTS = (CURRENT, PRESET_DEFAULT, PRESET_XAVIER)
+# the Xavier preset first: it is the one whose layers learn, so its inputs drift
+SUBJECTS = (CURRENT, PRESET_XAVIER, PRESET_DEFAULT)
 PRESET_SAMPLES, PRESET_NOISE = 200, 0.1
 PRESET_TASK = TrainTask(lr=0.1, batch_size=32)
 

@@ -317,7 +317,7 @@ def _fit_title(widget: pg.PlotWidget) -> None:
 
 
 def _compound_keys(reference: str, sup: str) -> list[tuple[str, str]]:
-    return [("measured", MEASURED), ("∏ mean f'", PREDICTED),
+    return [("measured", MEASURED), ("∏ mean f' (weights left out)", PREDICTED),
             ("∏ rms f' · weight gain", WEIGHTED), (f"{reference}ⁿ", REFERENCE),
             (f"max f'ⁿ = {sup}ⁿ", BOUND)]
 
