@@ -19,7 +19,7 @@ import pytest
 
 from engine.headless.interrupts import Interrupts
 from engine.sweeps.cells import expand
-from engine.sweeps.ray_runner import DIED, run_cells_on_ray
+from engine.sweeps.ray_runner import DIED, run_cells_on_ray, wants_gpu
 from engine.sweeps.spec import parse_sweep
 from engine.sweeps.worker import CellJob, run_cell
 from tests.test_sweeps import (
@@ -219,3 +219,15 @@ def test_ctrl_c_cancels_the_tasks_and_keeps_finished_cells(cluster: str,
     assert all(r["status"] == "ok" for r in rows)
     assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]
     assert "interrupted by SIGINT" in stderr
+
+
+@pytest.mark.parametrize(("task", "gpu"), [
+    ({"kind": "evolve", "device": "cuda"}, True),
+    ({"kind": "evolve", "device": "auto"}, False),
+    ({"kind": "evolve"}, False),
+    ({"kind": "train", "steps": 5, "lr": 0.1}, False),
+])
+def test_only_an_evolve_cell_on_cuda_asks_ray_for_a_gpu(task: dict[str, Any],
+                                                        gpu: bool) -> None:
+    job = CellJob("x", json.dumps({**BASE, "task": task}), "runs", ".")
+    assert wants_gpu(job) is gpu

@@ -67,10 +67,9 @@ def ray_connection(address: str) -> Iterator[None]:
         # output goes to their folders, so workers' stdout is not echoed here
         ray.init(address=None if address == AUTO else address, include_dashboard=False,
                  log_to_driver=False, logging_level=logging.ERROR)
-    except (ConnectionError, RuntimeError, ValueError) as error:
+    except Exception as error:  # whatever Ray raises, the sweep cannot run on it
         raise SweepError("--ray", f"cannot start or join Ray at {address}: "
-                                  f"{str(error).splitlines()[0] if str(error) else error!r}"
-                         ) from None
+                                  f"{_first_line(error)}") from None
     try:
         yield
     finally:
@@ -195,7 +194,7 @@ def _collect(ref: ObjectRef[Any], runs: Path, job: CellJob) -> dict[str, Any]:
         cause = error.cause if isinstance(error.cause, BaseException) else error
         return failed(f"{type(cause).__name__}: {cause}")
     except ray.exceptions.RayError as error:  # out of memory, a lost node, ...
-        return failed(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+        return failed(f"{type(error).__name__}: {_first_line(error)}")
     if files:
         try:
             write_cell(runs, job.id, files)
@@ -223,3 +222,8 @@ def write_cell(runs: Path, cell_id: str, files: Files) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().strip("'\"").strip()
+    return text.splitlines()[0] if text else type(error).__name__
