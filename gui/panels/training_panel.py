@@ -57,6 +57,7 @@ GENERATED = ("circle", "xor", "gaussian", "spiral", "spirals", "blobs", "plane",
              "multi_gaussian", "sin", "seed_example")
 MULTI_CLASS = ("spirals", "blobs")
 CSV_ITEM = "CSV file…"
+SESSION_ITEM = "the session's own samples"
 BOUNDARY_PART = 4  # index of _redraw_boundary among the redraw timer's parts
 MAX_LAYER_CURVES = 8
 LAYER_PLOTS = (("ratio", "Update-to-data ratio std(ΔW)/std(W)"),
@@ -297,11 +298,21 @@ class TrainingPanel(QWidget):
             widget.blockSignals(False)
         self._sync_precision()
         data = session.data
+        own = self.dataset_box.findText(SESSION_ITEM)
         if isinstance(data, GeneratedData):
+            if own >= 0:
+                self.dataset_box.removeItem(own)
             self.dataset_box.setCurrentText(data.dataset)
             self.samples_spin.setValue(data.samples)
             self.noise_spin.setValue(data.noise)
             self.classes_spin.setValue(data.classes)
+        elif isinstance(data, CsvData):
+            self.dataset_box.setCurrentText(CSV_ITEM)
+        else:  # samples written in the session file: say so, not the last generated set
+            if own < 0:
+                self.dataset_box.insertItem(0, SESSION_ITEM)
+            self.dataset_box.setCurrentText(SESSION_ITEM)
+            self.samples_spin.setValue(self.state.dataset.size)
         self.classes_spin.setEnabled(self.dataset_box.currentText() in MULTI_CLASS)
 
     def _sync_precision(self) -> None:
@@ -329,6 +340,8 @@ class TrainingPanel(QWidget):
         self._swamped_shown = precision_on
 
     def _on_dataset_chosen(self) -> None:
+        if self.dataset_box.currentText() == SESSION_ITEM:
+            return  # already the data
         if self.dataset_box.currentText() == CSV_ITEM:
             self._load_csv()
         else:
