@@ -4,16 +4,30 @@ end after their current step (:func:`engine.sweeps.run.run_cells`)."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 from engine.sweeps.cells import Cell
-from engine.sweeps.run import run_cells
+from engine.sweeps.run import SweepRun, run_cells
 from engine.sweeps.summary import summary_rows, write_summary
 from engine.sweeps.worker import read_outcome
+
+MAIN = Path(__file__).resolve().parents[1] / "main.py"
+
+
+def _finished_cells(cells: list[Cell], out: Path) -> dict[str, dict[str, Any]]:
+    """Every cell finished so far (read from its folder: the runners write it whole)."""
+    found = {}
+    for cell in cells:
+        if cell.session is not None:
+            outcome = read_outcome(out / "runs" / cell.id)
+            if outcome is not None:
+                found[cell.id] = outcome
+    return found
 
 
 class StopFlag:
@@ -58,16 +72,7 @@ class SweepJob(QObject):
             self._thread.join()
 
     def outcomes(self) -> dict[str, dict[str, Any]]:
-        """Every cell finished so far (read from its folder: the runner writes it whole)."""
-        runs = self.out / "runs"
-        found = {}
-        for cell in self.cells:
-            if cell.session is None:
-                continue
-            outcome = read_outcome(runs / cell.id)
-            if outcome is not None:
-                found[cell.id] = outcome
-        return found
+        return _finished_cells(self.cells, self.out)
 
     def _run(self) -> None:
         try:
@@ -81,3 +86,66 @@ class SweepJob(QObject):
             return
         self.finished.emit(result)
 
+
+
+class ProcessSweepJob(QObject):
+    """The same sweep run by ``main.py sweep --ray ADDRESS`` in a process of its own
+    (Ray's start-up and signal handling belong in a main thread). Progress is read from
+    the cells' folders as they appear; Stop sends SIGTERM, which the command handles like
+    Ctrl-C: running cells are cancelled, finished ones kept, the summary written.
+
+    Signals as :class:`SweepJob`'s; ``finished`` carries the process's exit status.
+    """
+
+    progressed = Signal(int, int)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, cells: list[Cell], out: Path, sweep_file: Path, ray: str,
+                 workers: int) -> None:
+        super().__init__()
+        self.cells, self.out = cells, out
+        self.process = QProcess(self)
+        self.process.setProgram(sys.executable)
+        self.process.setArguments([str(MAIN), "sweep", str(sweep_file), "--out", str(out),
+                                   "--ray", ray, "--workers", str(workers), "--quiet"])
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        self.process.finished.connect(self._on_finished)
+        self.process.errorOccurred.connect(lambda _: self.failed.emit(
+            self.process.errorString()))
+        self._poll = QTimer(self)
+        self._poll.setInterval(500)
+        self._poll.timeout.connect(self._on_poll)
+        self._done = -1
+
+    def start(self) -> None:
+        self.process.start()
+        self._poll.start()
+
+    def is_running(self) -> bool:
+        return self.process.state() != QProcess.ProcessState.NotRunning
+
+    def stop(self) -> None:
+        if self.is_running():
+            self.process.terminate()  # SIGTERM: the sweep stops cleanly
+            self.process.waitForFinished(-1)
+
+    def outcomes(self) -> dict[str, dict[str, Any]]:
+        return _finished_cells(self.cells, self.out)
+
+    def _on_poll(self) -> None:
+        done = len(self.outcomes())
+        if done != self._done:
+            self._done = done
+            total = sum(cell.session is not None for cell in self.cells)
+            self.progressed.emit(done, total)
+
+    def _on_finished(self, status: int, _exit: QProcess.ExitStatus) -> None:
+        self._poll.stop()
+        self._on_poll()
+        output = bytes(self.process.readAll().data()).decode(errors="replace").strip()
+        if status == 2:  # the command refused (e.g. --ray unreachable): its one line
+            self.failed.emit(output.splitlines()[-1] if output else "the sweep was refused")
+            return
+        self.finished.emit(SweepRun(outcomes=self.outcomes(), interrupted=status in (130,
+                                                                                      143)))

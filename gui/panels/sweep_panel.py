@@ -1,6 +1,7 @@
 """Sweeps: the current session over one or two axes and several seeds, in local worker
-processes; the heat map (two axes) or line (one axis) fills in as cells finish, and
-clicking a cell opens its run as the session.
+processes or as Ray tasks (``main.py sweep --ray`` in a process of its own); the heat
+map (two axes) or line (one axis) fills in as cells finish, and clicking a cell opens its
+run as the session.
 
 The sweep is an ordinary ``chainlab-sweep/1`` file written into the output folder
 (``sweep_file.json``), so ``./run-app sweep`` reruns or resumes it headless. Emits
@@ -32,15 +33,16 @@ from PySide6.QtWidgets import (
 )
 
 from engine.core.plots import HeatMapPlot, LinePlot
-from engine.data.session import session_json
+from engine.data.session import CsvData, session_json
 from engine.sweeps.axes import SweepError
 from engine.sweeps.cells import Cell, expand
 from engine.sweeps.run import SweepRun, default_workers
 from engine.sweeps.spec import parse_sweep
 from engine.sweeps.summary import heat_map, metric_plot, summary_rows
 from gui.plot_specs import plot_widget_for
+from gui.settings import open_settings
 from gui.state import AppState
-from gui.sweep_job import SweepJob
+from gui.sweep_job import ProcessSweepJob, SweepJob
 
 NONE = "(none)"
 SUGGESTED = {"activation": "sigmoid, tanh, relu", "norm": "none, layer, batch",
@@ -75,7 +77,7 @@ class SweepPanel(QWidget):
     def __init__(self, state: AppState) -> None:
         super().__init__()
         self.state = state
-        self.job: SweepJob | None = None
+        self.job: SweepJob | ProcessSweepJob | None = None
         self.cells: list[Cell] = []
         self.axes: list[str] = []
         self.out: Path | None = None
@@ -138,6 +140,11 @@ class SweepPanel(QWidget):
         self.workers_spin = QSpinBox()
         self.workers_spin.setRange(1, 256)
         self.workers_spin.setValue(default_workers())
+        self.ray_edit = QLineEdit(str(open_settings().value("sweeps/ray", "") or ""))
+        self.ray_edit.setPlaceholderText("empty: local workers; auto; or HOST:PORT")
+        self.ray_edit.setToolTip("Run the cells as Ray tasks: 'auto' starts or joins Ray on "
+                                 "this machine, HOST:PORT joins a cluster (kept in the "
+                                 "settings)")
         self.out_edit = QLineEdit()
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -147,7 +154,8 @@ class SweepPanel(QWidget):
         form.addRow("each cell", self.task_box)
         form.addRow("seeds", self.seeds_spin)
         form.addRow("metric", self.metric_box)
-        form.addRow("local workers", self.workers_spin)
+        form.addRow("workers", self.workers_spin)
+        form.addRow("Ray", self.ray_edit)
         form.addRow("output folder", out_row)
         return form
 
@@ -168,7 +176,12 @@ class SweepPanel(QWidget):
                 "evolve": self.state.evolution.task.model_dump(mode="json",
                                                                exclude_none=True)}[
             self.task_box.currentText()]
-        base = json.loads(session_json(session.model_copy(update={"panels": None})))
+        data = session.data
+        if isinstance(data, CsvData) and not Path(data.path).is_absolute():
+            # the sweep file lives in the output folder: its paths must not depend on it
+            data = data.model_copy(update={"path": str(self.state.base_dir / data.path)})
+        base = json.loads(session_json(session.model_copy(update={"panels": None,
+                                                                  "data": data})))
         base["task"] = task
         axes: dict[str, list[Any]] = {}
         for box, edit in zip(self.axis_boxes, self.value_edits, strict=True):
@@ -198,8 +211,14 @@ class SweepPanel(QWidget):
             return
         self.out_edit.setText(str(out))
         self.cells, self.axes, self.out = cells, list(sweep.spec.axes), out
-        self.job = SweepJob(cells, out, sweep.base_dir, self.axes, sweep.raw,
-                            self.workers_spin.value())
+        ray = self.ray_edit.text().strip()
+        settings = open_settings()
+        settings.setValue("sweeps/ray", ray)
+        settings.sync()
+        self.job = ProcessSweepJob(cells, out, out / "sweep_file.json", ray,
+                                   self.workers_spin.value()) if ray else \
+            SweepJob(cells, out, sweep.base_dir, self.axes, sweep.raw,
+                     self.workers_spin.value())
         self.job.progressed.connect(self._on_progressed)
         self.job.finished.connect(self._on_finished)
         self.job.failed.connect(self._on_failed)

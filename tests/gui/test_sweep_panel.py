@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from engine.core.plots import HeatMapPlot
@@ -87,3 +88,24 @@ def test_stop_ends_the_sweep_and_keeps_the_folder(qtbot, window, tmp_path: Path)
     assert "(stopped)" in panel.status.text()
     assert panel.run_button.isEnabled()
     assert (tmp_path / "sweep" / "sweep.csv").exists()
+
+
+def test_a_sweep_on_ray_runs_the_command_and_fills_the_same_heat_map(
+        qtbot, window, tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    panel = prepare(qtbot, window, tmp_path)
+    panel.ray_edit.setText("auto")
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.run_button.isEnabled(), timeout=300_000)
+    assert "4 of 4 cells ok" in panel.status.text(), panel.status.text()
+    assert isinstance(panel.shown, HeatMapPlot)
+    assert window.settings.value("sweeps/ray") == "auto" or \
+        panel.ray_edit.text() == "auto"
+
+
+def test_an_unreachable_ray_cluster_is_one_line(qtbot, window, tmp_path: Path) -> None:
+    panel = prepare(qtbot, window, tmp_path)
+    panel.ray_edit.setText("127.0.0.1:9")  # the discard port: nothing listens there
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.run_button.isEnabled(), timeout=120_000)
+    assert "--ray" in panel.status.text()
