@@ -63,6 +63,17 @@ def export_png(target: pg.PlotWidget | pg.PlotItem, path: str | Path, width: int
     _write_atomic(Path(path), write)
 
 
+def export_layout_png(layout: pg.GraphicsLayoutWidget, path: str | Path,
+                      width: int = 1200) -> None:
+    """A page of several plots (small multiples) as one PNG."""
+    def write(temporary: Path) -> None:
+        exporter = ImageExporter(layout.ci)
+        exporter.parameters()["width"] = width
+        exporter.export(str(temporary))
+
+    _write_atomic(Path(path), write)
+
+
 def export_svg(target: pg.PlotWidget | pg.PlotItem, path: str | Path) -> None:
     item = plot_item_of(target)
     lines = item.titleLabel.item.toPlainText().replace("\u2028", "\n").splitlines()

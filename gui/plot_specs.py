@@ -9,10 +9,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QApplication
 
-from engine.core.plots import BoundaryPlot, HeatMapPlot, LinePlot, Series
+from engine.core.plots import BoundaryPlot, HeatMapPlot, LinePlot, Series, SmallMultiples
 from gui.boundary_view import BoundaryView
-from gui.export import export_png
-from gui.plot_widgets import titled_plot
+from gui.export import export_layout_png, export_png
+from gui.plot_widgets import LogAxis, titled_plot
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
@@ -109,8 +109,42 @@ def _key_label(series: Series, log_y: bool) -> str:
     return series.label if drawable.any() else f"{series.label} (no finite values)"
 
 
-def render_plot_png(plot: LinePlot | BoundaryPlot | HeatMapPlot, path: Path) -> None:
+def render_small_multiples(plot: SmallMultiples, path: Path) -> None:
+    """Each panel a small plot, ``plot.columns`` a row, under one title; saved as PNG."""
+    layout = pg.GraphicsLayoutWidget()
+    layout.setBackground("w")
+    labels = [series.label for series in plot.panels[0].series] if plot.panels else []
+    keys = "&nbsp;&nbsp;".join(f'<span style="color:{colour}">■</span>&nbsp;{label}'
+                               for label, colour in zip(labels, _colours(len(labels)),
+                                                        strict=True))
+    layout.addLabel(f"{plot.title}<br><span style='font-size:9pt'>{keys}</span>", row=0,
+                    col=0, colspan=plot.columns, color="k", size="11pt")
+    for number, panel in enumerate(plot.panels):
+        item = layout.addPlot(row=1 + number // plot.columns, col=number % plot.columns,
+                              axisItems={"left": LogAxis("left")} if panel.log_y else None)
+        item.setTitle(panel.title, color="k", size="8pt")
+        item.setLogMode(y=panel.log_y)
+        for series, colour in zip(panel.series, _colours(len(panel.series)), strict=True):
+            y = np.asarray(series.y, dtype=float)
+            if panel.log_y:
+                y = np.where(y > 0, y, np.nan)
+            item.plot(series.x, y, pen=pg.mkPen(colour, width=1.5), connect="finite")
+    rows = 1 + (len(plot.panels) - 1) // plot.columns
+    layout.resize(300 * plot.columns, 40 + 220 * rows)
+    layout.show()
+    QApplication.processEvents()
+    try:
+        export_layout_png(layout, path, width=300 * plot.columns)
+    finally:
+        layout.deleteLater()
+
+
+def render_plot_png(plot: LinePlot | BoundaryPlot | HeatMapPlot | SmallMultiples,
+                    path: Path) -> None:
     """Headless: draw an engine plot description and save it as PNG."""
+    if isinstance(plot, SmallMultiples):
+        render_small_multiples(plot, path)
+        return
     widget = plot_widget_for(plot)
     widget.resize(900, 560)
     widget.show()  # laid out as on screen: the title's rich text gets its height

@@ -1,13 +1,15 @@
-"""The sweep's heat map: the mean over seeds per cell, the seeds' range in its label, a
-gap where no cell finished; drawn with the axis values as ticks."""
+"""The sweep's heat map (the mean over seeds per cell, the seeds' range in its label, a
+gap where no cell finished) and its loss curves (a panel per combination, a line per
+seed)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 
-from engine.sweeps.summary import heat_map
+from engine.sweeps.summary import heat_map, loss_curves
 
 
 def row(activation: str, depth: int, seed: int, ratio: float | None,
@@ -35,3 +37,41 @@ def test_each_cell_is_the_mean_over_seeds_with_their_range() -> None:
 def test_one_varying_axis_has_no_heat_map() -> None:
     rows = [row("tanh", 2, 0, 0.2), row("tanh", 5, 0, 0.1)]
     assert heat_map("grad_ratio", ["activation", "depth", "seed"], rows) is None
+
+
+def write_cell(runs, cell_id: str, history: dict) -> None:
+    (runs / cell_id).mkdir(parents=True)
+    (runs / cell_id / "result.json").write_text(json.dumps({"history": history}))
+
+
+def test_loss_curves_are_one_panel_per_combination_and_a_line_per_seed(tmp_path) -> None:
+    runs = tmp_path / "runs"
+    rows = []
+    for n, (activation, seed) in enumerate([("tanh", 0), ("tanh", 1), ("relu", 0)]):
+        write_cell(runs, f"c{n}", {"step": [1, 2, 3], "loss": [1.0, 0.5 + seed, 0.25]})
+        rows.append({"id": f"c{n}", "activation": activation, "seed": seed, "status": "ok"})
+    rows.append({"id": "bad", "activation": "relu", "seed": 1, "status": "failed"})
+    plot = loss_curves(runs, ["activation", "seed"], rows)
+    assert plot is not None
+    assert [panel.title for panel in plot.panels] == ["activation=tanh", "activation=relu"]
+    tanh = plot.panels[0]
+    assert [s.label for s in tanh.series] == ["seed 0", "seed 1"]
+    assert tanh.series[1].y.tolist() == [1.0, 1.5, 0.25]
+    assert tanh.log_y
+
+
+def test_evolve_cells_plot_the_best_loss_per_generation(tmp_path) -> None:
+    runs = tmp_path / "runs"
+    write_cell(runs, "g", {"generation": [0, 1], "best": [0.7, 0.6]})
+    plot = loss_curves(runs, ["task.population"], [{"id": "g", "task.population": 50,
+                                                    "status": "ok"}])
+    assert plot is not None
+    assert plot.panels[0].x_label == "generation"
+    assert plot.panels[0].series[0].y.tolist() == [0.7, 0.6]
+
+
+def test_step_cells_have_no_loss_curves(tmp_path) -> None:
+    runs = tmp_path / "runs"
+    write_cell(runs, "s", {})
+    assert loss_curves(runs, ["activation"], [{"id": "s", "activation": "tanh",
+                                               "status": "ok"}]) is None

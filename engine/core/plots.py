@@ -73,6 +73,17 @@ class HeatMapPlot:
     log: bool = False  # colour by log10 of the value
 
 
+@dataclass(frozen=True)
+class SmallMultiples:
+    """Many small line plots on one page, ``columns`` a row (a sweep's loss curves: one
+    panel per combination of axis values, one line per seed)."""
+
+    name: str
+    title: str
+    panels: tuple[LinePlot, ...]
+    columns: int
+
+
 def grid_extent(points: np.ndarray, margin: float = 0.1) -> tuple[float, float, float, float]:
     low, high = points.min(0), points.max(0)
     pad = (high - low) * margin + 1e-9

@@ -25,6 +25,7 @@ from engine.core.plots import (
     HeatMapPlot,
     LinePlot,
     Series,
+    SmallMultiples,
     decision_values,
     grid_extent,
 )
@@ -37,7 +38,7 @@ Rows = list[list[Any]] | tuple[np.ndarray, ...]
 ROWS_SHOWN = 1000  # samples whose per-layer values result.json lists (--all-rows: all)
 PLOT_POINTS = 20_000  # points drawn of a long series (peak-decimated)
 
-Plot = LinePlot | BoundaryPlot | HeatMapPlot
+Plot = LinePlot | BoundaryPlot | HeatMapPlot | SmallMultiples
 PlotRenderer = Callable[[Plot, Path], None]
 
 

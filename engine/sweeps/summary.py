@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.core.plots import HeatMapPlot, LinePlot, Series
+from engine.core.plots import HeatMapPlot, LinePlot, Series, SmallMultiples
 from engine.data.session import write_atomic
 from engine.headless.results import PlotRenderer
 from engine.sweeps.cells import Cell
@@ -120,15 +120,57 @@ def metric_plot(metric: str, axes: list[str], rows: list[dict[str, Any]]) -> Lin
                     integer_x=not numeric or all(isinstance(r[first], int) for r in rows))
 
 
+MAX_PANELS = 48  # small multiples on one page; beyond, the first ones
+
+
+def loss_curves(runs: Path, axes: list[str], rows: list[dict[str, Any]]
+                ) -> SmallMultiples | None:
+    """Small multiples of the training loss (or the GA's best loss) over the steps: one
+    panel per combination of the non-seed axes, one line per seed. None when no finished
+    cell trained or evolved."""
+    others = [a for a in axes if a != SEED_AXIS]
+    panels: dict[str, list[Series]] = {}
+    x_label = "step"
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        try:
+            history = json.loads((runs / row["id"] / "result.json").read_text())["history"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if "loss" in history:
+            x, y = history["step"], history["loss"]
+        elif "best" in history:
+            x, y, x_label = history["generation"], history["best"], "generation"
+        else:
+            continue
+        title = ", ".join(f"{a}={_cell_text(row[a])}" for a in others) or "the sweep"
+        seed = f"seed {_cell_text(row[SEED_AXIS])}" if SEED_AXIS in row else "loss"
+        panels.setdefault(title, []).append(Series(seed, np.asarray(x, dtype=float),
+                                                   np.asarray(y, dtype=float)))
+    if not panels:
+        return None
+    plots = tuple(LinePlot(f"loss_{n}", title, x_label, "loss", tuple(series), log_y=True)
+                  for n, (title, series) in enumerate(list(panels.items())[:MAX_PANELS]))
+    columns = min(4, len(plots))
+    shown = "" if len(panels) <= MAX_PANELS else f" (the first {MAX_PANELS})"
+    return SmallMultiples("sweep_loss_curves", f"Loss curves, one line per seed{shown}",
+                          plots, columns)
+
+
 def write_plots(folder: Path, axes: list[str], rows: list[dict[str, Any]],
                 render: PlotRenderer) -> list[Path]:
-    """One PNG per metric of :data:`PLOTTED` that :func:`metric_plot` can draw."""
+    """One PNG per metric of :data:`PLOTTED` that :func:`metric_plot` or :func:`heat_map`
+    can draw, and the loss curves' small multiples."""
     written = []
-    for metric in PLOTTED:
-        for plot in (metric_plot(metric, axes, rows), heat_map(metric, axes, rows)):
-            if plot is not None:
-                written.append(folder / f"{plot.name}.png")
-                render(plot, written[-1])
+    plots: list[Any] = [plot for metric in PLOTTED
+                        for plot in (metric_plot(metric, axes, rows),
+                                     heat_map(metric, axes, rows))]
+    plots.append(loss_curves(folder / "runs", axes, rows))
+    for plot in plots:
+        if plot is not None:
+            written.append(folder / f"{plot.name}.png")
+            render(plot, written[-1])
     return written
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 
-from engine.core.plots import HeatMapPlot
+from engine.core.plots import HeatMapPlot, LinePlot, Series, SmallMultiples
 from gui.plot_specs import heat_map_widget, render_plot_png
 
 PLOT = HeatMapPlot("h", "ratio (mean over seeds)", "activation", "depth", ("tanh", "relu"),
@@ -30,3 +30,10 @@ def test_cells_ticks_and_labels(qtbot) -> None:
 def test_rendered_to_png(qtbot, tmp_path: Path) -> None:
     render_plot_png(PLOT, tmp_path / "h.png")
     assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_small_multiples_rendered_to_png(qtbot, tmp_path: Path) -> None:
+    panel = LinePlot("a", "activation=tanh", "step", "loss",
+                     (Series("seed 0", np.arange(3.0), np.array([1.0, 0.5, 0.2])),), log_y=True)
+    render_plot_png(SmallMultiples("m", "Loss curves", (panel, panel), 2), tmp_path / "m.png")
+    assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
