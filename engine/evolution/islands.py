@@ -11,11 +11,11 @@ individuals, the best migrant the very worst slot, the second the second worst a
 on, keeping their losses (the fitness is deterministic: no re-evaluation), and
 generation g + 1 is bred from that population.
 
-Islands run in this process one after another (``workers=0``) or in worker processes,
-each holding some of them and stepping them with one torch thread; both call
-:func:`advance` on the same :class:`Island` objects, so both give the same history.
-An :class:`Island` is plain picklable state with its step, so a Ray actor per island
-could hold one and call :func:`advance` on it.
+Islands run in this process one after another (``workers=0``), in worker processes,
+each holding some of them and stepping them with one torch thread, or in one Ray actor
+each (``ray=True``, one torch thread). All call :func:`advance` on the same
+:class:`Island` objects, built from the same pickled plan, and the driver passes the
+emigrants round the same ring, so all give the same history.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -119,9 +120,10 @@ class Island:
         if count == 0:
             return
         worst = population.order()[-count:].flip(0)  # worst first
-        population.codes[worst] = torch.from_numpy(migrants.codes).to(population.device)
-        population.losses[worst] = torch.from_numpy(migrants.losses).to(
-            population.device, population.losses.dtype)
+        # copies: arrays out of Ray's object store are read-only views of shared memory
+        population.codes[worst] = torch.tensor(migrants.codes, device=population.device)
+        population.losses[worst] = torch.tensor(
+            migrants.losses, device=population.device, dtype=population.losses.dtype)
         population._order = None  # the losses changed: order() must sort again
 
 
@@ -183,49 +185,115 @@ class _Workers:
 
     def stats(self) -> tuple[GenerationStats, ...]:
         parts = [pool.submit(_held_stats) for pool in self.pools]
-        return self._merge([[part.result()] for part in parts])[0]
+        return _merge(self.groups, [[part.result()] for part in parts])[0]
 
     def advance(self, arrivals: dict[int, Migrants], steps: int, emigrate: int) -> Round:
-        futures = [pool.submit(_advance_held, {k: v for k, v in arrivals.items() if k in group},
-                               steps, emigrate)
+        futures = [pool.submit(_advance_held, _addressed(arrivals, group), steps, emigrate)
                    for pool, group in zip(self.pools, self.groups, strict=True)]
-        rounds = [future.result() for future in futures]
-        departures = {k: v for _, part in rounds for k, v in part.items()}
-        return self._merge([stats for stats, _ in rounds]), departures
-
-    def _merge(self, parts: list[list[tuple[GenerationStats, ...]]],
-               ) -> list[tuple[GenerationStats, ...]]:
-        """Per generation, the islands' stats back in island order."""
-        merged = []
-        for number in range(len(parts[0])):
-            by_index = {index: stats for group, part in zip(self.groups, parts, strict=True)
-                        for index, stats in zip(group, part[number], strict=True)}
-            merged.append(tuple(by_index[index] for index in sorted(by_index)))
-        return merged
+        return _gather(self.groups, [future.result() for future in futures])
 
     def close(self) -> None:
         for pool in self.pools:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _IslandActor:
+    """One island in a Ray actor (wrapped by ``ray.remote`` in :class:`_Actors`)."""
+
+    def __init__(self, plan: bytes, index: int, started: float) -> None:
+        torch.set_num_threads(1)  # the actors are the parallelism
+        self.island = Island(pickle.loads(plan), index, started)
+
+    def stats(self) -> tuple[GenerationStats, ...]:
+        return (self.island.stats(),)
+
+    def advance(self, arrivals: dict[int, Migrants], steps: int, emigrate: int) -> Round:
+        return advance([self.island], arrivals, steps, emigrate)
+
+
+class _Actors:
+    """One Ray actor per island; Ray must be initialised.
+
+    The actors ask Ray for no CPU while they live (Ray's default for actors), so that any
+    number of islands starts on any cluster; the plan travels as the same pickle bytes
+    as to the worker processes, put in the object store once.
+    """
+
+    def __init__(self, plan: IslandPlan, count: int, started: float) -> None:
+        import ray
+
+        actor: Any = ray.remote(_IslandActor)  # ray's stubs do not type actor methods
+        data = ray.put(pickle.dumps(plan))
+        self.groups = [[index] for index in range(count)]
+        self.actors: list[Any] = [actor.remote(data, index, started) for index in range(count)]
+
+    def stats(self) -> tuple[GenerationStats, ...]:
+        import ray
+
+        parts = ray.get([actor.stats.remote() for actor in self.actors])
+        return _merge(self.groups, [[part] for part in parts])[0]
+
+    def advance(self, arrivals: dict[int, Migrants], steps: int, emigrate: int) -> Round:
+        import ray
+
+        refs = [actor.advance.remote(_addressed(arrivals, group), steps, emigrate)
+                for actor, group in zip(self.actors, self.groups, strict=True)]
+        return _gather(self.groups, ray.get(refs))
+
+    def close(self) -> None:
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor)
+
+
+def _addressed(arrivals: dict[int, Migrants], group: list[int]) -> dict[int, Migrants]:
+    return {k: v for k, v in arrivals.items() if k in group}
+
+
+def _gather(groups: list[list[int]], rounds: list[Round]) -> Round:
+    """The groups' rounds as one: stats in island order, all departures."""
+    departures = {k: v for _, part in rounds for k, v in part.items()}
+    return _merge(groups, [stats for stats, _ in rounds]), departures
+
+
+def _merge(groups: list[list[int]], parts: list[list[tuple[GenerationStats, ...]]],
+           ) -> list[tuple[GenerationStats, ...]]:
+    """Per generation, the groups' islands' stats back in island order."""
+    merged = []
+    for number in range(len(parts[0])):
+        by_index = {index: stats for group, part in zip(groups, parts, strict=True)
+                    for index, stats in zip(group, part[number], strict=True)}
+        merged.append(tuple(by_index[index] for index in sorted(by_index)))
+    return merged
+
+
 def evolve_islands(plan: IslandPlan, islands: int, every: int, count: int,
-                   generations: int | None = None,
-                   workers: int = 0) -> Iterator[IslandGeneration]:
+                   generations: int | None = None, workers: int = 0,
+                   ray: bool = False) -> Iterator[IslandGeneration]:
     """Yield generation 0, then one record per generation of all ``islands``.
 
     ``generations`` overrides ``task.generations`` (0: until the caller stops).
     ``workers`` 0 runs the islands in this process; n ≥ 1 in min(n, islands) worker
-    processes, which send back ``every`` generations at a time. Both give the same
-    history for the same plan. Migration is as in the module docstring (``count`` 0 or
-    one island: none).
+    processes, which send back ``every`` generations at a time. ``ray`` runs each island
+    in a Ray actor of its own instead, also ``every`` generations at a time; Ray must be
+    initialised by the caller (``ray.init``, or
+    :func:`engine.sweeps.ray_runner.ray_connection`), and ``workers`` must be 0. All give
+    the same history for the same plan. Migration is as in the module docstring
+    (``count`` 0 or one island: none).
     """
+    if ray and workers > 0:
+        raise ValueError("evolve_islands: ray=True runs an actor per island; workers must "
+                         f"be 0, got {workers}")
     limit = plan.task.generations if generations is None else generations
     emigrate = count if islands > 1 else 0
     started = time.perf_counter()
-    pool = None
-    if workers > 0:
+    pool: _Workers | _Actors | None = None
+    local: list[Island] = []
+    if ray:
+        pool = _Actors(plan, islands, started)
+    elif workers > 0:
         pool = _Workers(plan, islands, min(workers, islands), started)
-        local: list[Island] = []
     else:
         local = [Island(plan, index, started) for index in range(islands)]
     try:
@@ -234,7 +302,7 @@ def evolve_islands(plan: IslandPlan, islands: int, every: int, count: int,
         generation = 0
         arrivals: dict[int, Migrants] = {}
         while limit <= 0 or generation < limit:
-            # in this process one generation at a time; workers up to the next migration
+            # here one generation at a time; workers and actors up to the next migration
             steps = 1 if pool is None else every - generation % every
             if limit > 0:
                 steps = min(steps, limit - generation)
