@@ -106,6 +106,35 @@ class PopulationEvaluator:
         h = self._run(plan.steps, h, values, genomes, [0])
         return self._loss(h.expand(len(genomes), *h.shape[1:]))
 
+    def losses_from_weights(self, weights: torch.Tensor) -> torch.Tensor:
+        """Loss of each float weight set (N,), for the float strategies
+        (:mod:`engine.evolution.strategies`): no codes, no α, no table.
+
+        Shape: ``weights`` is (N, genome size), every linear layer's weights (row-major)
+        and bias in genome order; it is read in the chain's dtype and never written.
+        """
+        steps = self._weight_steps()
+        values = weights.to(self.device, self.dtype)
+        result = torch.empty(len(values), dtype=self.dtype, device=self.device)
+        with torch.inference_mode():
+            for start in range(0, len(values), self.chunk):
+                chunk = values[start:start + self.chunk]
+                h = self._run(steps, self.shared.unsqueeze(0), chunk, chunk, [0])
+                result[start:start + len(chunk)] = self._loss(
+                    h.expand(len(chunk), *h.shape[1:]))
+        return result
+
+    def _weight_steps(self) -> list[Step]:
+        """The plan for float weights, made on first use: every linear layer a product
+        at α = 1 reading genome positions (decode_from is 0 without the table)."""
+        steps: list[Step] | None = self.__dict__.get("_float_steps")
+        if steps is None:
+            ones = [1.0] * len(self.layout.layers)
+            steps = plan_evaluation(self.chain, ones, self.shared,
+                                    look_up_first_layer=False).steps
+            self._float_steps = steps
+        return steps
+
     def _run(self, steps: Iterable[Step], h: torch.Tensor, values: torch.Tensor,
              genomes: torch.Tensor, counter: list[int]) -> torch.Tensor:
         """Apply ``steps`` to h (N, features, samples). ``counter`` numbers the steps that
