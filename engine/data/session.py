@@ -230,6 +230,29 @@ def check_precision(precision: PrecisionSpec | None, dtype: str) -> None:
 
 
 def _check_evolve(task: EvolveTask, network: NetworkSpec) -> None:
+    if task.algorithm == "ga":
+        _check_ga(task)
+    else:
+        _check_strategy(task)
+    linear_count = sum(isinstance(s, LinearSpec) for _, s in walk_specs(network.layers))
+    if isinstance(task.scales, list) and len(task.scales) != linear_count:
+        raise SessionError("task.scales", f"expected one scale per linear layer "
+                           f"({linear_count}), got {len(task.scales)}")
+
+
+def _check_strategy(task: EvolveTask) -> None:
+    """The float strategies ignore the GA's settings (elite, selection, …)."""
+    if task.islands > 1:
+        raise SessionError("task.islands", f"islands are for the GA only; "
+                           f"{task.algorithm} runs one population (set islands to 1), "
+                           f"got {task.islands}")
+    if task.algorithm == "openes" and task.population % 2:
+        raise SessionError("task.population", "OpenES evaluates perturbations in "
+                           "antithetic pairs (+e, -e), so the population must be even, "
+                           f"got {task.population}")
+
+
+def _check_ga(task: EvolveTask) -> None:
     if task.population < task.elite + 1:
         raise SessionError("task.population", f"must be at least elite + 1 = {task.elite + 1}, "
                            f"got {task.population}")
@@ -241,7 +264,3 @@ def _check_evolve(task: EvolveTask, network: NetworkSpec) -> None:
         raise SessionError("task.migration.count", f"must be below population - elite = "
                            f"{room} (migrants replace the worst, never the elites), got "
                            f"{task.migration.count}")
-    linear_count = sum(isinstance(s, LinearSpec) for _, s in walk_specs(network.layers))
-    if isinstance(task.scales, list) and len(task.scales) != linear_count:
-        raise SessionError("task.scales", f"expected one scale per linear layer "
-                           f"({linear_count}), got {len(task.scales)}")

@@ -1,7 +1,8 @@
 """What a session does with its chain and data: the ``task`` object of a session file.
 
 ``step`` is one forward and backward pass, ``train`` minibatch SGD
-(:mod:`engine.core.training`), ``evolve`` a genetic algorithm (:mod:`engine.evolution.ga`).
+(:mod:`engine.core.training`), ``evolve`` a genetic algorithm (:mod:`engine.evolution.ga`)
+or an evolution strategy over float weights (:mod:`engine.evolution.strategies`).
 """
 
 from __future__ import annotations
@@ -54,10 +55,41 @@ class MigrationSpec(Frozen):
                        "islands > 1")
 
 
+class OpenESSpec(Frozen):
+    """OpenES settings (Salimans et al. 2017); see :mod:`engine.evolution.openes`."""
+
+    sigma: float = Field(0.1, gt=0, le=100, description="standard deviation of the "
+                         "Gaussian perturbations")
+    lr: float = Field(0.05, gt=0, le=100, description="learning rate of the update")
+    optimizer: Literal["adam", "sgd"] = Field("adam", description="adam (beta1 0.9, "
+                                              "beta2 0.999, eps 1e-8) or plain SGD")
+
+
+class PSOSpec(Frozen):
+    """Particle swarm settings; see :mod:`engine.evolution.pso`."""
+
+    inertia: float = Field(0.7, ge=0, le=10, description="w: the share of the velocity "
+                           "kept")
+    cognitive: float = Field(1.5, ge=0, le=10, description="c1: pull towards each "
+                             "particle's own best")
+    social: float = Field(1.5, ge=0, le=10, description="c2: pull towards the swarm's best")
+    init_range: float = Field(1.0, gt=0, le=100, description="positions start uniform "
+                              "within ±init_range·alpha (around the network's parameters "
+                              "with seed_from_network)")
+    max_velocity: float = Field(0.5, gt=0, le=100, description="each velocity component "
+                                "is clamped to ±max_velocity·alpha; the initial one is "
+                                "uniform within it")
+
+
 class EvolveTask(Frozen):
-    """Population evolution over 4-bit log-quantised weights; see :mod:`engine.evolution.ga`."""
+    """Population evolution: the GA over 4-bit log-quantised weights
+    (:mod:`engine.evolution.ga`), or OpenES or PSO over float weights
+    (:mod:`engine.evolution.strategies`)."""
 
     kind: Literal["evolve"] = "evolve"
+    algorithm: Literal["ga", "openes", "pso"] = Field(
+        "ga", description="ga: 4-bit codes; openes, pso: float weights (the GA's own "
+        "settings are then ignored)")
     population: int = Field(100, ge=2, le=1_000_000)
     elite: int = Field(2, ge=0)
     selection: Literal["uniform", "tournament", "rank"] = "tournament"
@@ -75,3 +107,5 @@ class EvolveTask(Frozen):
                          "each of `population` individuals (1: one population)")
     migration: MigrationSpec = Field(MigrationSpec(), description="ring migration "
                                      "between islands (ignored with one island)")
+    openes: OpenESSpec = Field(OpenESSpec(), description="used when algorithm is openes")
+    pso: PSOSpec = Field(PSOSpec(), description="used when algorithm is pso")
