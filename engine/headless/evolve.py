@@ -17,6 +17,7 @@ from engine.evolution.ga import GenerationStats
 from engine.evolution.genome import genome_hex, load_genome
 from engine.evolution.islands import IslandGeneration, evolve_islands, island_plan
 from engine.evolution.setup import EvolutionSetup, prepare_evolution
+from engine.headless.evolve_strategies import run_strategy
 from engine.headless.history import EveryStep, ThinnedRows
 from engine.headless.results import (
     ROWS_SHOWN,
@@ -43,6 +44,8 @@ def run_evolution(experiment: Experiment, task: EvolveTask,
                   rows_shown: int | None = ROWS_SHOWN) -> RunOutput:
     """Run the GA; every generation's best loss is kept, the other statistics at the
     resolution of :mod:`engine.headless.history`."""
+    if task.algorithm != "ga":  # OpenES, PSO: float weights
+        return run_strategy(experiment, task, progress, stop, rows_shown)
     chain, session = experiment.chain, experiment.session
     setup = prepare_evolution(chain, experiment.inputs, experiment.targets, session.loss, task,
                               session.seed)
