@@ -1,15 +1,24 @@
 """The Sweeps dock as a person uses it: two axes of the current session, Run, the heat
-map filling in, a click on a cell opening that run; a bad axis; Stop."""
+map filling in, a click on a cell opening that run; a bad axis; Stop; each finished
+cell's result read once however often the progress ticks."""
 
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from engine.core.plots import HeatMapPlot
+from engine.data.session import session_json
+from engine.sweeps.run import SweepRun
+from engine.sweeps.worker import CellJob, read_outcome, run_cell
+from gui import sweep_job
+from gui.panels import sweep_panel
 from tests.gui.conftest import choose
 
 
@@ -109,3 +118,45 @@ def test_an_unreachable_ray_cluster_is_one_line(qtbot, window, tmp_path: Path) -
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.run_button.isEnabled(), timeout=120_000)
     assert "--ray" in panel.status.text()
+
+
+class HeldSweepJob(sweep_job.SweepJob):
+    """A sweep job that runs nothing itself: the test runs its cells one at a time."""
+
+    def start(self) -> None:
+        pass
+
+
+def test_each_finished_cell_is_read_once_however_many_ticks(qtbot, window, tmp_path: Path,
+                                                             monkeypatch) -> None:
+    reads: Counter[str] = Counter()
+
+    def counting_reader(folder: Path) -> dict[str, Any] | None:
+        outcome = read_outcome(folder)
+        if outcome is not None:  # a finished cell's result.json parsed
+            reads[folder.name] += 1
+        return outcome
+
+    monkeypatch.setattr(sweep_job, "read_outcome", counting_reader)
+    monkeypatch.setattr(sweep_panel, "SweepJob", HeldSweepJob)
+    panel = prepare(qtbot, window, tmp_path)
+    choose(qtbot, panel.task_box, "step")  # one pass per cell: quick
+    set_axis(qtbot, panel, 1, "depth", "2, 3")  # a step has no learning rate
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    job = panel.job
+    assert isinstance(job, HeldSweepJob), panel.status.text()
+    cells = job.cells
+    assert len(cells) == 4
+    for done, cell in enumerate(cells, 1):  # the cells finish one by one, as a runner's do
+        run_cell(CellJob(cell.id, session_json(cell.session), str(job.out / "runs"),
+                         str(job.base_dir)))
+        for _ in range(2):  # the runner's progress ticks, each redrawing the picture
+            with qtbot.waitSignal(panel._redraw_soon.timeout, timeout=5_000):
+                job.progressed.emit(done, len(cells))
+        choose(qtbot, panel.metric_box, "final loss")  # a person's redraws read too
+        choose(qtbot, panel.metric_box, "first/last gradient ratio")
+    job.finished.emit(SweepRun(outcomes=job.outcomes()))
+    assert "4 of 4 cells ok" in panel.status.text()
+    assert isinstance(panel.shown, HeatMapPlot)
+    assert np.isfinite(panel.shown.values).all()  # every cell read, and shown
+    assert reads == {cell.id: 1 for cell in cells}
