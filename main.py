@@ -78,6 +78,11 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--all-rows", action="store_true",
                         help="list every sample's per-layer values in result.json (default: "
                         "the first 1000)")
+    parser.add_argument("--ray", metavar="auto|ADDRESS",
+                        help="run an island evolution's islands (task.islands > 1) as Ray "
+                        "actors: 'auto' joins the cluster RAY_ADDRESS names or starts a local "
+                        "one, HOST:PORT joins a running cluster; the history is the same as "
+                        "without --ray")
     return parser
 
 
@@ -127,7 +132,7 @@ def run_headless(argv: list[str]) -> int:
 
     options = RunOptions(out=args.out, make_renderer=None if args.no_plots else _png_renderer,
                          quiet=args.quiet, max_memory=args.max_memory,
-                         all_rows=args.all_rows)
+                         all_rows=args.all_rows, ray=args.ray)
     return run_command(Path(args.session), options)
 
 

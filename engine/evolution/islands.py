@@ -278,7 +278,7 @@ def evolve_islands(plan: IslandPlan, islands: int, every: int, count: int,
     processes, which send back ``every`` generations at a time. ``ray`` runs each island
     in a Ray actor of its own instead, also ``every`` generations at a time; Ray must be
     initialised by the caller (``ray.init``, or
-    :func:`engine.sweeps.ray_runner.ray_connection`), and ``workers`` must be 0. All give
+    :func:`engine.headless.ray_cluster.ray_connection`), and ``workers`` must be 0. All give
     the same history for the same plan. Migration is as in the module docstring
     (``count`` 0 or one island: none).
     """

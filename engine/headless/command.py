@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from engine.data.session import SessionError, load_session
+from engine.data.session import Session, SessionError, load_session
 from engine.headless.budget import check_memory
 from engine.headless.interrupts import Interrupts
 from engine.headless.output_folder import OutputFolder
+from engine.headless.ray_cluster import RayUnavailable, ray_connection
 from engine.headless.results import ROWS_SHOWN, PlotRenderer, RunOutput, write_outputs
 from engine.headless.runner import run_session
 
@@ -30,6 +32,7 @@ class RunOptions:
     quiet: bool = False
     max_memory: int | None = None  # bytes; None: what the machine has available
     all_rows: bool = False
+    ray: str | None = None  # run an island evolution's islands on Ray (auto or an address)
 
 
 def run_command(session_path: Path, options: RunOptions, stderr: TextIO = sys.stderr) -> int:
@@ -47,8 +50,12 @@ def _run(session_path: Path, options: RunOptions, stderr: TextIO,
         rows = None if options.all_rows else ROWS_SHOWN
         check_memory(session, session_path.parent, options.max_memory, rows)
         progress = _progress(stderr) if not options.quiet and stderr.isatty() else None
-        output = run_session(session, session_path.parent, progress, interrupts.requested,
-                             rows)
+        with ExitStack() as on_ray:
+            if options.ray is not None:
+                check_runs_on_ray(session)
+                on_ray.enter_context(ray_connection(options.ray))
+            output = run_session(session, session_path.parent, progress,
+                                 interrupts.requested, rows, ray=options.ray is not None)
         with interrupts.deferred():  # the renderer imports Qt
             renderer = options.make_renderer() if options.make_renderer else None
         written = write_outputs(output, folder.staging, renderer)
@@ -58,6 +65,11 @@ def _run(session_path: Path, options: RunOptions, stderr: TextIO,
         if folder is not None:
             folder.discard()
         print(f"error: {session_path}: {error}", file=stderr)
+        return 2
+    except RayUnavailable as error:
+        if folder is not None:
+            folder.discard()
+        print(f"error: {session_path}: --ray: {error}", file=stderr)
         return 2
     except OSError as error:  # writing the staged files (a full disk, a removed folder)
         if folder is not None:
@@ -83,6 +95,16 @@ def _run(session_path: Path, options: RunOptions, stderr: TextIO,
     if not options.quiet:
         print(f"wrote {len(written)} files to {options.out}", file=stderr)
     return 0
+
+
+def check_runs_on_ray(session: Session) -> None:
+    """Refuse ``--ray`` for a session with nothing to run on Ray: only an island
+    evolution's islands run there (a sweep's cells go to Ray with ``main.py sweep``)."""
+    task = session.task
+    if task.kind != "evolve" or task.islands < 2:
+        what = f"a {task.kind} task" if task.kind != "evolve" else "one population"
+        raise RayUnavailable(f"runs an island evolution's islands on Ray actors "
+                             f"(task.islands > 1); this session is {what}")
 
 
 def _interrupted_line(interrupts: Interrupts, output: RunOutput, out: str,

@@ -41,16 +41,16 @@ PROCESS_POPULATION = 1000
 def run_evolution(experiment: Experiment, task: EvolveTask,
                   progress: Callable[[int, int], None] | None = None,
                   stop: Callable[[], bool] = lambda: False,
-                  rows_shown: int | None = ROWS_SHOWN) -> RunOutput:
+                  rows_shown: int | None = ROWS_SHOWN, ray: bool = False) -> RunOutput:
     """Run the GA; every generation's best loss is kept, the other statistics at the
-    resolution of :mod:`engine.headless.history`."""
+    resolution of :mod:`engine.headless.history`. ``ray``: islands run as Ray actors."""
     if task.algorithm != "ga":  # OpenES, PSO: float weights
         return run_strategy(experiment, task, progress, stop, rows_shown)
     chain, session = experiment.chain, experiment.session
     setup = prepare_evolution(chain, experiment.inputs, experiment.targets, session.loss, task,
                               session.seed)
     if task.islands > 1:
-        return _run_islands(experiment, task, setup, progress, stop, rows_shown)
+        return _run_islands(experiment, task, setup, progress, stop, rows_shown, ray)
     best, rows = EveryStep(), ThinnedRows(first=0)
     last: GenerationStats | None = None
     interrupted = False
@@ -125,16 +125,17 @@ def island_workers(task: EvolveTask, device: torch.device) -> int:
 
 def _run_islands(experiment: Experiment, task: EvolveTask, setup: EvolutionSetup,
                  progress: Callable[[int, int], None] | None, stop: Callable[[], bool],
-                 rows_shown: int | None) -> RunOutput:
+                 rows_shown: int | None, ray: bool) -> RunOutput:
     """``task.islands`` populations with ring migration: the global best of every
-    generation, each island's statistics at the thinned resolution, the best network."""
+    generation, each island's statistics at the thinned resolution, the best network.
+    ``ray``: each island in a Ray actor (Ray initialised by the caller)."""
     chain, session = experiment.chain, experiment.session
-    workers = island_workers(task, setup.device)
+    workers = 0 if ray else island_workers(task, setup.device)
     best, rows = EveryStep(), ThinnedRows(first=0)
     last: IslandGeneration | None = None
     interrupted = False
     for record in evolve_islands(island_plan(setup), task.islands, task.migration.every,
-                                 task.migration.count, workers=workers):
+                                 task.migration.count, workers=workers, ray=ray):
         last = record
         best.append(record.best)
         if rows.offer(record.generation):
@@ -147,7 +148,8 @@ def _run_islands(experiment: Experiment, task: EvolveTask, setup: EvolutionSetup
     assert last is not None
     rows.close(last.generation, _island_row(last))
     table = np.asarray(rows.rows, dtype=float)  # (rows, 5 + 4 · islands)
-    load_genome(chain, torch.from_numpy(last.best_genome), setup.scales)
+    best_genome = torch.tensor(last.best_genome)  # from Ray it is a read-only array
+    load_genome(chain, best_genome, setup.scales)
     final = Pass(chain, experiment.inputs, experiment.targets, session.loss).run()
     width = len(ISLAND_COLUMNS)
     per_island = [table[:, len(GLOBAL_COLUMNS) + width * k:len(GLOBAL_COLUMNS) + width * (k + 1)]
@@ -163,10 +165,11 @@ def _run_islands(experiment: Experiment, task: EvolveTask, setup: EvolutionSetup
         "device": str(setup.device), "device_note": setup.device_note or None,
         "generations_done": last.generation,
         "islands": task.islands, "migration": task.migration.model_dump(),
-        "workers": workers, "best_island": last.best_island,
+        "workers": workers, "islands_on": _islands_on(ray, workers),
+        "best_island": last.best_island,
         "history": history,
         "network": network_record(chain),
-        "genome": genome_hex(torch.from_numpy(last.best_genome)),
+        "genome": genome_hex(best_genome),
         "scales": setup.scales,
     }
     result.update(pass_result(final, rows_shown))
@@ -194,6 +197,12 @@ def _run_islands(experiment: Experiment, task: EvolveTask, setup: EvolutionSetup
     if boundary is not None:
         output.plots.append(boundary)
     return output
+
+
+def _islands_on(ray: bool, workers: int) -> str:
+    if ray:
+        return "ray actors"
+    return f"{workers} worker processes" if workers else "this process"
 
 
 def _island_row(record: IslandGeneration) -> list[float]:

@@ -35,19 +35,20 @@ from engine.headless.results import (
 def run_session(session: Session, base_dir: Path = Path(),
                 progress: Callable[[int, int], None] | None = None,
                 should_stop: Callable[[], bool] | None = None,
-                rows_shown: int | None = ROWS_SHOWN) -> RunOutput:
+                rows_shown: int | None = ROWS_SHOWN, ray: bool = False) -> RunOutput:
     """Run the session's task. Raises :class:`SessionError` for bad input.
 
     ``should_stop`` is asked after every step or generation; when it answers True the
     run ends there and the result so far is returned, marked ``"interrupted": true``.
     ``rows_shown`` caps the samples whose per-layer values ``result.json`` lists
-    (None: all).
+    (None: all). ``ray`` runs an island evolution's islands as Ray actors (Ray must be
+    initialised).
     """
     experiment = build_experiment(session, base_dir)
     task = session.task
     stop = should_stop or (lambda: False)
     if isinstance(task, EvolveTask):
-        return run_evolution(experiment, task, progress, stop, rows_shown)
+        return run_evolution(experiment, task, progress, stop, rows_shown, ray=ray)
     output = RunOutput(result={"format": "chainlab-result/1", "task": task.kind,
                                "interrupted": False})
     if isinstance(task, TrainTask):

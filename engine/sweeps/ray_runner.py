@@ -6,24 +6,17 @@ of every file of its folder. The launching process writes them into a staging fo
 beside ``runs/<id>`` and renames it into place, as the local runner does, so both
 engines leave the same folders and the same ``sweep.csv`` (but for ``seconds``).
 
-``--ray auto`` calls ``ray.init()`` with no address: it joins the cluster that
-``RAY_ADDRESS`` or the latest ``ray start`` on this machine names, and starts a local
-instance when there is none (``ray.init(address="auto")`` would refuse instead).
-``--ray HOST:PORT`` (or ``ray://HOST:PORT``) must reach a running cluster: the port is
-tried first, because ``ray.init`` keeps retrying an unreachable one for minutes.
-``ray.shutdown()`` at the end stops an instance this process started and only
-disconnects from one it joined.
+How ``--ray auto`` and ``--ray HOST:PORT`` start or join Ray:
+:mod:`engine.headless.ray_cluster`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -32,6 +25,8 @@ import torch
 
 from engine.data.session import session_json
 from engine.headless.interrupts import Interrupts
+from engine.headless.ray_cluster import RayUnavailable, first_line
+from engine.headless.ray_cluster import ray_connection as cluster_connection
 from engine.sweeps.axes import SweepError
 from engine.sweeps.cells import Cell
 from engine.sweeps.run import CellRunner, Progress, SweepRun
@@ -40,53 +35,20 @@ from engine.sweeps.worker import CellJob, failed, read_outcome, run_cell
 if TYPE_CHECKING:
     from ray import ObjectRef
 
-AUTO = "auto"
 DIED = "the Ray worker died (killed, out of memory or crashed)"
-PROBE_SECONDS = 5.0
 Files = dict[str, bytes]  # path inside the cell's folder (posix) -> content
 
 
 @contextmanager
 def ray_connection(address: str) -> Iterator[None]:
-    """Start or join Ray for the block (see the module's docstring); shut it down after.
-
-    Raises
-    ------
-    SweepError
-        With the path ``--ray``: Ray is not installed, or the cluster cannot be reached.
-    """
-    try:
-        import ray
-    except ImportError as error:
-        raise SweepError("--ray", f"Ray is not installed ({error}): pip install "
-                                  "'ray>=2.40'") from None
-    if address != AUTO:
-        _probe(address)
-    try:
-        # the dashboard needs packages a plain `pip install ray` lacks; the cells' own
-        # output goes to their folders, so workers' stdout is not echoed here
-        ray.init(address=None if address == AUTO else address, include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.ERROR)
-    except Exception as error:  # whatever Ray raises, the sweep cannot run on it
-        raise SweepError("--ray", f"cannot start or join Ray at {address}: "
-                                  f"{_first_line(error)}") from None
-    try:
+    """:func:`engine.headless.ray_cluster.ray_connection`, refusing as the sweep's
+    ``--ray`` field."""
+    with ExitStack() as connected:
+        try:
+            connected.enter_context(cluster_connection(address))
+        except RayUnavailable as error:
+            raise SweepError("--ray", str(error)) from None
         yield
-    finally:
-        ray.shutdown()
-
-
-def _probe(address: str) -> None:
-    """Refuse an address whose port does not answer, within :data:`PROBE_SECONDS`."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise SweepError("--ray", f"expected 'auto', HOST:PORT or ray://HOST:PORT, got "
-                                  f"{address!r}")
-    try:
-        socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
-    except OSError as error:
-        raise SweepError("--ray", f"cannot reach a Ray cluster at {address}: "
-                                  f"{error.strerror or error}") from None
 
 
 def run_cells_on_ray(cells: list[Cell], runs: Path, base_dir: Path, workers: int | None,
@@ -194,7 +156,7 @@ def _collect(ref: ObjectRef[Any], runs: Path, job: CellJob) -> dict[str, Any]:
         cause = error.cause if isinstance(error.cause, BaseException) else error
         return failed(f"{type(cause).__name__}: {cause}")
     except ray.exceptions.RayError as error:  # out of memory, a lost node, ...
-        return failed(f"{type(error).__name__}: {_first_line(error)}")
+        return failed(f"{type(error).__name__}: {first_line(error)}")
     if files:
         try:
             write_cell(runs, job.id, files)
@@ -224,6 +186,3 @@ def write_cell(runs: Path, cell_id: str, files: Files) -> None:
         raise
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().strip("'\"").strip()
-    return text.splitlines()[0] if text else type(error).__name__
