@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -30,24 +31,29 @@ from PySide6.QtWidgets import (
 from engine.data.session import SessionError
 from engine.lessons.lesson import Lesson
 from gui.guide import ABOUT, GuidePanel
-from gui.panels.activation_lab_panel import ActivationLabPanel
+from gui.lazy_dock import LazyDock
 from gui.panels.builder_panel import ChainBuilderPanel
 from gui.panels.chain_view_panel import ChainViewPanel
 from gui.panels.evolution_panel import EvolutionPanel
 from gui.panels.gradient_panel import GradientFlowPanel
 from gui.panels.inputs_panel import InputsPanel
 from gui.panels.lessons_panel import LessonsPanel
-from gui.panels.norms_lab_panel import NormsLabPanel
-from gui.panels.numbers_panel import NumbersPanel
-from gui.panels.sweep_panel import SweepPanel
 from gui.panels.training_panel import TrainingPanel
 from gui.session_files import SessionFiles
 from gui.settings import open_settings
 from gui.state import AppState
 from gui.wheel_guard import WheelGuard
 
+if TYPE_CHECKING:  # the labs' modules are imported when a lab is first opened
+    from gui.panels.activation_lab_panel import ActivationLabPanel
+    from gui.panels.norms_lab_panel import NormsLabPanel
+    from gui.panels.numbers_panel import NumbersPanel
+    from gui.panels.sweep_panel import SweepPanel
+
 PAGES = ("chain", "gradients", "training", "evolution")
 LABS = ("numbers", "activations", "norms", "sweeps")  # docks that open as windows of their own
+LAB_TITLES = {"numbers": "Numbers lab", "activations": "Activation lab", "norms": "Norms lab",
+              "sweeps": "Sweeps"}
 
 
 class MainWindow(QMainWindow):
@@ -73,31 +79,24 @@ class MainWindow(QMainWindow):
         self.builder = ChainBuilderPanel(state)
         self.inputs = InputsPanel(state)
         self.guide = GuidePanel()
-        self.numbers = NumbersPanel(state)
-        self.activation_lab = ActivationLabPanel()
-        self.norms_lab = NormsLabPanel(state)
-        self.norms_lab.norm_chosen_for_chain.connect(
-            lambda kind: state.set_chain_norm(None if kind == "none" else kind))
-        self.sweeps = SweepPanel(state)
-        self.sweeps.open_requested.connect(lambda path: self.open_path(path))
         self.lessons = LessonsPanel()
         self.lessons.open_requested.connect(self.open_lesson)
-        self.docks = {
+        self.docks: dict[str, QDockWidget] = {
             "builder": self._dock("Chain builder", self.builder,
                                   Qt.DockWidgetArea.LeftDockWidgetArea),
             "inputs": self._dock("Inputs", self.inputs, Qt.DockWidgetArea.LeftDockWidgetArea),
             "guide": self._dock("Guide", self.guide, Qt.DockWidgetArea.LeftDockWidgetArea),
             "lessons": self._dock("Lessons", self.lessons,
                                   Qt.DockWidgetArea.LeftDockWidgetArea),
-            "numbers": self._dock("Numbers lab", self.numbers,
-                                  Qt.DockWidgetArea.RightDockWidgetArea, scroll=False),
-            "activations": self._dock("Activation lab", self.activation_lab,
-                                      Qt.DockWidgetArea.RightDockWidgetArea, scroll=False),
-            "norms": self._dock("Norms lab", self.norms_lab,
-                                Qt.DockWidgetArea.RightDockWidgetArea, scroll=False),
-            "sweeps": self._dock("Sweeps", self.sweeps, Qt.DockWidgetArea.RightDockWidgetArea,
-                                 scroll=False),
         }
+        # each lab's panel is built when its dock is first shown (see gui/lazy_dock.py)
+        self.labs: dict[str, LazyDock[Any]] = {
+            "numbers": self._lab_dock("numbers", self._build_numbers_lab),
+            "activations": self._lab_dock("activations", self._build_activation_lab),
+            "norms": self._lab_dock("norms", self._build_norms_lab),
+            "sweeps": self._lab_dock("sweeps", self._build_sweeps),
+        }
+        self.docks.update(self.labs)
         self.splitDockWidget(self.docks["builder"], self.docks["inputs"],
                              Qt.Orientation.Vertical)
         # a tab beside the inputs: opening it never squeezes the pages on a laptop screen
@@ -136,7 +135,7 @@ class MainWindow(QMainWindow):
         """``scroll``: on a small screen the dock scrolls rather than clips (a dock whose
         pages share out their own space says False)."""
         dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
+        dock.setObjectName(_dock_name(title))
         if scroll:
             area_ = QScrollArea()
             area_.setWidgetResizable(True)
@@ -148,6 +147,57 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    def _lab_dock(self, name: str, factory: Callable[[], QWidget]) -> LazyDock[Any]:
+        """A lab's dock, its panel built by ``factory`` when the dock is first shown. The
+        labs share out their own space, so they never scroll."""
+        dock: LazyDock[Any] = LazyDock(LAB_TITLES[name], factory, self)
+        dock.setObjectName(_dock_name(LAB_TITLES[name]))  # the name saved layouts know
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        return dock
+
+    # the labs' panels: the modules are imported here, when a lab is first opened
+    def _build_numbers_lab(self) -> NumbersPanel:
+        from gui.panels.numbers_panel import NumbersPanel
+
+        return NumbersPanel(self.state)
+
+    def _build_activation_lab(self) -> ActivationLabPanel:
+        from gui.panels.activation_lab_panel import ActivationLabPanel
+
+        return ActivationLabPanel()
+
+    def _build_norms_lab(self) -> NormsLabPanel:
+        from gui.panels.norms_lab_panel import NormsLabPanel
+
+        panel = NormsLabPanel(self.state)
+        panel.norm_chosen_for_chain.connect(
+            lambda kind: self.state.set_chain_norm(None if kind == "none" else kind))
+        return panel
+
+    def _build_sweeps(self) -> SweepPanel:
+        from gui.panels.sweep_panel import SweepPanel
+
+        panel = SweepPanel(self.state)
+        panel.open_requested.connect(lambda path: self.open_path(path))
+        return panel
+
+    # a lab's panel, None until its dock has been shown
+    @property
+    def numbers(self) -> NumbersPanel | None:
+        return self.labs["numbers"].panel
+
+    @property
+    def activation_lab(self) -> ActivationLabPanel | None:
+        return self.labs["activations"].panel
+
+    @property
+    def norms_lab(self) -> NormsLabPanel | None:
+        return self.labs["norms"].panel
+
+    @property
+    def sweeps(self) -> SweepPanel | None:
+        return self.labs["sweeps"].panel
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -229,14 +279,13 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
-        for name, title, key, tip in (
-                ("numbers", "Numbers lab", "Ctrl+5", "How ints and floats are stored"),
-                ("activations", "Activation lab", "Ctrl+6",
-                 "f, f′ and why derivatives multiply along the chain"),
-                ("norms", "Norms lab", "Ctrl+7", "Why normalisation helps and what it costs"),
-                ("sweeps", "Sweeps", "Ctrl+8", "The session over one or two axes and seeds")):
-            view_menu.addAction(self._action(f"Open the {title}", partial(self.show_lab, name),
-                                             key, tip))
+        for name, key, tip in (
+                ("numbers", "Ctrl+5", "How ints and floats are stored"),
+                ("activations", "Ctrl+6", "f, f′ and why derivatives multiply along the chain"),
+                ("norms", "Ctrl+7", "Why normalisation helps and what it costs"),
+                ("sweeps", "Ctrl+8", "The session over one or two axes and seeds")):
+            view_menu.addAction(self._action(f"Open the {LAB_TITLES[name]}",
+                                             partial(self.show_lab, name), key, tip))
         view_menu.addSeparator()
         view_menu.addAction(self._action("Restore default layout", self.restore_default_layout))
         run_menu = self.menuBar().addMenu("&Run")
@@ -372,11 +421,11 @@ class MainWindow(QMainWindow):
         self.files.new_session()
 
     def all_plots(self) -> dict[str, pg.PlotWidget]:
+        """Every plot there is to export (a lab never opened has none)."""
+        labs = [dock.panel for dock in self.labs.values() if dock.panel is not None]
         return {plot.export_name: plot
                 for plot in [*self.gradients.plots(), *self.training.plots(),
-                             *self.evolution.plots(), *self.numbers.plots(),
-                             *self.activation_lab.plots(), *self.norms_lab.plots(),
-                             *self.sweeps.plots()]
+                             *self.evolution.plots(), *(p for lab in labs for p in lab.plots())]
                 if hasattr(plot, "export_name")}
 
     # -- layout persistence ----------------------------------------------------------------
@@ -402,10 +451,12 @@ class MainWindow(QMainWindow):
         """Stop and join every thread the window started (runs, the labs' computations)."""
         self.state.stop_everything()
         for lab in (self.numbers, self.activation_lab, self.norms_lab):
-            lab.stop()
+            if lab is not None:  # a lab never opened started nothing
+                lab.stop()
         self.lessons.task.stop()
         self.gradients.residual_view.task.stop()
-        self.sweeps.shutdown()
+        if self.sweeps is not None:
+            self.sweeps.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.files.confirm_discard():
@@ -417,3 +468,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("page", PAGES[self.pages.currentIndex()])
         self.settings.sync()
         event.accept()
+
+
+def _dock_name(title: str) -> str:
+    """A dock's object name, by which saved window states find it."""
+    return f"dock_{title.lower().replace(' ', '_')}"

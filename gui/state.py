@@ -138,6 +138,8 @@ class AppState(QObject):
         self.problem = ""
         self.pass_: Pass | None = None
         self.base_dir = Path()
+        # the last value "Show bits" asked for: its text, format and where it came from
+        self.inspected: tuple[str, str, str] | None = None
         self.use_probe = True
         self.stepping_batch_size = 0  # 0 = the whole dataset
         self.slot = RunSlot()
@@ -533,8 +535,10 @@ class AppState(QObject):
 
     def inspect_number(self, value: float, fmt: str, source: str) -> None:
         """Show ``value`` (a number held in format ``fmt``) in the Numbers lab. repr of a
-        Python float round-trips exactly, so the lab encodes the very value held."""
-        self.number_inspected.emit(repr(float(value)), fmt, source)
+        Python float round-trips exactly, so the lab encodes the very value held. Kept in
+        ``inspected`` too: a lab built in answer to the signal missed it."""
+        self.inspected = (repr(float(value)), fmt, source)
+        self.number_inspected.emit(*self.inspected)
 
     def pass_stats(self) -> list[LayerStats]:
         """Per-layer statistics of the current pass, computed once per pass state."""

@@ -5,7 +5,8 @@ and resolution, common claims corrected), Integers (two's complement, overflow),
 Accumulation (summation error against N), Speed (integer versus float arithmetic,
 measured on this machine) and Low precision (training with the weights stored in a
 narrow format, one run per format). Listens to the state's ``number_inspected`` ("Show
-bits" in the chain view, the weights table and the GA's genome view).
+bits" in the chain view, the weights table and the GA's genome view); built after one
+(the window builds the lab when it is first opened), it shows the state's ``inspected``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class NumbersPanel(QWidget):
             self.tabs.addTab(page, title)
         layout.addWidget(self.tabs)
         state.number_inspected.connect(self._on_number_inspected)
+        if state.inspected is not None:
+            self._on_number_inspected(*state.inspected)
 
     def _session(self) -> Session:
         return self.state.current_session()
