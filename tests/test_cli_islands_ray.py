@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,3 +92,25 @@ def test_an_unreachable_cluster_is_refused(tmp_path: Path) -> None:
         f"error: {tmp_path / 'session.json'}: --ray: cannot reach a Ray cluster at "
         f"127.0.0.1:{port}: Connection refused"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_port_that_answers_but_is_not_ray_is_refused(tmp_path: Path) -> None:
+    with socket.socket() as server:  # answers, in HTTP/1, as a web server would
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        answering = threading.Thread(target=answer_in_http1, args=(server,), daemon=True)
+        answering.start()
+        result = run_cli(tmp_path, ISLANDS, "--ray", f"127.0.0.1:{port}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'session.json'}: --ray: 127.0.0.1:{port} answers but is not a "
+        "Ray cluster (it does not speak gRPC); give the address `ray start --head` printed"]
+    assert not (tmp_path / "out").exists()
+
+
+def answer_in_http1(server: socket.socket) -> None:
+    connection, _ = server.accept()
+    with connection:
+        connection.recv(1024)
+        connection.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")

@@ -3,8 +3,9 @@
 ``auto`` calls ``ray.init()`` with no address: it joins the cluster that ``RAY_ADDRESS``
 or the latest ``ray start`` on this machine names, and starts a local instance when there
 is none (``ray.init(address="auto")`` would refuse instead). ``HOST:PORT`` (or
-``ray://HOST:PORT``) must reach a running cluster: the port is tried first, because
-``ray.init`` keeps retrying an unreachable one for minutes. ``ray.shutdown()`` at the end
+``ray://HOST:PORT``) must reach a running cluster: the port is tried first (does it
+answer, and in gRPC?), because ``ray.init`` keeps retrying an unreachable or foreign one
+for minutes. ``ray.shutdown()`` at the end
 stops an instance this process started and only disconnects from one it joined.
 
 Used by ``main.py run`` (island evolution on Ray actors) and ``main.py sweep`` (cells as
@@ -20,6 +21,10 @@ from contextlib import contextmanager
 
 AUTO = "auto"
 PROBE_SECONDS = 5.0
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+FRAME_HEADER = 9  # bytes: length (3), type (1), flags (1), stream (4)
+SETTINGS_FRAME = 0x4
+EMPTY_SETTINGS_FRAME = bytes([0, 0, 0, SETTINGS_FRAME, 0, 0, 0, 0, 0])
 
 
 class RayUnavailable(ValueError):
@@ -57,16 +62,38 @@ def ray_connection(address: str) -> Iterator[None]:
 
 
 def _probe(address: str) -> None:
-    """Refuse an address whose port does not answer, within :data:`PROBE_SECONDS`."""
+    """Refuse, within about :data:`PROBE_SECONDS` each, an address whose port does not
+    answer, or answers but does not speak gRPC (HTTP/2) as Ray's control store and client
+    server do: ``ray.init`` would retry either for minutes."""
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise RayUnavailable(f"expected 'auto', HOST:PORT or ray://HOST:PORT, got "
                              f"{address!r}")
     try:
-        socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
+        with socket.create_connection((host, int(port)), timeout=PROBE_SECONDS) as probe:
+            speaks_grpc = _answers_http2(probe)
     except OSError as error:
         raise RayUnavailable(f"cannot reach a Ray cluster at {address}: "
                              f"{error.strerror or error}") from None
+    if not speaks_grpc:
+        raise RayUnavailable(f"{address} answers but is not a Ray cluster (it does not "
+                             "speak gRPC); give the address `ray start --head` printed")
+
+
+def _answers_http2(connection: socket.socket) -> bool:
+    """Whether the peer answers an HTTP/2 client preface with a SETTINGS frame, as every
+    HTTP/2 server must first (RFC 9113, 3.4). Silence until the timeout counts as no."""
+    connection.sendall(HTTP2_PREFACE + EMPTY_SETTINGS_FRAME)
+    header = b""
+    try:
+        while len(header) < FRAME_HEADER:
+            chunk = connection.recv(FRAME_HEADER - len(header))
+            if not chunk:
+                break
+            header += chunk
+    except TimeoutError:
+        return False
+    return len(header) == FRAME_HEADER and header[3] == SETTINGS_FRAME
 
 
 def first_line(error: BaseException) -> str:
