@@ -60,23 +60,24 @@ class OpenESSpec(Frozen):
 
     sigma: float = Field(0.1, gt=0, le=100, description="standard deviation of the "
                          "Gaussian perturbations")
-    lr: float = Field(0.05, gt=0, le=100, description="learning rate of the update")
+    lr: float = Field(0.1, gt=0, le=100, description="learning rate of the update")
     optimizer: Literal["adam", "sgd"] = Field("adam", description="adam (beta1 0.9, "
                                               "beta2 0.999, eps 1e-8) or plain SGD")
 
 
 class PSOSpec(Frozen):
-    """Particle swarm settings; see :mod:`engine.evolution.pso`."""
+    """Particle swarm settings; see :mod:`engine.evolution.pso`. The default weights are
+    Clerc and Kennedy's constriction values (w 0.729, c1 = c2 1.49445)."""
 
-    inertia: float = Field(0.7, ge=0, le=10, description="w: the share of the velocity "
+    inertia: float = Field(0.729, ge=0, le=10, description="w: the share of the velocity "
                            "kept")
-    cognitive: float = Field(1.5, ge=0, le=10, description="c1: pull towards each "
+    cognitive: float = Field(1.49445, ge=0, le=10, description="c1: pull towards each "
                              "particle's own best")
-    social: float = Field(1.5, ge=0, le=10, description="c2: pull towards the swarm's best")
-    init_range: float = Field(1.0, gt=0, le=100, description="positions start uniform "
+    social: float = Field(1.49445, ge=0, le=10, description="c2: pull towards the swarm's best")
+    init_range: float = Field(2.0, gt=0, le=100, description="positions start uniform "
                               "within ±init_range·alpha (around the network's parameters "
                               "with seed_from_network)")
-    max_velocity: float = Field(0.5, gt=0, le=100, description="each velocity component "
+    max_velocity: float = Field(1.0, gt=0, le=100, description="each velocity component "
                                 "is clamped to ±max_velocity·alpha; the initial one is "
                                 "uniform within it")
 
