@@ -28,7 +28,7 @@ from engine.data.session import SessionError
 from engine.data.tasks import EvolveTask
 from engine.evolution import openes, pso
 from engine.evolution.ga import resolve_device
-from engine.evolution.genome import GenomeLayout, quantise
+from engine.evolution.genome import GenomeLayout, decode, quantise
 from engine.evolution.population import PopulationEvaluator
 from engine.evolution.setup import layer_scales
 from engine.evolution.strategy_record import StrategyGeneration
@@ -142,24 +142,58 @@ def quantise_weights(weights: torch.Tensor, layout: GenomeLayout,
     return codes
 
 
-def quantised_losses(evaluator: PopulationEvaluator,
-                     weights: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """The loss of each weight set snapped to the GA's 4-bit grid at the evaluator's α
-    ("the strategy, then quantised"): NaN for a set holding NaN or ±Infinity.
+def snap_to_grid(weights: torch.Tensor, layout: GenomeLayout,
+                 scales: list[float]) -> torch.Tensor:
+    """The grid values (in the weights' dtype) of :func:`quantise_weights`' codes.
+
+    Shape: ``weights`` (..., genome) → the same.
+    """
+    snapped = torch.empty_like(weights)
+    codes = quantise_weights(weights, layout, scales)
+    for number, (out_features, in_features) in enumerate(layout.shapes):
+        start = layout.offsets[number]
+        end = start + out_features * (in_features + 1)
+        snapped[..., start:end] = decode(codes[..., start:end], scales[number], weights.dtype)
+    return snapped
+
+
+def fitted_scales(weights: torch.Tensor | np.ndarray, layout: GenomeLayout) -> list[float]:
+    """α per linear layer fitted to float weights (genome,): the layer's largest |w|, the
+    smallest α that clips nothing (1.0 for a layer of zeros or non-finite values)."""
+    flat = torch.as_tensor(weights).reshape(-1).double()
+    scales = []
+    for number, (out_features, in_features) in enumerate(layout.shapes):
+        start = layout.offsets[number]
+        largest = float(flat[start:start + out_features * (in_features + 1)].abs().max()) \
+            if out_features else 0.0
+        scales.append(largest if 0.0 < largest < math.inf else 1.0)
+    return scales
+
+
+def quantised_losses(evaluator: PopulationEvaluator, weights: torch.Tensor | np.ndarray,
+                     scales: list[float] | None = None) -> torch.Tensor:
+    """The loss of each weight set snapped to the GA's 4-bit grid ("the strategy, then
+    quantised"): NaN for a set holding NaN or ±Infinity.
+
+    ``scales``: α per linear layer, by default the evaluator's (``task.scales``);
+    :func:`fitted_scales` gives α that clips nothing. The snapped values are evaluated
+    as float weights, so any α works with the same evaluator.
 
     Shape: ``weights`` (N, genome) or (genome,) → losses (N,) or (1,).
     """
-    flat = torch.as_tensor(weights).to(evaluator.device)
+    flat = torch.as_tensor(weights).to(evaluator.device, evaluator.dtype)
     flat = flat.reshape(-1, evaluator.layout.size)
     usable = torch.isfinite(flat).all(1)
     losses = torch.full((len(flat),), math.nan, dtype=evaluator.dtype, device=evaluator.device)
     if bool(usable.any()):
-        codes = quantise_weights(flat[usable], evaluator.layout, evaluator.scales)
-        losses[usable] = evaluator.losses(codes)
+        alphas = evaluator.scales if scales is None else scales
+        snapped = snap_to_grid(flat[usable], evaluator.layout, alphas)
+        losses[usable] = evaluator.losses_from_weights(snapped)
     return losses
 
 
-def quantised_loss(evaluator: PopulationEvaluator, weights: torch.Tensor | np.ndarray) -> float:
+def quantised_loss(evaluator: PopulationEvaluator, weights: torch.Tensor | np.ndarray,
+                   scales: list[float] | None = None) -> float:
     """:func:`quantised_losses` of one weight set (genome,), e.g. a record's
     ``best_weights``."""
-    return float(quantised_losses(evaluator, weights)[0])
+    return float(quantised_losses(evaluator, weights, scales)[0])

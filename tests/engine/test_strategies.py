@@ -30,8 +30,10 @@ from engine.evolution.population import PopulationEvaluator
 from engine.evolution.strategies import (
     chain_weights,
     evolve_strategy,
+    fitted_scales,
     load_weights,
     prepare_strategy,
+    quantise_weights,
     quantised_loss,
     quantised_losses,
 )
@@ -449,3 +451,25 @@ def test_quantised_loss_is_the_loss_of_the_nearest_grid_values() -> None:
         assert float(losses[row]) == pytest.approx(twin(snapped), rel=1e-10)
     assert math.isnan(float(losses[1]))
     assert quantised_loss(evaluator, weights[2].numpy()) == float(losses[2])
+
+
+def test_quantised_loss_at_other_scales_and_through_the_codes() -> None:
+    """Any α works with the same evaluator, and the snapped values lose what the GA's
+    own code path says their codes lose."""
+    _, evaluator, twin, scales = problem(51, residual=True)
+    weights = torch.randn(2, evaluator.layout.size, dtype=torch.float64,
+                          generator=torch.Generator().manual_seed(3)) * 3
+    fitted = fitted_scales(weights[0], evaluator.layout)
+    at = 0
+    for linear, alpha in zip(twin.linears, fitted, strict=True):
+        size = linear.weight.numel() + linear.out_features
+        assert alpha == float(weights[0, at:at + size].abs().max())
+        at += size
+    snapped = torch.tensor([nearest_on_grid(float(w), float(a)) for w, a in
+                            zip(weights[0], twin.alpha(fitted), strict=True)],
+                           dtype=torch.float64)
+    assert quantised_loss(evaluator, weights[0], fitted) == pytest.approx(twin(snapped),
+                                                                          rel=1e-10)
+    codes = quantise_weights(weights, evaluator.layout, scales)
+    assert torch.allclose(quantised_losses(evaluator, weights), evaluator.losses(codes),
+                          rtol=1e-12)
