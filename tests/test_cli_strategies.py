@@ -16,6 +16,8 @@ from engine.core.chain import Chain
 from engine.core.losses import prepare_targets
 from engine.core.specs import NetworkSpec
 from engine.data.datasets import make_dataset
+from engine.data.session import parse_session
+from engine.headless.runner import run_session
 from tests.engine.helpers import torch_loss, torch_twin
 from tests.test_cli import run_cli
 
@@ -87,3 +89,20 @@ def test_bad_strategy_value(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "task.population: OpenES evaluates" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("algorithm", ["openes", "pso"])
+def test_a_stopped_run_keeps_what_it_found(algorithm: str) -> None:
+    """In process: a run told to stop after generation 3 says so, and its network is the
+    best found by then."""
+    session = parse_session(json.dumps(with_task(algorithm=algorithm, generations=50)))
+    seen: list[int] = []
+    output = run_session(session, progress=lambda done, total: seen.append(done),
+                         should_stop=lambda: len(seen) > 3)
+    result = output.result
+    assert result["interrupted"] is True
+    assert result["generations_done"] == 3
+    assert seen == [0, 1, 2, 3]
+    assert result["history"]["generation"] == [0, 1, 2, 3]
+    assert result["loss"] == pytest.approx(result["history"]["best"][-1], rel=1e-5)
+    assert [plot.name for plot in output.plots][:1] == ["evolution_loss"]
