@@ -1,10 +1,16 @@
-"""The GA's settings as a form: every field of the session's ``evolve`` task.
+"""The evolution settings as a form: the algorithm (the GA over 4-bit codes, OpenES or
+PSO over float weights) and every field of the session's ``evolve`` task that it uses.
 
-Emits ``task_changed(EvolveTask)`` with a validated task, or ``refused(str)`` naming
-what is wrong (population below elite + 1, a tournament larger than the population).
+Rows of the other algorithms are hidden; the task keeps their values (and the fields the
+form does not show, islands and migration), so switching back restores them. Emits
+``task_changed(EvolveTask)`` with a validated task, or ``refused(str)`` naming what is
+wrong (population below elite + 1, a tournament larger than the population, an odd
+OpenES population).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import ValidationError
 from PySide6.QtCore import Signal
@@ -20,56 +26,84 @@ from PySide6.QtWidgets import (
 
 from engine.data.tasks import EvolveTask
 
+# the chooser's entries: (what it shows, task.algorithm)
+ALGORITHMS = (("GA (4-bit codes)", "ga"), ("OpenES (float weights)", "openes"),
+              ("PSO (float weights)", "pso"))
+
 
 class EvolutionSettings(QGroupBox):
     task_changed = Signal(object)
     refused = Signal(str)
 
     def __init__(self) -> None:
-        super().__init__("Genetic algorithm")
-        form = QFormLayout(self)
+        super().__init__("Algorithm")
+        self.task = EvolveTask()
+        self.form = form = QFormLayout(self)
+        self.algorithm_box = QComboBox()
+        for text, name in ALGORITHMS:
+            self.algorithm_box.addItem(text, name)
+        self.algorithm_box.setToolTip("The GA evolves 4-bit codes on the grid {0, ±α·2^-e}; "
+                                      "OpenES and PSO evolve the same weights as floats")
+        form.addRow(self.algorithm_box)
         self.population_spin = self._spin(form, "population", 2, 1_000_000)
+        self.generations_spin = self._spin(form, "generations", 1, 10_000_000)
+        self.scale_spin = self._double(form, "scale α", 1e-4, 1e4, 4, 0.1)
+        self.scale_spin.setToolTip("α: the largest weight magnitude of the 4-bit grid; "
+                                   "for OpenES and PSO the range of the random start")
+        self.device_box = self._combo(form, "device", ["cpu", "cuda", "auto"])
+        self.seed_check = QCheckBox("seed from the current chain")
+        self.seed_check.setToolTip("Start from the chain's weights (the GA: snapped to "
+                                   "the 4-bit grid)")
+        form.addRow(self.seed_check)
+        # the GA's own
         self.elite_spin = self._spin(form, "elite", 0, 999_999)
         self.selection_box = self._combo(form, "selection", ["tournament", "uniform", "rank"])
         self.tournament_spin = self._spin(form, "tournament size", 1, 1000)
         self.crossover_check = QCheckBox("uniform crossover")
         form.addRow(self.crossover_check)
         self.children_box = self._combo(form, "children per pair", ["2", "1"])
-        self.mutation_spin = QDoubleSpinBox()
-        self.mutation_spin.setDecimals(4)
-        self.mutation_spin.setRange(0.0, 1.0)
-        self.mutation_spin.setSingleStep(0.005)
-        form.addRow("bit-flip rate", self.mutation_spin)
-        self.generations_spin = self._spin(form, "generations", 1, 10_000_000)
-        self.scale_spin = QDoubleSpinBox()
-        self.scale_spin.setRange(1e-4, 1e4)
-        self.scale_spin.setDecimals(4)
-        self.scale_spin.setToolTip("α: the largest weight magnitude of the 4-bit grid")
-        form.addRow("scale α", self.scale_spin)
-        self.device_box = self._combo(form, "device", ["cpu", "cuda", "auto"])
-        self.seed_check = QCheckBox("seed from the current chain")
-        self.seed_check.setToolTip("Start from the chain's weights snapped to the 4-bit grid")
-        form.addRow(self.seed_check)
-        for spin in (self.population_spin, self.elite_spin, self.tournament_spin,
-                     self.generations_spin):
-            spin.valueChanged.connect(self._apply)
-        for combo in (self.selection_box, self.children_box, self.device_box):
-            combo.currentIndexChanged.connect(self._apply)
-        self.mutation_spin.valueChanged.connect(self._apply)
-        self.scale_spin.valueChanged.connect(self._apply)
-        self.crossover_check.toggled.connect(self._apply)
-        self.seed_check.toggled.connect(self._apply)
+        self.mutation_spin = self._double(form, "bit-flip rate", 0.0, 1.0, 4, 0.005)
+        # OpenES
+        self.sigma_spin = self._double(form, "noise σ", 1e-4, 100.0, 4, 0.01)
+        self.es_lr_spin = self._double(form, "learning rate", 1e-5, 100.0, 5, 0.01)
+        self.es_optimizer_box = self._combo(form, "optimiser", ["adam", "sgd"])
+        # PSO
+        self.inertia_spin = self._double(form, "inertia w", 0.0, 10.0, 4, 0.05)
+        self.cognitive_spin = self._double(form, "cognitive c1", 0.0, 10.0, 4, 0.1)
+        self.social_spin = self._double(form, "social c2", 0.0, 10.0, 4, 0.1)
+        self.init_range_spin = self._double(form, "start range (×α)", 1e-4, 100.0, 3, 0.1)
+        self.velocity_spin = self._double(form, "max velocity (×α)", 1e-4, 100.0, 3, 0.1)
+        self.rows = {
+            "ga": (self.elite_spin, self.selection_box, self.tournament_spin,
+                   self.crossover_check, self.children_box, self.mutation_spin),
+            "openes": (self.sigma_spin, self.es_lr_spin, self.es_optimizer_box),
+            "pso": (self.inertia_spin, self.cognitive_spin, self.social_spin,
+                    self.init_range_spin, self.velocity_spin)}
+        for widget in self._widgets():
+            signal = {QSpinBox: "valueChanged", QDoubleSpinBox: "valueChanged",
+                      QComboBox: "currentIndexChanged", QCheckBox: "toggled"}[type(widget)]
+            getattr(widget, signal).connect(self._apply)
+        self._show_rows("ga")
 
     def _widgets(self) -> tuple[QWidget, ...]:
-        return (self.population_spin, self.elite_spin, self.tournament_spin,
-                self.generations_spin, self.selection_box, self.children_box,
-                self.device_box, self.mutation_spin, self.scale_spin, self.crossover_check,
-                self.seed_check)
+        return (self.algorithm_box, self.population_spin, self.generations_spin,
+                self.scale_spin, self.device_box, self.seed_check,
+                *(widget for rows in self.rows.values() for widget in rows))
 
     @staticmethod
     def _spin(form: QFormLayout, label: str, low: int, high: int) -> QSpinBox:
         spin = QSpinBox()
         spin.setRange(low, high)
+        form.addRow(label, spin)
+        return spin
+
+    @staticmethod
+    def _double(form: QFormLayout, label: str, low: float, high: float, decimals: int,
+                step: float) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setDecimals(decimals)
+        spin.setRange(low, high)
+        spin.setSingleStep(step)
         form.addRow(label, spin)
         return spin
 
@@ -80,10 +114,20 @@ class EvolutionSettings(QGroupBox):
         form.addRow(label, combo)
         return combo
 
+    def algorithm(self) -> str:
+        return str(self.algorithm_box.currentData())
+
+    def _show_rows(self, algorithm: str) -> None:
+        for name, widgets in self.rows.items():
+            for widget in widgets:
+                self.form.setRowVisible(widget, name == algorithm)
+
     def show_task(self, task: EvolveTask) -> None:
         """Show ``task`` without emitting anything."""
+        self.task = task
         for widget in self._widgets():
             widget.blockSignals(True)
+        self.algorithm_box.setCurrentIndex(self.algorithm_box.findData(task.algorithm))
         self.population_spin.setValue(task.population)
         self.elite_spin.setValue(task.elite)
         self.tournament_spin.setValue(task.tournament_size)
@@ -96,28 +140,64 @@ class EvolutionSettings(QGroupBox):
         self.scale_spin.setValue(float(scale))
         self.crossover_check.setChecked(task.crossover)
         self.seed_check.setChecked(task.seed_from_network)
+        self.sigma_spin.setValue(task.openes.sigma)
+        self.es_lr_spin.setValue(task.openes.lr)
+        self.es_optimizer_box.setCurrentText(task.openes.optimizer)
+        self.inertia_spin.setValue(task.pso.inertia)
+        self.cognitive_spin.setValue(task.pso.cognitive)
+        self.social_spin.setValue(task.pso.social)
+        self.init_range_spin.setValue(task.pso.init_range)
+        self.velocity_spin.setValue(task.pso.max_velocity)
         for widget in self._widgets():
             widget.blockSignals(False)
+        self._show_rows(task.algorithm)
+
+    def _values(self) -> dict[str, Any]:
+        scale = self.scale_spin.value()
+        old = self.task.scales  # a list per layer stays a list while α is not touched
+        keep_list = isinstance(old, list) and bool(old) and abs(old[0] - scale) < 1e-9
+        return {
+            "algorithm": self.algorithm(),
+            "population": self.population_spin.value(), "elite": self.elite_spin.value(),
+            "selection": self.selection_box.currentText(),
+            "tournament_size": self.tournament_spin.value(),
+            "crossover": self.crossover_check.isChecked(),
+            "children_per_pair": int(self.children_box.currentText()),
+            "mutation_rate": self.mutation_spin.value(),
+            "generations": self.generations_spin.value(),
+            "scales": old if keep_list else scale, "device": self.device_box.currentText(),
+            "seed_from_network": self.seed_check.isChecked(),
+            "openes": {"sigma": self.sigma_spin.value(), "lr": self.es_lr_spin.value(),
+                       "optimizer": self.es_optimizer_box.currentText()},
+            "pso": {"inertia": self.inertia_spin.value(),
+                    "cognitive": self.cognitive_spin.value(),
+                    "social": self.social_spin.value(),
+                    "init_range": self.init_range_spin.value(),
+                    "max_velocity": self.velocity_spin.value()}}
 
     def _apply(self) -> None:
-        try:
-            task = EvolveTask.model_validate({
-                "population": self.population_spin.value(), "elite": self.elite_spin.value(),
-                "selection": self.selection_box.currentText(),
-                "tournament_size": self.tournament_spin.value(),
-                "crossover": self.crossover_check.isChecked(),
-                "children_per_pair": int(self.children_box.currentText()),
-                "mutation_rate": self.mutation_spin.value(),
-                "generations": self.generations_spin.value(),
-                "scales": self.scale_spin.value(), "device": self.device_box.currentText(),
-                "seed_from_network": self.seed_check.isChecked()})
+        self._show_rows(self.algorithm())
+        try:  # over the current task: the fields the form does not show are kept
+            task = EvolveTask.model_validate({**self.task.model_dump(), **self._values()})
         except ValidationError as error:
             self.refused.emit(f"invalid setting: {error.errors()[0]['msg']}")
             return
-        if task.population < task.elite + 1:
-            self.refused.emit(f"population must be at least elite + 1 = {task.elite + 1}")
+        problem = refusal(task)
+        if problem:
+            self.refused.emit(problem)
             return
-        if task.selection == "tournament" and task.tournament_size > task.population:
-            self.refused.emit("the tournament cannot be larger than the population")
-            return
+        self.task = task
         self.task_changed.emit(task)
+
+
+def refusal(task: EvolveTask) -> str:
+    """Why ``task`` cannot run as the form shows it, or ""."""
+    if task.algorithm == "ga":
+        if task.population < task.elite + 1:
+            return f"population must be at least elite + 1 = {task.elite + 1}"
+        if task.selection == "tournament" and task.tournament_size > task.population:
+            return "the tournament cannot be larger than the population"
+    if task.algorithm == "openes" and task.population % 2:
+        return ("OpenES evaluates perturbations in antithetic pairs: the population must "
+                "be even")
+    return ""

@@ -52,6 +52,7 @@ from engine.data.session import (
 from engine.data.tasks import EvolveTask, PrecisionSpec, StepTask, TrainTask
 from gui.evolution_run import EvolutionRun
 from gui.run_slot import RunSlot
+from gui.strategy_run import StrategyRun
 from gui.training_run import TrainingRun
 
 BOTH_RUNS = ("training", "evolution")
@@ -144,7 +145,8 @@ class AppState(QObject):
         self.stepping_batch_size = 0  # 0 = the whole dataset
         self.slot = RunSlot()
         self.training = TrainingRun(self, self.slot)
-        self.evolution = EvolutionRun(self, self.slot)
+        self.evolution = EvolutionRun(self, self.slot)  # owns the evolve task
+        self.strategy = StrategyRun(self, self.slot, lambda: self.evolution.task)
         self.training.progressed.connect(lambda _: self._set_dirty())
         self._apply_session(session or default_session())
 
@@ -161,6 +163,7 @@ class AppState(QObject):
             self.training.reset()
         if "evolution" in resets:
             self.evolution.reset()
+            self.strategy.reset()
         if dirty:
             self._set_dirty()
 
@@ -470,8 +473,18 @@ class AppState(QObject):
         self.settings_changed.emit()
 
     def set_evolve_task(self, task: EvolveTask) -> None:
+        """New evolution settings. Another algorithm ends the run of the one before and
+        clears its history (the plots show one algorithm's run)."""
+        if task.algorithm != self.evolution.task.algorithm:
+            with self._edit(resets=("evolution",)):
+                self.evolution.set_task(task)
+            return
         self.evolution.set_task(task)
         self._set_dirty()
+
+    def evolution_run(self) -> EvolutionRun | StrategyRun:
+        """The run of the chosen algorithm: the GA's, or OpenES's or PSO's."""
+        return self.evolution if self.evolution.task.algorithm == "ga" else self.strategy
 
     def start_training(self) -> None:
         self.last_task_kind = "train"
@@ -479,7 +492,7 @@ class AppState(QObject):
 
     def start_evolution(self) -> None:
         self.last_task_kind = "evolve"
-        self.evolution.start()
+        self.evolution_run().start()
 
     def stop_everything(self) -> None:
         """Stop and join whatever runs (also on window close)."""

@@ -1,11 +1,13 @@
-"""Population evolution: Start/Continue/Pause/Step/Stop/Reset on top, the GA's settings
-below them, and live plots in three tabs.
+"""Population evolution: Start/Continue/Pause/Step/Stop/Reset on top, the algorithm (the
+GA over 4-bit codes, OpenES or PSO over float weights) and its settings below them, and
+live plots in three tabs.
 
-Shows best, mean ± sd and worst loss per generation, population diversity, the decision
-boundary of the current best (2-D data), the genome view, and GA versus SGD on the same
-network and data (loss against forward passes and against wall time). Listens to the
-state's ``evolution`` run and its comparison, and the slot's ``changed``; redraws at
-most ~30 times a second.
+Shows best, mean ± sd and worst loss per generation, population diversity (GA only), the
+decision boundary of the current best (2-D data), the genome view (GA only), and GA
+versus SGD on the same network and data (loss against forward passes and against wall
+time). Listens to the state's two evolution runs (``evolution``: the GA, ``strategy``:
+OpenES and PSO; the chosen algorithm's drives the buttons) and the GA's comparison, and
+the slot's ``changed``; redraws at most ~30 times a second.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from engine.data.tasks import EvolveTask
 from engine.evolution.comparison import SgdPoint
 from engine.evolution.ga import GenerationStats
 from engine.evolution.genome import code_table
+from engine.evolution.strategy_record import StrategyGeneration
 from gui.boundary_view import BoundaryView
+from gui.evolution_run import EvolutionRun
 from gui.evolution_settings import EvolutionSettings
 from gui.genome_view import GenomeView
 from gui.plot_widgets import (
@@ -44,6 +48,7 @@ from gui.plot_widgets import (
     titled_plot,
 )
 from gui.state import AppState
+from gui.strategy_run import StrategyRun
 
 BOUNDARY_PART = 2  # index of _redraw_boundary among the redraw timer's parts
 COLUMNS = ("run", "generation", "best", "mean", "std", "worst", "diversity", "seconds",
@@ -52,19 +57,18 @@ GA, SGD = "#2ca02c", "#ff7f0e"
 
 
 class EvolutionPanel(QWidget):
-    """Evolve the chain's weights with a genetic algorithm, live."""
+    """Evolve the chain's weights with a genetic algorithm or a float strategy, live."""
 
     def __init__(self, state: AppState) -> None:
         super().__init__()
         self.state = state
-        self.run = state.evolution
         layout = QHBoxLayout(self)
         layout.addWidget(self._controls())
         self.tabs = QTabWidget()
         self.tabs.addTab(self._progress_tab(), "Progress")
         self.genome_view = GenomeView()
         self.genome_view.code_clicked.connect(self._on_code_clicked)
-        self.tabs.addTab(self.genome_view, "Genomes")
+        self.genomes_tab = self.tabs.addTab(self.genome_view, "Genomes")
         self.tabs.addTab(self._comparison_tab(), "GA vs SGD")
         layout.addWidget(self.tabs, 1)
         self.table = GrowingTable(len(COLUMNS) - 1)
@@ -75,20 +79,26 @@ class EvolutionPanel(QWidget):
                                           self._redraw_boundary, self._redraw_comparison,
                                           self._redraw_genomes], self, PROGRESS_FRAME_MS)
         self.tabs.currentChanged.connect(lambda _: self._redraw_timer.mark_dirty())
-        self.run.generations_arrived.connect(self._on_generations_arrived)
-        self.run.run_started.connect(self._on_run_started)
-        self.run.history_cleared.connect(self._on_history_cleared)
-        self.run.paused_run_dropped.connect(self._sync_buttons)
-        self.run.boundary_computed.connect(self._on_boundary_computed)
-        self.run.message_posted.connect(self.status.setText)
-        self.run.comparison.points_arrived.connect(self._on_comparison_arrived)
-        self.run.comparison.message_posted.connect(self.comparison_status.setText)
+        for run in (state.evolution, state.strategy):
+            run.generations_arrived.connect(self._on_generations_arrived)
+            run.run_started.connect(self._on_run_started)
+            run.history_cleared.connect(self._on_history_cleared)
+            run.paused_run_dropped.connect(self._sync_buttons)
+            run.boundary_computed.connect(self._on_boundary_computed)
+            run.message_posted.connect(self.status.setText)
+        state.evolution.comparison.points_arrived.connect(self._on_comparison_arrived)
+        state.evolution.comparison.message_posted.connect(self.comparison_status.setText)
         state.slot.changed.connect(self._on_slot_changed)
         state.data_changed.connect(self._on_data_changed)
         state.settings_changed.connect(self._sync_controls)
         self._sync_controls()
         self._on_data_changed()
         self._on_slot_changed(state.slot.running)
+
+    @property
+    def run(self) -> EvolutionRun | StrategyRun:
+        """The chosen algorithm's run: the buttons act on it, the plots show it."""
+        return self.state.evolution_run()
 
     def plots(self) -> list[pg.PlotWidget]:
         return [self.loss_plot, self.diversity_plot, self.boundary_plot, self.passes_plot,
@@ -104,13 +114,14 @@ class EvolutionPanel(QWidget):
         buttons = QGridLayout()
         self.start_button = self._button(buttons, "Start", self.state.start_evolution, 0, 0,
                                          "Start a new run (a paused one is dropped)")
-        self.continue_button = self._button(buttons, "Continue", self.run.resume, 0, 1,
-                                            "Continue the paused run")
-        self.pause_button = self._button(buttons, "Pause", self.run.pause, 0, 2)
-        self.step_button = self._button(buttons, "Step", self.run.step, 1, 0,
+        self.continue_button = self._button(buttons, "Continue", lambda: self.run.resume(),
+                                            0, 1, "Continue the paused run")
+        self.pause_button = self._button(buttons, "Pause", lambda: self.run.pause(), 0, 2)
+        self.step_button = self._button(buttons, "Step", lambda: self.run.step(), 1, 0,
                                         "One generation")
-        self.stop_button = self._button(buttons, "Stop", self.run.stop, 1, 1,
-                                        "End the run; its history stays on screen")
+        self.stop_button = self._button(buttons, "Stop", lambda: self.run.stop(), 1, 1,
+                                        "End the run; its history stays on screen (a float "
+                                        "run's best weights go into the chain)")
         self.reset_button = self._button(buttons, "Reset", self._on_reset, 1, 2,
                                          "End the run and clear its history")
         self.use_best_button = self._button(buttons, "Use the best in the chain",
@@ -138,9 +149,11 @@ class EvolutionPanel(QWidget):
         scroll.setWidget(self.settings)
         column.addWidget(scroll, 1)
         # the settings' widgets, by the names the tests and the guide use
-        for name in ("population_spin", "elite_spin", "selection_box", "tournament_spin",
-                     "crossover_check", "children_box", "mutation_spin", "generations_spin",
-                     "scale_spin", "device_box", "seed_check"):
+        for name in ("algorithm_box", "population_spin", "elite_spin", "selection_box",
+                     "tournament_spin", "crossover_check", "children_box", "mutation_spin",
+                     "generations_spin", "scale_spin", "device_box", "seed_check",
+                     "sigma_spin", "es_lr_spin", "es_optimizer_box", "inertia_spin",
+                     "cognitive_spin", "social_spin", "init_range_spin", "velocity_spin"):
             setattr(self, name, getattr(self.settings, name))
         return box
 
@@ -154,12 +167,28 @@ class EvolutionPanel(QWidget):
         return button
 
     def _sync_controls(self) -> None:
-        self.settings.show_task(self.run.task)
-        self.progress.setMaximum(self.run.task.generations)
+        task = self.state.evolution.task
+        self.settings.show_task(task)
+        self.progress.setMaximum(task.generations)
+        self._show_algorithm(task.algorithm)
+
+    def _show_algorithm(self, algorithm: str) -> None:
+        """GA-only views (diversity, genomes) hidden or greyed out for a float algorithm."""
+        ga = algorithm == "ga"
+        self.tabs.setTabEnabled(self.genomes_tab, ga)
+        self.tabs.setTabToolTip(self.genomes_tab, "" if ga else
+                                "4-bit genomes: the GA only (OpenES and PSO evolve floats)")
+        self.diversity_plot.setVisible(ga)
+        self.use_best_button.setToolTip(
+            "Load the best individual's weights into the chain: every page then shows it"
+            if ga else "Load the best float weights into the chain (done by itself when "
+            "the run stops)")
 
     def _on_task_changed(self, task: EvolveTask) -> None:
         self.state.set_evolve_task(task)
         self.progress.setMaximum(task.generations)
+        self._show_algorithm(task.algorithm)
+        self._sync_buttons()
         self.status.setText("settings apply from the next Start (a new run)"
                             if self.run.history else " ")
 
@@ -238,9 +267,11 @@ class EvolutionPanel(QWidget):
         value = float(code_table()[code])  # α = 1: the weight is the layer's α times it
         self.state.inspect_number(value, "ga4", f"GA code {code} of {where} (value × α)")
 
-    def _on_generations_arrived(self, stats: list[GenerationStats]) -> None:
-        self.table.extend([[s.generation, s.best, s.mean, s.std, s.worst, s.diversity,
-                            s.seconds, s.evaluations] for s in stats])
+    def _on_generations_arrived(self, stats: list[GenerationStats] | list[StrategyGeneration]
+                                ) -> None:
+        self.table.extend([[s.generation, s.best, s.mean, s.std, s.worst,
+                            getattr(s, "diversity", np.nan), s.seconds, s.evaluations]
+                           for s in stats])
         last = stats[-1]
         self.progress.setValue(min(last.generation, self.progress.maximum()))
         data = self.table.view()
@@ -299,17 +330,19 @@ class EvolutionPanel(QWidget):
         if chain is None:
             self.status.setText("no run yet: Start or Step first")
             return
-        self.state.adopt_parameters(chain, "the chain now has the GA's best weights")
+        self.state.adopt_parameters(chain, "the chain now has the GA's best weights"
+                                    if self.run is self.state.evolution else
+                                    "the chain now has the best float weights")
 
     def _on_quantise(self) -> None:
-        report = self.run.quantisation()
+        report = self.state.evolution.quantisation()
         if report is not None:
             self.comparison_status.setText(
                 f"current chain on the 4-bit grid: ‖W − Q(W)‖/‖W‖ = "
                 f"{report.relative_error:.3g}; loss {report.float_loss:.4g} (float) → "
                 f"{report.quantised_loss:.4g} (quantised)")
 
-    _latest: GenerationStats | None = None
+    _latest: GenerationStats | StrategyGeneration | None = None
 
     def _on_boundary_computed(self, values: np.ndarray) -> None:
         self._boundary_values = values
@@ -332,8 +365,9 @@ class EvolutionPanel(QWidget):
             return
         self.sgd = GrowingTable(3)
         settings = self.state.training.settings
-        self.run.comparison.start(SGDConfig(lr=settings.lr, momentum=settings.momentum),
-                                  self.run.history[-1].seconds)
+        self.state.evolution.comparison.start(
+            SGDConfig(lr=settings.lr, momentum=settings.momentum),
+            self.run.history[-1].seconds)
 
     def _on_comparison_arrived(self, points: list[SgdPoint]) -> None:
         self.sgd.extend([[p.forward_passes, p.seconds, p.loss] for p in points])
@@ -381,5 +415,7 @@ class EvolutionPanel(QWidget):
         # the costliest view to draw: only while it shows, or once to fill it
         if self._latest is None:
             return
+        if not isinstance(self._latest, GenerationStats):
+            return  # a float run's record: no genomes
         if self.tabs.currentWidget() is self.genome_view or self.genome_view.last is None:
             self.genome_view.show_generation(self._latest)
