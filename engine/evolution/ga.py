@@ -28,6 +28,7 @@ from engine.evolution.population import PopulationEvaluator
 SAMPLE_ROWS = 48  # individuals shown by the genome view
 BIT_WEIGHTS = (1, 2, 4, 8)
 DENSE_MUTATION_RATE = 0.1  # above this, one uniform draw per bit is cheaper than skipping
+DIVERSITY_BLOCK_BYTES = 1 << 24  # the diversity's bits are counted in blocks of this size
 # byte b → eight masks, 0xFF where bit k of b is set: one random byte gives eight coins
 _BYTE_MASKS = torch.tensor([[0xFF * ((byte >> bit) & 1) for bit in range(8)]
                             for byte in range(256)], dtype=torch.uint8)
@@ -79,7 +80,9 @@ class Population:
         self.evaluations = len(self.codes)
         self.lineage: Lineage | None = None
         self._order: torch.Tensor | None = None  # of self.losses, best first
-        self._scratch = torch.empty_like(self.codes)  # reused: fresh megabytes page-fault
+        self._sorted: torch.Tensor | None = None  # self.losses in that order
+        self._scratch = torch.empty(0, dtype=torch.uint8, device=self.device)  # reused
+        self._bit_shifts = torch.arange(len(BIT_WEIGHTS), dtype=torch.uint8, device=self.device)
 
     @staticmethod
     def _nan_to_inf(losses: torch.Tensor) -> torch.Tensor:
@@ -109,8 +112,12 @@ class Population:
     def order(self) -> torch.Tensor:
         """Indices of the individuals from the lowest loss to the highest (ties by index)."""
         if self._order is None:
-            self._order = self.losses.argsort(stable=True)
+            self._sorted, self._order = self.losses.sort(stable=True)
         return self._order
+
+    def forget_order(self) -> None:
+        """The losses changed in place (migrants arrived): sort again when asked."""
+        self._order = self._sorted = None
 
     def step(self) -> None:
         """Replace the population by the next generation and evaluate its children."""
@@ -120,12 +127,13 @@ class Population:
         per_pair = task.children_per_pair
         pairs = math.ceil(children_needed / per_pair)
         parents = self.select_parents(2 * pairs).reshape(pairs, 2)
-        first, second = self.codes[parents[:, 0]], self.codes[parents[:, 1]]
+        pair_codes = self.codes[parents]  # (pairs, 2, genome): one gather for both parents
+        first, second = pair_codes[:, 0], pair_codes[:, 1]
         size = first.shape[1]
         # the next generation: the elites, then the children with a pair's side by side
         next_codes = torch.empty(task.elite + pairs * per_pair, size, dtype=torch.uint8,
                                  device=self.device)
-        next_codes[:task.elite] = self.codes[elites]
+        torch.index_select(self.codes, 0, elites, out=next_codes[:task.elite])
         children = next_codes[task.elite:].view(pairs, per_pair, size)
         if task.crossover:
             mask = self._coin_flips(pairs, size)  # 0xFF: the code comes from the first parent
@@ -143,10 +151,12 @@ class Population:
         flips = self._mutation_masks(offspring.shape)
         offspring ^= flips
         self._record_lineage(parents, mask, flips, offspring, first, second)
-        child_losses = self._nan_to_inf(self.evaluator.losses(offspring))
-        self.codes = next_codes[:n]
-        self.losses = torch.cat([self.losses[elites], child_losses])
-        self._order = None
+        child_losses = self.evaluator.losses(offspring)
+        losses = torch.empty(n, dtype=child_losses.dtype, device=self.device)
+        torch.index_select(self.losses, 0, elites, out=losses[:task.elite])
+        torch.nan_to_num(child_losses, nan=math.inf, out=losses[task.elite:])
+        self.codes, self.losses = next_codes[:n], losses
+        self.forget_order()
         self.evaluations += len(offspring)
 
     def _coin_flips(self, rows: int, columns: int) -> torch.Tensor:
@@ -175,11 +185,10 @@ class Population:
                 masks |= (self._rand(*shape) < rate).to(torch.uint8) * weight
             return masks
         positions = self._bernoulli_positions(masks.numel() * 4, rate)
-        codes, bits = positions // 4, positions % 4
-        flat = masks.view(-1)
-        for bit, weight in enumerate(BIT_WEIGHTS):
-            at = codes[bits == bit]  # each code at most once per bit
-            flat[at] |= weight
+        # position 4·c + b is bit b of code c; a code's bits are distinct, so adding
+        # their weights sets them (one scatter instead of one per bit)
+        weights = torch.bitwise_left_shift(1, positions & 3).to(torch.uint8)
+        masks.view(-1).index_add_(0, positions >> 2, weights)
         return masks
 
     def _bernoulli_positions(self, total: int, rate: float) -> torch.Tensor:
@@ -194,13 +203,14 @@ class Population:
                                  dtype=torch.float64)
             # 1 - u lies in (0, 1]: log is finite or 0; a gap is at least 1. At tiny
             # rates a gap can exceed int64: clamp it (in float) past the end first.
-            gaps = torch.floor(torch.log1p(-uniform) / log_fail).clamp_(max=total).long() + 1
-            positions = reached + torch.cumsum(gaps, 0)
+            gaps = uniform.neg_().log1p_().div_(log_fail).floor_().clamp_(max=total).long()
+            positions = torch.cumsum(gaps.add_(1), 0).add_(reached)
             found.append(positions)
             reached = int(positions[-1])
             expected = max((total - reached) * rate, 1.0)
-        positions = torch.cat(found)
-        return positions[positions < total]
+        positions = found[0] if len(found) == 1 else torch.cat(found)
+        # sorted: the successes are the positions before the first one past the end
+        return positions[:int(torch.searchsorted(positions, total))]
 
     def _record_lineage(self, parents: torch.Tensor, mask: torch.Tensor, flips: torch.Tensor,
                         offspring: torch.Tensor, first: torch.Tensor,
@@ -208,41 +218,56 @@ class Population:
         if len(offspring) == 0:
             self.lineage = None
             return
-        self.lineage = Lineage(
-            parents=(int(parents[0, 0]), int(parents[0, 1])),
-            from_first_parent=mask[0].bool().cpu().numpy(),
-            flipped=flips[0].cpu().numpy().copy(),
-            parent_codes=torch.stack([first[0], second[0]]).cpu().numpy().copy(),
-            child_codes=offspring[0].cpu().numpy().copy(),
-        )
+        # one copy of the five rows, split into views of it
+        rows = torch.stack([first[0], second[0], offspring[0], flips[0], mask[0]]).cpu().numpy()
+        mother, father = parents[0].tolist()
+        self.lineage = Lineage(parents=(mother, father), from_first_parent=rows[4].astype(bool),
+                               flipped=rows[3], parent_codes=rows[:2], child_codes=rows[2])
 
     def diversity(self) -> float:
         """Mean Hamming distance (bits) over all pairs of individuals, from bit counts:
         at each bit, n₁·n₀ of the N(N−1)/2 pairs differ."""
-        n = len(self.codes)
+        n, size = self.codes.shape
         if n < 2:
             return 0.0
-        # how many individuals set each bit of each code
-        ones = torch.stack([
-            _column_counts(torch.bitwise_right_shift(self.codes, bit, out=self._scratch)
-                           .bitwise_and_(1))
-            for bit in range(len(BIT_WEIGHTS))]).double()
-        return float((ones * (n - ones)).sum() / (n * (n - 1) / 2))
+        bits = len(BIT_WEIGHTS)
+        # how many individuals set each bit of each code, from the (rows, genome, 4) bits
+        # of blocks of rows (whole blocks of 255 for _column_counts, at most ~16 MB each)
+        block = max(1, DIVERSITY_BLOCK_BYTES // max(1, size * bits * 255)) * 255
+        if self._scratch.numel() < min(n, block) * size * bits:
+            self._scratch = torch.empty(min(n, block) * size * bits, dtype=torch.uint8,
+                                        device=self.device)
+        ones = torch.zeros(size * bits, dtype=torch.int32, device=self.device)
+        for start in range(0, n, block):
+            rows = self.codes[start:start + block]
+            scratch = self._scratch[:rows.numel() * bits].view(len(rows), size, bits)
+            torch.bitwise_right_shift(rows.unsqueeze(-1), self._bit_shifts, out=scratch)
+            ones += _column_counts(scratch.bitwise_and_(1).view(len(rows), -1))
+        counts = ones.double()
+        # Σ n₁·n₀ over the bits: whole numbers far below 2^53, so exact in any order
+        return float(torch.dot(counts, n - counts) / (n * (n - 1) / 2))
+
 
     def stats(self, generation: int, started: float) -> GenerationStats:
         order = self.order()
-        finite = self.losses[torch.isfinite(self.losses)]
+        assert self._sorted is not None
+        best, worst = float(self._sorted[0]), float(self._sorted[-1])
+        # NaN losses are inf already: finite ends mean that all are finite
+        finite = self.losses if -math.inf < best and worst < math.inf else \
+            self.losses[torch.isfinite(self.losses)]
+        # a fresh tensor: its array is a copy, and the best genome is its first row
+        sample = self.codes.index_select(0, order[:SAMPLE_ROWS]).cpu().numpy()
         return GenerationStats(
             generation=generation,
-            best=float(self.losses[order[0]]),
+            best=best,
             mean=float(finite.mean()) if finite.numel() else math.inf,
             std=float(finite.std()) if finite.numel() > 1 else 0.0,
-            worst=float(self.losses.max()),
+            worst=worst,
             diversity=self.diversity(),
             seconds=time.perf_counter() - started,
             evaluations=self.evaluations,
-            best_genome=self.codes[order[0]].cpu().numpy().copy(),
-            sample=self.codes[order[:SAMPLE_ROWS]].cpu().numpy().copy(),
+            best_genome=sample[0],
+            sample=sample,
             elites=min(self.task.elite, SAMPLE_ROWS),
             lineage=self.lineage,
         )

@@ -124,7 +124,7 @@ class Island:
         population.codes[worst] = torch.tensor(migrants.codes, device=population.device)
         population.losses[worst] = torch.tensor(
             migrants.losses, device=population.device, dtype=population.losses.dtype)
-        population._order = None  # the losses changed: order() must sort again
+        population.forget_order()  # the losses changed: order() must sort again
 
 
 Round = tuple[list[tuple[GenerationStats, ...]], dict[int, Migrants]]

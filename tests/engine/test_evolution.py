@@ -180,6 +180,46 @@ def test_diversity_is_the_mean_pairwise_hamming_distance(size: int) -> None:
     assert pop.diversity() == pytest.approx(np.mean(bits.shape[1] - same[upper]), rel=1e-12)
 
 
+@pytest.mark.parametrize("block_bytes", [1, 4000, 1 << 24])  # one block or many
+def test_diversity_counted_in_blocks_is_the_same(monkeypatch, block_bytes: int) -> None:
+    pop = population(EvolveTask(population=600))
+    codes = pop.codes.numpy()
+    bits = np.unpackbits(codes[:, :, None], axis=2)[:, :, 4:].reshape(600, -1).astype(np.int64)
+    ones = bits.sum(0)  # at each bit, n₁·n₀ of the pairs differ
+    expected = float((ones * (600 - ones)).sum()) / (600 * 599 / 2)
+    monkeypatch.setattr("engine.evolution.ga.DIVERSITY_BLOCK_BYTES", block_bytes)
+    assert pop.diversity() == expected
+
+
+def clone(generator: torch.Generator) -> torch.Generator:
+    return torch.Generator().set_state(generator.get_state())
+
+
+@pytest.mark.parametrize("rate", [1e-4, 0.003, 0.05])
+def test_sparse_mutation_flips_the_bits_of_geometric_gaps(rate: float) -> None:
+    """The mask holds exactly the bits at the successes of a Bernoulli process drawn as
+    geometric gaps, gap = 1 + ⌊log(1 − u) / log(1 − p)⌋, from the same uniform draws."""
+    pop = population(EvolveTask(population=30, mutation_rate=rate))
+    shape = torch.Size((30, pop.codes.shape[1]))
+    total = shape.numel() * 4
+    draws = clone(pop.generator)
+    masks = pop._mutation_masks(shape).numpy().reshape(-1)
+    expected = np.zeros(shape.numel(), dtype=np.uint8)
+    position = -1
+    while True:  # the same draws, in the same batches as the engine takes them
+        remaining = max((total - position) * rate, 1.0) if position >= 0 else total * rate
+        count = int(remaining + 6 * math.sqrt(remaining) + 16)
+        uniform = torch.rand(count, generator=draws, dtype=torch.float64).numpy()
+        for u in uniform:
+            position += 1 + min(math.floor(math.log1p(-u) / math.log1p(-rate)), total)
+            if position >= total:
+                break
+            expected[position // 4] |= 1 << (position % 4)
+        if position >= total:
+            break
+    assert np.array_equal(masks, expected)
+
+
 def test_cuda_request_falls_back_with_a_note() -> None:
     device, note = resolve_device("cuda")
     if torch.cuda.is_available():
