@@ -391,7 +391,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_displaced(self, stopped: str, started: str) -> None:
         names = {"training": "training", "evolution": "the evolution",
-                 "comparison": "the SGD comparison"}
+                 "comparison": "the comparison"}
         what = names.get(stopped, stopped)
         self.statusBar().showMessage(
             f"{what[0].upper()}{what[1:]} paused to run {names.get(started, started)}: "

@@ -1,8 +1,9 @@
 """The one place where the engine meets Qt: the current session and its live objects.
 
 ``AppState`` owns the session (architecture, data, loss, dtype, seed, settings), the
-chain the window shows, the stepping pass, and the :class:`RunSlot` with its two peer
-runs (training and evolution). Panels call its methods on user input and redraw when it
+chain the window shows, the stepping pass, and the :class:`RunSlot` with its peer runs
+(training; evolution: the GA's, or OpenES's and PSO's in ``strategy``; the 4-bit grid
+comparison). Panels call its methods on user input and redraw when it
 signals; they never call each other. Signals are past-tense events.
 
 Every edit of the session goes through :meth:`AppState._edit`, which stops the running
@@ -50,6 +51,7 @@ from engine.data.session import (
     storage_formats,
 )
 from engine.data.tasks import EvolveTask, PrecisionSpec, StepTask, TrainTask
+from gui.comparison_run import GridComparisonRun
 from gui.evolution_run import EvolutionRun
 from gui.run_slot import RunSlot
 from gui.strategy_run import StrategyRun
@@ -147,6 +149,7 @@ class AppState(QObject):
         self.training = TrainingRun(self, self.slot)
         self.evolution = EvolutionRun(self, self.slot)  # owns the evolve task
         self.strategy = StrategyRun(self, self.slot, lambda: self.evolution.task)
+        self.grid_comparison = GridComparisonRun(self, self.slot, lambda: self.evolution.task)
         self.training.progressed.connect(lambda _: self._set_dirty())
         self._apply_session(session or default_session())
 
@@ -164,6 +167,7 @@ class AppState(QObject):
         if "evolution" in resets:
             self.evolution.reset()
             self.strategy.reset()
+            self.grid_comparison.reset()
         if dirty:
             self._set_dirty()
 

@@ -3,11 +3,11 @@ GA over 4-bit codes, OpenES or PSO over float weights) and its settings below th
 live plots in three tabs.
 
 Shows best, mean ± sd and worst loss per generation, population diversity (GA only), the
-decision boundary of the current best (2-D data), the genome view (GA only), and GA
-versus SGD on the same network and data (loss against forward passes and against wall
-time). Listens to the state's two evolution runs (``evolution``: the GA, ``strategy``:
-OpenES and PSO; the chosen algorithm's drives the buttons) and the GA's comparison, and
-the slot's ``changed``; redraws at most ~30 times a second.
+decision boundary of the current best (2-D data), the genome view (GA only), and the
+comparison of the GA (4-bit), OpenES (float), OpenES snapped to 4 bits and SGD
+(:class:`gui.comparison_tab.ComparisonTab`). Listens to the state's two evolution runs
+(``evolution``: the GA, ``strategy``: OpenES and PSO; the chosen algorithm's drives the
+buttons) and the slot's ``changed``; redraws at most ~30 times a second.
 """
 
 from __future__ import annotations
@@ -29,13 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.core.optim import SGDConfig
 from engine.data.tasks import EvolveTask
-from engine.evolution.comparison import SgdPoint
 from engine.evolution.ga import GenerationStats
 from engine.evolution.genome import code_table
 from engine.evolution.strategy_record import StrategyGeneration
 from gui.boundary_view import BoundaryView
+from gui.comparison_tab import ComparisonTab
 from gui.evolution_run import EvolutionRun
 from gui.evolution_settings import EvolutionSettings
 from gui.genome_view import GenomeView
@@ -53,7 +52,7 @@ from gui.strategy_run import StrategyRun
 BOUNDARY_PART = 2  # index of _redraw_boundary among the redraw timer's parts
 COLUMNS = ("run", "generation", "best", "mean", "std", "worst", "diversity", "seconds",
            "evaluations")
-GA, SGD = "#2ca02c", "#ff7f0e"
+GA = "#2ca02c"
 
 
 class EvolutionPanel(QWidget):
@@ -69,14 +68,17 @@ class EvolutionPanel(QWidget):
         self.genome_view = GenomeView()
         self.genome_view.code_clicked.connect(self._on_code_clicked)
         self.genomes_tab = self.tabs.addTab(self.genome_view, "Genomes")
-        self.tabs.addTab(self._comparison_tab(), "GA vs SGD")
+        self.comparison = ComparisonTab(state)
+        self.tabs.addTab(self.comparison, "4-bit vs float")
+        # by the names the tests and the lessons use
+        self.quantise_button = self.comparison.quantise_button
+        self.comparison_status = self.comparison.summary
         layout.addWidget(self.tabs, 1)
         self.table = GrowingTable(len(COLUMNS) - 1)
-        self.sgd = GrowingTable(3)
         self.ranges = {"loss": StickyRanges(self.loss_plot),
                        "diversity": StickyRanges(self.diversity_plot)}
         self._redraw_timer = RedrawTimer([self._redraw_loss, self._redraw_diversity,
-                                          self._redraw_boundary, self._redraw_comparison,
+                                          self._redraw_boundary,
                                           self._redraw_genomes], self, PROGRESS_FRAME_MS)
         self.tabs.currentChanged.connect(lambda _: self._redraw_timer.mark_dirty())
         for run in (state.evolution, state.strategy):
@@ -86,8 +88,6 @@ class EvolutionPanel(QWidget):
             run.paused_run_dropped.connect(self._sync_buttons)
             run.boundary_computed.connect(self._on_boundary_computed)
             run.message_posted.connect(self.status.setText)
-        state.evolution.comparison.points_arrived.connect(self._on_comparison_arrived)
-        state.evolution.comparison.message_posted.connect(self.comparison_status.setText)
         state.slot.changed.connect(self._on_slot_changed)
         state.data_changed.connect(self._on_data_changed)
         state.settings_changed.connect(self._sync_controls)
@@ -101,8 +101,8 @@ class EvolutionPanel(QWidget):
         return self.state.evolution_run()
 
     def plots(self) -> list[pg.PlotWidget]:
-        return [self.loss_plot, self.diversity_plot, self.boundary_plot, self.passes_plot,
-                self.time_plot]
+        return [self.loss_plot, self.diversity_plot, self.boundary_plot,
+                *self.comparison.plots()]
 
     # -- controls --------------------------------------------------------------------------
 
@@ -227,42 +227,6 @@ class EvolutionPanel(QWidget):
         grid.setRowStretch(1, 1)
         return tab
 
-    def _comparison_tab(self) -> QWidget:
-        tab = QWidget()
-        grid = QGridLayout(tab)
-        keys = (("GA (best)", GA), ("SGD", SGD))
-        self.passes_plot = titled_plot("Best loss against forward passes",
-                                       "full-batch forward passes", "loss",
-                                       name="ga_vs_sgd_passes", log_x=True, log_y=True,
-                                       keys=keys)
-        self.time_plot = titled_plot("Best loss against wall time", "seconds", "loss",
-                                     name="ga_vs_sgd_time", log_x=True, log_y=True, keys=keys)
-        self.comparison_curves = {}
-        for plot, axis in ((self.passes_plot, "passes"), (self.time_plot, "time")):
-            self.comparison_curves[axis] = (
-                plot.plot([], [], pen=pg.mkPen(GA, width=2)),
-                plot.plot([], [], pen=pg.mkPen(SGD, width=2)))
-        self.compare_button = QPushButton("Compare with SGD")
-        self.compare_button.setToolTip("Train the same network with full-batch SGD (the "
-                                       "Training page's learning rate and momentum) for as "
-                                       "long as the GA has run")
-        self.compare_button.clicked.connect(self._on_compare)
-        self.quantise_button = QPushButton("Quantisation error of the chain")
-        self.quantise_button.setToolTip("What snapping the chain's current weights to the "
-                                        "4-bit grid does to them and to the loss")
-        self.quantise_button.clicked.connect(self._on_quantise)
-        self.comparison_status = QLabel(" ")
-        self.comparison_status.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(self.compare_button)
-        row.addWidget(self.quantise_button)
-        row.addWidget(self.comparison_status, 1)
-        grid.addLayout(row, 0, 0, 1, 2)
-        grid.addWidget(self.passes_plot, 1, 0)
-        grid.addWidget(self.time_plot, 1, 1)
-        grid.setRowStretch(1, 1)
-        return tab
-
     def _on_code_clicked(self, code: int, where: str) -> None:
         value = float(code_table()[code])  # α = 1: the weight is the layer's α times it
         self.state.inspect_number(value, "ga4", f"GA code {code} of {where} (value × α)")
@@ -286,11 +250,10 @@ class EvolutionPanel(QWidget):
 
     def _on_slot_changed(self, running: str) -> None:
         """Buttons follow the run slot: what this panel runs, or another run, or none.
-        While the SGD comparison runs the GA waits: Pause ends the comparison."""
+        While the comparison runs the evolution waits: Pause ends the comparison."""
         evolving = running == "evolution"
         busy_here = evolving or running == "comparison"
-        for button in (self.start_button, self.step_button, self.use_best_button,
-                       self.compare_button):
+        for button in (self.start_button, self.step_button, self.use_best_button):
             button.setEnabled(not busy_here)
         self.continue_button.setEnabled(self.run.can_continue() and not busy_here)
         self.pause_button.setEnabled(busy_here)
@@ -309,14 +272,13 @@ class EvolutionPanel(QWidget):
 
     def _clear_plots(self) -> None:
         self.table = GrowingTable(len(COLUMNS) - 1)
-        self.sgd = GrowingTable(3)
         self._latest = None
         self.genome_view.show_nothing()
         self._boundary_values = None
         self._redraw_timer.mark_dirty(BOUNDARY_PART)
         self.progress.setValue(0)
         self.rate_label.setText(" ")
-        for plot in self.plots():
+        for plot in (self.loss_plot, self.diversity_plot, self.boundary_plot):
             reset_range(plot, self.ranges.get({self.loss_plot: "loss",
                                                self.diversity_plot: "diversity"}.get(plot, "")))
         self._redraw_timer.mark_dirty()
@@ -334,14 +296,6 @@ class EvolutionPanel(QWidget):
                                     if self.run is self.state.evolution else
                                     "the chain now has the best float weights")
 
-    def _on_quantise(self) -> None:
-        report = self.state.evolution.quantisation()
-        if report is not None:
-            self.comparison_status.setText(
-                f"current chain on the 4-bit grid: ‖W − Q(W)‖/‖W‖ = "
-                f"{report.relative_error:.3g}; loss {report.float_loss:.4g} (float) → "
-                f"{report.quantised_loss:.4g} (quantised)")
-
     _latest: GenerationStats | StrategyGeneration | None = None
 
     def _on_boundary_computed(self, values: np.ndarray) -> None:
@@ -357,21 +311,6 @@ class EvolutionPanel(QWidget):
     def _on_data_changed(self) -> None:
         dataset = self.state.dataset
         self.boundary.show_data(dataset.inputs, dataset.targets, dataset.classes)
-
-    def _on_compare(self) -> None:
-        if not self.run.history:
-            self.comparison_status.setText("run the GA first: SGD gets as long as the GA "
-                                           "has run")
-            return
-        self.sgd = GrowingTable(3)
-        settings = self.state.training.settings
-        self.state.evolution.comparison.start(
-            SGDConfig(lr=settings.lr, momentum=settings.momentum),
-            self.run.history[-1].seconds)
-
-    def _on_comparison_arrived(self, points: list[SgdPoint]) -> None:
-        self.sgd.extend([[p.forward_passes, p.seconds, p.loss] for p in points])
-        self._redraw_timer.mark_dirty()
 
     def _loss_table(self) -> tuple[list[str], list[list[object]]]:
         """The current run's history; its number in the first column (runs stay apart)."""
@@ -401,15 +340,6 @@ class EvolutionPanel(QWidget):
         data = self.table.view()
         self.diversity_curve.setData(data[:, 0], data[:, 5])
         self.ranges["diversity"].fit_curves(data[:, 0], [data[:, 5], np.zeros(1)])
-
-    def _redraw_comparison(self) -> None:
-        data = self.table.view()
-        ga_passes, ga_time = self.comparison_curves["passes"][0], self.comparison_curves["time"][0]
-        ga_passes.setData(data[:, 7], data[:, 1])
-        ga_time.setData(np.maximum(data[:, 6], 1e-4), data[:, 1])
-        sgd = self.sgd.view()
-        self.comparison_curves["passes"][1].setData(sgd[:, 0], sgd[:, 2])
-        self.comparison_curves["time"][1].setData(np.maximum(sgd[:, 1], 1e-4), sgd[:, 2])
 
     def _redraw_genomes(self) -> None:
         # the costliest view to draw: only while it shows, or once to fill it

@@ -150,30 +150,6 @@ def test_use_best_loads_the_quantised_weights_into_the_chain(qtbot, window) -> N
     assert "4-bit grid" in panel.comparison_status.text()
 
 
-def test_compare_with_sgd_plots_both(qtbot, window) -> None:
-    prepare(qtbot, window)
-    panel = window.evolution
-    panel.population_spin.setValue(40)
-    panel.generations_spin.setValue(10)
-    click(qtbot, panel.start_button)
-    run = window.state.evolution
-    qtbot.waitUntil(lambda: not run.is_running() and len(run.history) == 11, timeout=20_000)
-    click(qtbot, panel.compare_button)
-    assert window.state.slot.running == "comparison"
-    # the GA waits while the comparison runs (starting it would end the comparison)
-    for button in (panel.start_button, panel.continue_button, panel.step_button,
-                   panel.use_best_button):
-        assert not button.isEnabled(), button.text()
-    assert panel.pause_button.isEnabled()
-    qtbot.waitUntil(lambda: window.state.slot.running == "", timeout=30_000)
-    assert panel.sgd.size > 5
-    panel.redraw()
-    ga_x, _ = panel.comparison_curves["passes"][0].getData()
-    sgd_x, _ = panel.comparison_curves["passes"][1].getData()
-    assert len(ga_x) == 11
-    assert len(sgd_x) == panel.sgd.size
-
-
 def test_closing_the_window_mid_run_stops_and_joins_the_worker(qtbot, settings_file,
                                                                dialogs) -> None:
     state = AppState()
