@@ -521,7 +521,7 @@ lesson(
     "15 distinct values (+0 and −0 are both 0). It makes progress without a single gradient, "
     "slowly; the grid limits how far it can get.</p>",
     [
-        "Evolution ▸ Start, then Compare with SGD.",
+        "Evolution ▸ Start, then 4-bit vs float ▸ Compare: the GA beside OpenES and SGD.",
         "Genomes: click a code to see its 4 bits in the Numbers lab.",
     ],
     session(
@@ -585,6 +585,69 @@ lesson(
             "path": "history.loss.-1",
             "denominator": "history.loss.0",
             "below": 0.1,
+        },
+    ],
+)
+
+SPIRAL_NET = net(repeated_block(2, 16, 2, "tanh", init=InitSpec(kind="xavier_uniform")))
+OPENES_TASK = {"kind": "evolve", "algorithm": "openes", "population": 20, "generations": 150,
+               "openes": {"sigma": 0.1, "lr": 0.1}}
+GRID_SESSION = session(
+    SPIRAL_NET,
+    data={"dataset": "spiral", "samples": 64, "noise": 0.0},
+    loss="bce_with_logits",
+    task=OPENES_TASK,
+    name="OpenES on the spiral",
+)
+# SGD in the comparison tab uses the Training page's settings
+GRID_SESSION["panels"] = {"train": {"kind": "train", "lr": 0.5, "momentum": 0.9, "steps": 3000}}
+
+lesson(
+    "13_grid_not_search",
+    "The 4-bit grid, not the search",
+    "evolution",
+    "<p>The GA of the last lesson stalls near a loss of 0.65 on the spiral, whatever its "
+    "settings. Is the search too weak, or is it the grid? Every GA weight is one of 15 values "
+    "{0, ±α, ±α/2, …, ±α/64}. OpenES searches the same chain, with no gradient either, but "
+    "over float weights: it perturbs a mean weight vector with Gaussian noise, ranks the "
+    "perturbations and moves the mean towards the better ones. PSO does the same with a "
+    "swarm.</p><p>On the same chain, data, population and number of generations OpenES "
+    "goes well below the GA (0.39 against 0.65 here, and lower still with more "
+    "generations), and snapping its best weights to the 4-bit grid throws that away (0.81): "
+    "the grid, not the search, is the limit. The comparison tab puts the GA, OpenES, "
+    "OpenES snapped to 4 bits and SGD on one plot, by forward passes and by wall time.</p>",
+    [
+        "Evolution ▸ Start: OpenES is chosen and runs live; when it stops its best float "
+        "weights are in the chain (look at the decision boundary).",
+        "4-bit vs float ▸ Compare: GA 4-bit, ES float, ES→4-bit and SGD for the same "
+        "budget of forward passes. Switch to the plot against wall time.",
+        "After the OpenES run: Quantisation error of the chain, the float loss and the loss "
+        "of the same weights on the grid.",
+        "Choose GA (4-bit codes) and Start: more generations, a larger population, the "
+        "best loss still stalls.",
+    ],
+    GRID_SESSION,
+    [
+        {
+            "says": "OpenES on float weights: after 150 generations of 20 the best loss is "
+            "below 0.45",
+            "quantity": "result",
+            "path": "loss",
+            "below": 0.45,
+        },
+        {
+            "says": "the GA with the same population and generations on the same chain "
+            "stays above 0.6",
+            "quantity": "result",
+            "path": "history.best.-1",
+            "above": 0.6,
+            "task": {**OPENES_TASK, "algorithm": "ga"},
+        },
+        {
+            "says": "OpenES's best weights snapped to the 4-bit grid lose it: above 0.6",
+            "quantity": "result",
+            "path": "quantised_loss",
+            "above": 0.6,
         },
     ],
 )

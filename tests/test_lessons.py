@@ -21,7 +21,8 @@ LESSONS = load_lessons()
 def test_the_lessons_cover_the_issue() -> None:
     titles = " ".join(lesson.title.lower() for _, lesson in LESSONS)
     for topic in ("vanishing", "relu", "seed example", "more than its input", "initialisation",
-                  "chain rule", "sgd", "grow", "covariate", "residual", "hash", "evolution"):
+                  "chain rule", "sgd", "grow", "covariate", "residual", "hash", "evolution",
+                  "4-bit grid"):
         assert topic in titles, topic
 
 
@@ -48,6 +49,24 @@ def test_a_false_or_impossible_claim_fails(claim: dict) -> None:
     (result,) = check_lesson(lesson)
     assert not result.passed
     assert result.line().startswith("FAIL")
+
+
+def test_a_claim_with_its_own_task_runs_that_task_on_the_same_chain() -> None:
+    """Lesson 13's GA claim: the session runs OpenES, the claim's task the GA; each run is
+    its own (a GA claim that said OpenES's number would fail)."""
+    stem, lesson = next((s, les) for s, les in LESSONS if s.startswith("13_"))
+    es_claim, ga_claim = lesson.claims[0], lesson.claims[1]
+    assert lesson.session.task.algorithm == "openes"
+    assert ga_claim.task is not None
+    assert ga_claim.task.algorithm == "ga"
+    cache: dict = {}
+    es = check_claim(lesson.session, es_claim, cache)
+    ga = check_claim(lesson.session, ga_claim, cache)
+    assert es.passed, stem
+    assert ga.passed, stem
+    assert ga.value > es.value
+    as_es = ga_claim.model_copy(update={"task": None})
+    assert not check_claim(lesson.session, as_es, cache).passed
 
 
 def test_digits_compare_significant_digits() -> None:

@@ -8,8 +8,9 @@ Quantities (a claim's ``quantity``):
   activation), ``grad_weight``, ``grad_bias``, ``weight``, ``bias``;
 - ``stat``: a per-layer statistic of that pass (:class:`engine.core.stats.LayerStats`);
 - ``gradient_ratio``: ‖dL/dW‖ of the first linear layer over the last one's;
-- ``result`` / ``result_ratio``: run the session's task as ``main.py run`` does and read
-  ``result.json`` at a dotted ``path`` (negative list indices count from the end);
+- ``result`` / ``result_ratio``: run the session's task (or the claim's ``task``: the GA
+  beside OpenES on the same chain) as ``main.py run`` does and read ``result.json`` at a
+  dotted ``path`` (negative list indices count from the end);
 - ``float`` / ``limit``: a reading or a limit of a number format (exact decimal text);
 - ``derivative_max``: the largest f'(x) of an activation on [-10, 10] (grid of 20 001);
 - ``singular_value_max``: the largest singular value of layer ``layer``'s weight.
@@ -61,6 +62,9 @@ def check_claim(session: Session, claim: Claim, cache: dict[str, Any] | None = N
     if claim.network is not None:  # another chain on the same data: its own cache
         session = session.model_copy(update={"network": claim.network})
         cache = cache.setdefault(f"network:{claim.network.model_dump_json()}", {})
+    if claim.task is not None:  # another task on the same chain and data: its own cache
+        session = session.model_copy(update={"task": claim.task})
+        cache = cache.setdefault(f"task:{claim.task.model_dump_json()}", {})
     try:
         value = _quantity(session, claim, cache)
     except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError) as error:

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from engine.core.specs import Frozen, NetworkSpec
 from engine.data.files import FileLimitError, read_text
-from engine.data.session import Session, SessionError, parse_session
+from engine.data.session import Session, SessionError, Task, parse_session
 
 LESSON_FORMAT = "chainlab-lesson/1"
 LESSONS_FOLDER = Path(__file__).resolve().parents[2] / "resources" / "lessons"
@@ -50,6 +50,8 @@ class Claim(Frozen):
     field: str | None = None  # float: stored, error, ulp, bits; limit: a Limits field
     activation: str | None = None  # derivative_max
     network: NetworkSpec | None = None  # evaluate on this network instead of the session's
+    task: Task | None = None  # result: run this task instead of the session's (another
+    #                           algorithm on the same chain and data)
     equals: float | None = None
     digits: int | None = Field(None, ge=1, le=17)
     tolerance: float | None = Field(None, ge=0)
