@@ -42,12 +42,12 @@ class ComparisonTab(QWidget):
         self.run = state.grid_comparison
         column = QVBoxLayout(self)
         row = QHBoxLayout()
-        row.addWidget(QLabel("budget"))
+        row.addWidget(QLabel("budget per method"))
         self.budget_spin = QSpinBox()
         self.budget_spin.setRange(10, 10_000_000)
         self.budget_spin.setSingleStep(1000)
         self.budget_spin.setValue(DEFAULT_BUDGET)
-        self.budget_spin.setSuffix(" forward passes each")
+        self.budget_spin.setSuffix(" forward passes")
         self.budget_spin.setToolTip("Each method runs until it has made this many full-"
                                     "batch forward passes (an SGD step counts as one)")
         row.addWidget(self.budget_spin)
@@ -61,19 +61,22 @@ class ComparisonTab(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.run.stop)
         row.addWidget(self.stop_button)
+        self.progress = QProgressBar()
+        self.progress.setMinimumWidth(120)
+        row.addWidget(self.progress, 1)
+        column.addLayout(row)
+        row = QHBoxLayout()  # the result line, and the chain's own quantisation beside it
+        self.summary = QLabel("Compare runs all four methods from the chain's "
+                              "initialisation, each for the budget")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row.addWidget(self.summary, 1)
         self.quantise_button = QPushButton("Quantisation error of the chain")
         self.quantise_button.setToolTip("What snapping the chain's current weights to the "
                                         "4-bit grid does to them and to the loss")
         self.quantise_button.clicked.connect(self._on_quantise)
         row.addWidget(self.quantise_button)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        row.addWidget(self.progress, 1)
         column.addLayout(row)
-        self.summary = QLabel("Compare runs all four methods on the chain for the budget")
-        self.summary.setWordWrap(True)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        column.addWidget(self.summary)
         keys = tuple((CURVE_LABELS[name], COLOURS[name]) for name in CURVES)
         self.passes_plot = titled_plot("Loss against forward passes",
                                        "full-batch forward passes", "loss",
@@ -147,8 +150,7 @@ class ComparisonTab(QWidget):
         budget = self.run.budget
         done = CURVES.index(last.curve) * budget + min(last.evaluations, budget)
         self.progress.setValue(done)
-        self.progress.setFormat(f"{CURVE_LABELS[last.curve]}: {last.evaluations} of "
-                                f"{budget}")
+        self.progress.setFormat(f"{CURVE_LABELS[last.curve]} {last.evaluations}/{budget}")
         self._redraw_timer.mark_dirty()
 
     def redraw(self) -> None:

@@ -600,7 +600,7 @@ GRID_SESSION = session(
     name="OpenES on the spiral",
 )
 # SGD in the comparison tab uses the Training page's settings
-GRID_SESSION["panels"] = {"train": {"kind": "train", "lr": 0.5, "momentum": 0.9, "steps": 3000}}
+GRID_SESSION["panels"] = {"train": {"kind": "train", "lr": 0.1, "momentum": 0.9, "steps": 3000}}
 
 lesson(
     "13_grid_not_search",
@@ -619,8 +619,8 @@ lesson(
     [
         "Evolution ▸ Start: OpenES is chosen and runs live; when it stops its best float "
         "weights are in the chain (look at the decision boundary).",
-        "4-bit vs float ▸ Compare: GA 4-bit, ES float, ES→4-bit and SGD for the same "
-        "budget of forward passes. Switch to the plot against wall time.",
+        "4-bit vs float ▸ set the budget to 20000 and Compare: GA 4-bit, ES float, "
+        "ES→4-bit and SGD for the same number of forward passes, and against wall time.",
         "After the OpenES run: Quantisation error of the chain, the float loss and the loss "
         "of the same weights on the grid.",
         "Choose GA (4-bit codes) and Start: more generations, a larger population, the "

@@ -122,6 +122,25 @@ def sweep_panel(window: MainWindow, state: AppState, out: Path) -> None:
     window.docks["sweeps"].hide()
 
 
+def grid_comparison(window: MainWindow, state: AppState, out: Path) -> None:
+    """Lesson 13: OpenES run live, then the 4-bit vs float tab after Compare for 20000
+    forward passes each (the figures in the README's evolution section)."""
+    from engine.lessons.lesson import load_lesson
+
+    window.open_lesson(load_lesson(ROOT / "resources" / "lessons" / "13_grid_not_search.json"))
+    window.docks["lessons"].hide()
+    state.start_evolution()
+    until(lambda: not state.strategy.is_running(), timeout=120)
+    panel = window.evolution
+    panel.tabs.setCurrentWidget(panel.comparison)
+    panel.comparison.budget_spin.setValue(20_000)
+    panel.comparison.compare_button.click()
+    until(lambda: state.slot.running == "", timeout=600)
+    wait(0.8)
+    window.grab().save(str(out / "evolution-comparison.png"))
+    print(panel.comparison.summary.text())
+
+
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
     app = QApplication.instance() or QApplication([])
@@ -158,6 +177,7 @@ def main() -> int:
     state.evolution.pause()
     wait(0.5)
     window.grab().save(str(out / "window-evolution.png"))
+    grid_comparison(window, state, out)
     numbers_lab(window, state, out)
     why_it_works(window, state, out)
     sweep_panel(window, state, out)
