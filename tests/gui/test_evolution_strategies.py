@@ -3,6 +3,7 @@ run whose best float weights end up in the chain, and the session file keeping t
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 
 from engine.core.stepper import Pass
 from engine.data.session import load_session
-from engine.evolution.strategies import chain_weights
+from engine.evolution.strategies import chain_weights, prepare_strategy
 from gui.main_window import MainWindow
 from gui.state import AppState
 from tests.gui.conftest import choose
@@ -79,6 +80,11 @@ def test_openes_runs_live_and_its_best_weights_go_into_the_chain(qtbot, window) 
     inputs, targets = window.state.data_tensors()
     loss = Pass(window.state.chain.copy(), inputs, targets, "bce_with_logits").run().loss
     assert abs(float(loss) - best.best) <= 1e-5 * max(1.0, best.best)
+    # the same history as the engine's own generator on the same chain and settings
+    setup = prepare_strategy(window.state.chain, inputs, targets, "bce_with_logits",
+                             window.state.evolution.task, window.state.session.seed)
+    engine = list(itertools.islice(setup.generations(limit=0), len(run.history)))
+    assert [r.best for r in engine] == [r.best for r in run.history]
 
 
 def test_pso_step_then_continue_and_the_session_keeps_the_algorithm(
