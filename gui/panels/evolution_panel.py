@@ -116,7 +116,7 @@ class EvolutionPanel(QWidget):
                                          "Start a new run (a paused one is dropped)")
         self.continue_button = self._button(buttons, "Continue", lambda: self.run.resume(),
                                             0, 1, "Continue the paused run")
-        self.pause_button = self._button(buttons, "Pause", lambda: self.run.pause(), 0, 2)
+        self.pause_button = self._button(buttons, "Pause", self._on_pause, 0, 2)
         self.step_button = self._button(buttons, "Step", lambda: self.run.step(), 1, 0,
                                         "One generation")
         self.stop_button = self._button(buttons, "Stop", lambda: self.run.stop(), 1, 1,
@@ -282,6 +282,12 @@ class EvolutionPanel(QWidget):
             reset_range(plot, self.ranges.get({self.loss_plot: "loss",
                                                self.diversity_plot: "diversity"}.get(plot, "")))
         self._redraw_timer.mark_dirty()
+
+    def _on_pause(self) -> None:
+        if self.state.slot.running == "comparison":
+            self.state.grid_comparison.stop()
+        else:
+            self.run.pause()
 
     def _on_reset(self) -> None:
         self.state.stop_everything()

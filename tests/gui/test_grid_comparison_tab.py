@@ -81,6 +81,13 @@ def test_stop_ends_the_comparison_and_says_so(qtbot, window) -> None:
     assert tab.summary.text().startswith("GA 4-bit ")
     assert tab.compare_button.isEnabled()
     assert not tab.stop_button.isEnabled()
+    # the evolution's Pause ends a comparison too (the buttons beside it wait for it)
+    click(qtbot, tab.compare_button)
+    qtbot.waitUntil(lambda: len(run.points) >= 3, timeout=20_000)
+    assert window.evolution.pause_button.isEnabled()
+    click(qtbot, window.evolution.pause_button)
+    assert window.state.slot.running == ""
+    assert tab.summary.text().endswith("(stopped)")
 
 
 def test_a_new_chain_clears_the_comparison(qtbot, window) -> None:
