@@ -13,9 +13,9 @@ from html import escape
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QPushButton,
     QTextBrowser,
     QVBoxLayout,
@@ -31,6 +31,9 @@ PAGE_NAMES = {"chain": "Chain", "gradients": "Gradient flow", "training": "Train
               "activations": "Activation lab", "norms": "Norms lab"}
 
 
+CLAIMS_ANCHOR = "claims"
+
+
 class LessonsPanel(QWidget):
     """Signals: ``open_requested(Lesson)`` when the user opens a lesson."""
 
@@ -43,11 +46,12 @@ class LessonsPanel(QWidget):
         self.task.failed.connect(self._on_check_failed)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.list = QListWidget()
-        self.list.setMaximumHeight(120)  # the lesson text gets the rest of the dock
-        self.list.currentRowChanged.connect(self._on_row_changed)
-        self.list.itemDoubleClicked.connect(lambda _: self.open_current())
-        layout.addWidget(self.list)
+        # one line to pick a lesson: on a laptop screen the dock shares the left column,
+        # and the lesson's text needs its height (a list left it three lines)
+        self.picker = QComboBox()
+        self.picker.setToolTip("The lessons, in order")
+        self.picker.currentIndexChanged.connect(self._on_row_changed)
+        layout.addWidget(self.picker)
         buttons = QHBoxLayout()
         self.open_button = QPushButton("Open this lesson")
         self.open_button.setToolTip("Load its session and show the page it uses")
@@ -58,12 +62,12 @@ class LessonsPanel(QWidget):
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.check_button)
         layout.addLayout(buttons)
-        self.text = QTextBrowser()
-        self.text.setOpenExternalLinks(False)
-        layout.addWidget(self.text, 1)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+        self.text = QTextBrowser()
+        self.text.setOpenExternalLinks(False)
+        layout.addWidget(self.text, 1)
         self.lessons: list[tuple[str, Lesson]] = []
         self.results: dict[str, list[ClaimResult]] = {}
         try:
@@ -71,18 +75,18 @@ class LessonsPanel(QWidget):
         except LessonError as error:
             self.status.setText(f"⚠ {error}")
         for number, (_stem, lesson) in enumerate(self.lessons, start=1):
-            self.list.addItem(f"{number}. {lesson.title}")
+            self.picker.addItem(f"{number}. {lesson.title}")
         if self.lessons:
-            self.list.setCurrentRow(0)
+            self.picker.setCurrentIndex(0)
 
     def current(self) -> tuple[str, Lesson] | None:
-        row = self.list.currentRow()
+        row = self.picker.currentIndex()
         return self.lessons[row] if 0 <= row < len(self.lessons) else None
 
     def select(self, stem: str) -> None:
         for row, (name, _lesson) in enumerate(self.lessons):
             if name == stem:
-                self.list.setCurrentRow(row)
+                self.picker.setCurrentIndex(row)
 
     def open_current(self) -> None:
         current = self.current()
@@ -105,6 +109,7 @@ class LessonsPanel(QWidget):
         held = sum(result.passed for result in results)
         self.status.setText(f"{held} of {len(results)} claims hold in the engine")
         self._show()
+        self.text.scrollToAnchor(CLAIMS_ANCHOR)  # the results, not the lesson's top
 
     def _on_check_failed(self, message: str) -> None:
         self.check_button.setEnabled(True)
@@ -137,7 +142,8 @@ def lesson_html(lesson: Lesson, results: list[ClaimResult] | None) -> str:
     return (f"<h3>{escape(lesson.title)}</h3>{lesson.text}"
             f"<p><b>Look at</b>: the {page} page.</p>"
             + (f"<p><b>Try</b>:</p><ul>{tries}</ul>" if tries else "")
-            + f"<p><b>What this lesson claims</b> (checked by the engine):</p><ul>{claims}</ul>")
+            + f"<p><a name='{CLAIMS_ANCHOR}'></a><b>What this lesson claims</b> (checked by "
+              f"the engine):</p><ul>{claims}</ul>")
 
 
 def _shown(value: float | str | None) -> str:
