@@ -28,7 +28,6 @@ from engine.evolution.population import PopulationEvaluator
 SAMPLE_ROWS = 48  # individuals shown by the genome view
 BIT_WEIGHTS = (1, 2, 4, 8)
 DENSE_MUTATION_RATE = 0.1  # above this, one uniform draw per bit is cheaper than skipping
-DIVERSITY_BLOCK_BYTES = 1 << 24  # the diversity's bits are counted in blocks of this size
 # byte b → eight masks, 0xFF where bit k of b is set: one random byte gives eight coins
 _BYTE_MASKS = torch.tensor([[0xFF * ((byte >> bit) & 1) for bit in range(8)]
                             for byte in range(256)], dtype=torch.uint8)
@@ -81,8 +80,7 @@ class Population:
         self.lineage: Lineage | None = None
         self._order: torch.Tensor | None = None  # of self.losses, best first
         self._sorted: torch.Tensor | None = None  # self.losses in that order
-        self._scratch = torch.empty(0, dtype=torch.uint8, device=self.device)  # reused
-        self._bit_shifts = torch.arange(len(BIT_WEIGHTS), dtype=torch.uint8, device=self.device)
+        self._scratch = torch.empty_like(self.codes)  # reused: fresh megabytes page-fault
 
     @staticmethod
     def _nan_to_inf(losses: torch.Tensor) -> torch.Tensor:
@@ -227,25 +225,17 @@ class Population:
     def diversity(self) -> float:
         """Mean Hamming distance (bits) over all pairs of individuals, from bit counts:
         at each bit, n₁·n₀ of the N(N−1)/2 pairs differ."""
-        n, size = self.codes.shape
+        n = len(self.codes)
         if n < 2:
             return 0.0
-        bits = len(BIT_WEIGHTS)
-        # how many individuals set each bit of each code, from the (rows, genome, 4) bits
-        # of blocks of rows (whole blocks of 255 for _column_counts, at most ~16 MB each)
-        block = max(1, DIVERSITY_BLOCK_BYTES // max(1, size * bits * 255)) * 255
-        if self._scratch.numel() < min(n, block) * size * bits:
-            self._scratch = torch.empty(min(n, block) * size * bits, dtype=torch.uint8,
-                                        device=self.device)
-        ones = torch.zeros(size * bits, dtype=torch.int32, device=self.device)
-        for start in range(0, n, block):
-            rows = self.codes[start:start + block]
-            scratch = self._scratch[:rows.numel() * bits].view(len(rows), size, bits)
-            torch.bitwise_right_shift(rows.unsqueeze(-1), self._bit_shifts, out=scratch)
-            ones += _column_counts(scratch.bitwise_and_(1).view(len(rows), -1))
-        counts = ones.double()
+        # how many individuals set each bit of each code: one contiguous pass per bit
+        # (a broadcast shift of all four bits at once measured 3x slower)
+        ones = torch.cat([
+            _column_counts(torch.bitwise_right_shift(self.codes, bit, out=self._scratch)
+                           .bitwise_and_(1))
+            for bit in range(len(BIT_WEIGHTS))]).double()
         # Σ n₁·n₀ over the bits: whole numbers far below 2^53, so exact in any order
-        return float(torch.dot(counts, n - counts) / (n * (n - 1) / 2))
+        return float(torch.dot(ones, n - ones) / (n * (n - 1) / 2))
 
 
     def stats(self, generation: int, started: float) -> GenerationStats:

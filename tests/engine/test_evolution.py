@@ -180,17 +180,6 @@ def test_diversity_is_the_mean_pairwise_hamming_distance(size: int) -> None:
     assert pop.diversity() == pytest.approx(np.mean(bits.shape[1] - same[upper]), rel=1e-12)
 
 
-@pytest.mark.parametrize("block_bytes", [1, 4000, 1 << 24])  # one block or many
-def test_diversity_counted_in_blocks_is_the_same(monkeypatch, block_bytes: int) -> None:
-    pop = population(EvolveTask(population=600))
-    codes = pop.codes.numpy()
-    bits = np.unpackbits(codes[:, :, None], axis=2)[:, :, 4:].reshape(600, -1).astype(np.int64)
-    ones = bits.sum(0)  # at each bit, n₁·n₀ of the pairs differ
-    expected = float((ones * (600 - ones)).sum()) / (600 * 599 / 2)
-    monkeypatch.setattr("engine.evolution.ga.DIVERSITY_BLOCK_BYTES", block_bytes)
-    assert pop.diversity() == expected
-
-
 def clone(generator: torch.Generator) -> torch.Generator:
     return torch.Generator().set_state(generator.get_state())
 
