@@ -28,10 +28,24 @@ def test_each_cell_is_the_mean_over_seeds_with_their_range() -> None:
     assert plot.y_ticks == ("2", "5")
     assert plot.values[0].tolist() == [0.30000000000000004, 0.6]
     assert math.isclose(plot.values[1, 0], 2e-3)
-    assert np.isnan(plot.values[1, 1])  # both seeds failed: no colour, no label
-    assert plot.cell_text[1][1] == ""
+    assert np.isnan(plot.values[1, 1])  # both seeds failed: no colour, and says so
+    assert plot.cell_text[1][1] == "failed"
     assert plot.cell_text[0][0] == "0.3\n[0.2, 0.4]"
     assert plot.log  # every value positive: coloured by log10
+
+
+def test_cells_still_to_run_or_not_run_are_labelled_and_have_no_value() -> None:
+    rows = [row("tanh", 2, 0, 0.2), row("tanh", 2, 1, None, "failed"),
+            row("relu", 2, 0, None, "pending"), row("relu", 2, 1, None, "pending"),
+            row("tanh", 5, 0, None, "not run"), row("relu", 5, 0, None, "not run")]
+    plot = heat_map("grad_ratio", ["activation", "depth", "seed"], rows)
+    assert plot is not None
+    assert plot.x_ticks == ("tanh", "relu")  # a column of cells still to run is there
+    assert plot.y_ticks == ("2", "5")
+    assert plot.values[0, 0] == 0.2
+    assert np.isnan(plot.values[0, 1])
+    assert np.isnan(plot.values[1]).all()
+    assert plot.cell_text == (("0.2\n1 failed", "…"), ("not run", "not run"))
 
 
 def test_one_varying_axis_has_no_heat_map() -> None:

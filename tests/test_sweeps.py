@@ -121,6 +121,7 @@ def test_a_rerun_skips_done_cells_and_runs_only_a_deleted_one(grid: Any) -> None
     again = run_sweep(sweep, out)
     assert again.returncode == 1
     assert "4 of 8 cells already done, skipped" in again.stderr
+    assert "different sweep file" not in again.stderr  # the same sweep: no notice
     assert read_rows(out) == before  # seconds included: nothing ran again
     victim = next(r for r in before if r["status"] == "ok")
     shutil.rmtree(out / "runs" / victim["id"])
@@ -131,6 +132,20 @@ def test_a_rerun_skips_done_cells_and_runs_only_a_deleted_one(grid: Any) -> None
                if b["seconds"] != a["seconds"]]
     assert changed == [victim["id"]]
     assert [(b["id"], b["loss"]) for b in before] == [(a["id"], a["loss"]) for a in after]
+
+
+def test_a_folder_of_another_sweep_says_so_and_reuses_the_same_cells(grid: Any,
+                                                                       tmp_path: Path) -> None:
+    _, out, _ = grid
+    folder = tmp_path / "out"
+    shutil.copytree(out, folder)  # the module's grid stays as it is
+    other = write_sweep(tmp_path, {"activation": ["tanh", "relu"], "seed": [0, 1]})
+    result = run_sweep(other, folder)
+    assert result.returncode == 0, result.stderr
+    assert f"{folder} holds results of a different sweep file; cells with the same " \
+        "content are reused" in result.stderr
+    assert "4 of 4 cells already done, skipped" in result.stderr  # the grid's lr 0.1 cells
+    assert len(read_rows(folder)) == 4
 
 
 def test_an_unknown_axis_is_refused_with_exit_2(tmp_path: Path) -> None:

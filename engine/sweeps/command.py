@@ -27,7 +27,13 @@ from engine.sweeps.cells import expand
 from engine.sweeps.ray_runner import ray_connection, run_cells_on_ray
 from engine.sweeps.run import default_workers, run_cells
 from engine.sweeps.spec import load_sweep
-from engine.sweeps.summary import summary_rows, write_plots, write_summary
+from engine.sweeps.summary import (
+    holds_other_sweep,
+    other_sweep_notice,
+    summary_rows,
+    write_plots,
+    write_summary,
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,8 @@ def sweep_command(sweep_path: Path, options: SweepOptions, stderr: TextIO = sys.
             print(f"error: {sweep_path}: {error}", file=stderr)
             return 2
         axes = list(sweep.spec.axes)
+        if not options.quiet and holds_other_sweep(out, sweep.raw):
+            print(other_sweep_notice(out), file=stderr)
         with Interrupts() as interrupts:
             progress = _progress(stderr) if not options.quiet and stderr.isatty() else None
             if options.ray is not None:

@@ -55,29 +55,66 @@ def write_summary(folder: Path, axes: list[str], rows: list[dict[str, Any]],
                  (json.dumps(document, indent=1, allow_nan=False) + "\n").encode("utf-8"))
 
 
+def holds_other_sweep(folder: Path, sweep: dict[str, Any]) -> bool:
+    """Whether ``folder/sweep.json`` records a sweep file other than ``sweep`` (its cells
+    stay: those whose resolved session is the same are reused, see
+    :mod:`engine.sweeps.cells`; ``sweep.csv`` will list the new sweep's)."""
+    try:
+        recorded = json.loads((folder / "sweep.json").read_text())["sweep"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return bool(recorded != sweep)
+
+
+def other_sweep_notice(folder: Path) -> str:
+    return f"{folder} holds results of a different sweep file; cells with the same " \
+        "content are reused"
+
+
 PLOTTED = {"loss": "Final loss", "grad_ratio": "‖dL/dW‖ first / last linear layer"}
+
+
+# why a heat-map cell has no value, by the status of its rows, the first found
+MISSING = {"pending": "…", "not run": "not run", "failed": "failed", "no value": "n/a"}
 
 
 def heat_map(metric: str, axes: list[str], rows: list[dict[str, Any]]) -> HeatMapPlot | None:
     """``metric`` over two varying axes (``seed`` aside) as a heat map: each cell the
-    mean over seeds, labelled with the mean and the seeds' range. None for other shapes."""
+    mean over seeds, labelled with the mean and the seeds' range. None for other shapes
+    (and for rows that do not yet show two axes varying).
+
+    A cell with no value has NaN and a label that says why: "…" (a row's ``status`` is
+    ``pending``: still to run), "not run" (a stopped sweep's), "failed" (every seed
+    failed), "n/a" (finished without this metric); "" when no row has its values (not
+    in a random sample).
+    """
     varying = [a for a in axes if a != SEED_AXIS and len({_key(r[a]) for r in rows}) > 1]
     ok = [r for r in rows if r["status"] == "ok" and _is_number(r[metric])]
-    if not ok or len(varying) != 2:
+    if len(varying) != 2:  # no cell finished yet: a grid of "…" all the same
         return None
     x_axis, y_axis = varying
     xs, ys = _order(rows, x_axis), _order(rows, y_axis)
     column = {_key(v): n for n, v in enumerate(xs)}
     line = {_key(v): n for n, v in enumerate(ys)}
     cells: dict[tuple[int, int], list[float]] = defaultdict(list)
-    for row in ok:
-        cells[(line[_key(row[y_axis])], column[_key(row[x_axis])])].append(float(row[metric]))
+    others: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for row in rows:
+        where = (line[_key(row[y_axis])], column[_key(row[x_axis])])
+        if row["status"] == "ok" and _is_number(row[metric]):
+            cells[where].append(float(row[metric]))
+        else:
+            others[where].append("no value" if row["status"] == "ok" else str(row["status"]))
     values = np.full((len(ys), len(xs)), np.nan)
     text = [["" for _ in xs] for _ in ys]
     for (r, c), found in cells.items():
         values[r, c] = float(np.mean(found))
         spread = f"\n[{min(found):.2g}, {max(found):.2g}]" if len(found) > 1 else ""
         text[r][c] = f"{values[r, c]:.3g}{spread}"
+    for (r, c), statuses in others.items():
+        if (r, c) not in cells:
+            text[r][c] = next((MISSING[s] for s in MISSING if s in statuses), "")
+        elif "failed" in statuses:  # the mean is of the seeds that finished
+            text[r][c] += f"\n{statuses.count('failed')} failed"
     positive = all(float(r[metric]) > 0 for r in ok)
     return HeatMapPlot(f"sweep_{metric}_heat_map", f"{PLOTTED[metric]} (mean over seeds)",
                        x_axis, y_axis, tuple(map(_cell_text, xs)), tuple(map(_cell_text, ys)),

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import torch
 
-from engine.data.session import parse_session, session_json
+from engine.data.session import Session, load_session, parse_session, session_json
 from engine.headless.results import write_outputs
 from engine.headless.runner import run_session
 
@@ -113,6 +113,27 @@ def outcome_of(result: dict[str, Any], seconds: float | None) -> dict[str, Any]:
     if problem:
         outcome.update(status="failed", error=str(problem))
     return outcome
+
+
+def cell_outcome(folder: Path) -> tuple[Session, dict[str, Any]]:
+    """What a finished cell's folder ended with: its ``session.json`` (the starting point)
+    with the network replaced by ``result.json``'s (the trained weights, or the best
+    evolved individual; a step changes nothing), and the result itself.
+
+    Raises
+    ------
+    SessionError
+        The folder's session cannot be read or the outcome's network does not fit it.
+    OSError, ValueError
+        ``result.json`` is missing or not JSON.
+    """
+    session = load_session(folder / "session.json")
+    result = json.loads((folder / RESULT).read_text())
+    if "network" in result:  # step cells: the pass did not change the network
+        document = session.model_dump(mode="json", exclude_none=True)
+        document["network"] = result["network"]
+        session = parse_session(json.dumps(document))
+    return session, result
 
 
 def grad_ratio(layers: list[dict[str, Any]]) -> float | None:
