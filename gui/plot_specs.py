@@ -55,30 +55,45 @@ def plot_widget_for(plot: LinePlot | BoundaryPlot | HeatMapPlot) -> pg.PlotWidge
     return widget
 
 
+MISSING_GREY = (217, 217, 217, 255)  # a cell with no value: no colour of the ramp's
+
+
 def heat_map_widget(plot: HeatMapPlot) -> pg.PlotWidget:
-    """Cells coloured by value (viridis; log10 when ``plot.log``), each labelled with its
-    text, the axes ticked with the axis values, a colour bar on the right."""
+    """Cells coloured by value (viridis; log10 when ``plot.log`` and the values span a
+    decade or more), each labelled with its text, the axes ticked with the axis values, a
+    colour bar on the right. A cell without a value (NaN) is light grey, never a colour
+    of the ramp, and keeps its label ("…", "failed")."""
     widget = titled_plot(plot.title, plot.x_label, plot.y_label, name=plot.name)
     item = widget.getPlotItem()
     values = np.asarray(plot.values, dtype=float)
+    # log colours only when the values span a decade: a narrower range reads better in
+    # the metric's own units than as log10 ticks that differ in the third digit
+    log = plot.log and _decades(values) >= 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        shown = np.where(values > 0, np.log10(values), np.nan) if plot.log else values
+        shown = np.where(values > 0, np.log10(values), np.nan) if log else values
     finite = shown[np.isfinite(shown)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if high <= low:
         high = low + 1.0
-    image = pg.ImageItem(np.where(np.isfinite(shown), shown, low).T)  # (x, y) for pyqtgraph
+    rect = pg.QtCore.QRectF(-0.5, -0.5, len(plot.x_ticks), len(plot.y_ticks))
+    missing = ~np.isfinite(shown)
+    grey = np.zeros((*shown.shape, 4), dtype=np.uint8)
+    grey[missing] = MISSING_GREY
+    background = pg.ImageItem(grey.transpose(1, 0, 2))  # (x, y, RGBA) for pyqtgraph
+    background.setRect(rect)
+    background.setZValue(-1)
+    item.addItem(background)
+    image = pg.ImageItem(shown.T, levels=(low, high))  # NaN cells transparent: grey shows
     ramp = pg.colormap.get("viridis")
     image.setLookupTable(ramp.getLookupTable(nPts=256))
-    image.setLevels((low, high))
-    image.setRect(pg.QtCore.QRectF(-0.5, -0.5, len(plot.x_ticks), len(plot.y_ticks)))
+    image.setRect(rect)
     item.addItem(image)
     for row, texts in enumerate(plot.cell_text):
         for column, text in enumerate(texts):
             if not text:
                 continue
             level = (shown[row, column] - low) / (high - low) if np.isfinite(
-                shown[row, column]) else 0.0
+                shown[row, column]) else 1.0  # on grey: black
             label = pg.TextItem(text, color="k" if level > 0.6 else "w", anchor=(0.5, 0.5))
             label.setPos(column, row)
             item.addItem(label)
@@ -87,10 +102,17 @@ def heat_map_widget(plot: HeatMapPlot) -> pg.PlotWidget:
     item.showGrid(x=False, y=False)
     item.setRange(xRange=(-0.5, len(plot.x_ticks) - 0.5),
                   yRange=(-0.5, len(plot.y_ticks) - 0.5), padding=0)
+    metric = plot.title.split(" (")[0]
     bar = pg.ColorBarItem(values=(low, high), colorMap=ramp, interactive=False,
-                          label=f"log₁₀ {plot.title.split(' (')[0]}" if plot.log else "")
+                          label=f"log₁₀ {metric}" if log else metric)
     bar.setImageItem(image, insert_in=item)
     return widget
+
+
+def _decades(values: np.ndarray) -> float:
+    """How many powers of ten the positive finite values span (0 for none)."""
+    positive = values[np.isfinite(values) & (values > 0)]
+    return float(np.log10(positive.max() / positive.min())) if positive.size else 0.0
 
 
 def _colours(count: int) -> list[str]:
