@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.data.session import SessionError
+from engine.data.session import Session, SessionError
 from engine.lessons.lesson import Lesson
 from gui.guide import ABOUT, GuidePanel
 from gui.lazy_dock import LazyDock
@@ -179,8 +179,21 @@ class MainWindow(QMainWindow):
         from gui.panels.sweep_panel import SweepPanel
 
         panel = SweepPanel(self.state)
-        panel.open_requested.connect(lambda path: self.open_path(path))
+        panel.outcome_requested.connect(self.open_outcome)
         return panel
+
+    def open_outcome(self, session: Session, message: str) -> None:
+        """A sweep cell's outcome as a new, unsaved session (its folder stays the sweep's
+        record: Save asks for a path). Its data paths are absolute (see
+        :mod:`engine.sweeps.spec`)."""
+        if not self.files.confirm_discard():
+            return
+        try:
+            self.state.new_session(session)
+        except SessionError as error:
+            QMessageBox.warning(self, "Cannot open the cell", str(error))
+            return
+        self.statusBar().showMessage(message, 15000)
 
     # a lab's panel, None until its dock has been shown
     @property
@@ -407,6 +420,8 @@ class MainWindow(QMainWindow):
         name = self.state.session.name or (self.state.path.stem if self.state.path
                                            else "untitled")
         where = f" — {self.state.path}" if self.state.path else ""
+        if self.state.path is None and self.state.session.name:
+            name += " (unsaved)"  # a lesson's or a sweep cell's: Save asks for a path
         self.setWindowTitle(f"Chain Lab — {name}[*]{where}")
         self.setWindowModified(self.state.dirty)
 

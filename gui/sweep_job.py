@@ -4,6 +4,7 @@ end after their current step (:func:`engine.sweeps.run.run_cells`)."""
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from pathlib import Path
@@ -44,6 +45,39 @@ class FinishedCells:
                 self._found[cell.id] = outcome
         self._pending = pending
         return dict(self._found)
+
+
+class OutputFolder:
+    """The sweep's folder as Run prepares it (``runs/`` and ``sweep_file.json``), and
+    :meth:`undo` for a sweep that never started: it removes the folders preparing made
+    (when still empty) and the sweep file, or puts back the one it replaced, so a refused
+    sweep leaves nothing, as the command line's does."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.sweep_file = out, out / "sweep_file.json"
+        self._made: list[Path] = []  # deepest first
+        folder = out / "runs"
+        while not folder.exists() and folder != folder.parent:
+            self._made.append(folder)
+            folder = folder.parent
+        self._previous = self.sweep_file.read_bytes() if self.sweep_file.is_file() else None
+
+    def prepare(self, document: dict[str, Any]) -> None:
+        """Make the folders and write the sweep file; raises OSError."""
+        (self.out / "runs").mkdir(parents=True, exist_ok=True)
+        self.sweep_file.write_text(json.dumps(document, indent=1) + "\n")
+
+    def undo(self) -> None:
+        try:
+            if self._previous is None:
+                self.sweep_file.unlink(missing_ok=True)
+            else:
+                self.sweep_file.write_bytes(self._previous)
+            for folder in self._made:
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+        except OSError:  # best effort: the message about the sweep matters more
+            pass
 
 
 class StopFlag:
@@ -129,8 +163,8 @@ class ProcessSweepJob(QObject):
                                    "--ray", ray, "--workers", str(workers), "--quiet"])
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         self.process.finished.connect(self._on_finished)
-        self.process.errorOccurred.connect(lambda _: self.failed.emit(
-            self.process.errorString()))
+        self.process.errorOccurred.connect(self._on_error)
+        self.refused = False  # the command refused, or Python did not start: nothing ran
         self._poll = QTimer(self)
         self._poll.setInterval(500)
         self._poll.timeout.connect(self._on_poll)
@@ -158,12 +192,30 @@ class ProcessSweepJob(QObject):
             total = sum(cell.session is not None for cell in self.cells)
             self.progressed.emit(done, total)
 
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self.refused = True
+            self._poll.stop()
+            self.failed.emit(self.process.errorString())
+
     def _on_finished(self, status: int, _exit: QProcess.ExitStatus) -> None:
         self._poll.stop()
         self._on_poll()
         output = bytes(self.process.readAll().data()).decode(errors="replace").strip()
         if status == 2:  # the command refused (e.g. --ray unreachable): its one line
-            self.failed.emit(output.splitlines()[-1] if output else "the sweep was refused")
+            self.refused = True
+            self.failed.emit(refusal(output.splitlines()[-1]) if output
+                             else "the sweep was refused")
             return
         self.finished.emit(SweepRun(outcomes=self.outcomes(), interrupted=status in (130,
                                                                                       143)))
+
+
+def refusal(line: str) -> str:
+    """The command's one-line refusal in the panel's words: without the ``error: FILE:``
+    prefix (the panel wrote that file) and naming the Ray field, not the ``--ray`` flag."""
+    words = line.split(": ", 2)
+    if len(words) == 3 and words[0] == "error":
+        line = words[2]
+    return "Ray address: " + line.removeprefix("--ray: ") if line.startswith("--ray: ") \
+        else line

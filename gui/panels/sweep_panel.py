@@ -1,12 +1,14 @@
 """Sweeps: the current session over one or two axes and several seeds, in local worker
 processes or as Ray tasks (``main.py sweep --ray`` in a process of its own); the heat
-map (two axes) or line (one axis) fills in as cells finish, and clicking a cell opens its
-run as the session.
+map (two axes) or line (one axis) fills in as cells finish, and clicking a cell opens what
+its run ended with as a new, unsaved session.
 
 The sweep is an ordinary ``chainlab-sweep/1`` file written into the output folder
 (``sweep_file.json``), so ``./run-app sweep`` reruns or resumes it headless. Emits
-``open_requested(path)`` for a cell's ``session.json``. Reads the state's current session
-and its training/evolution settings; never edits it.
+``outcome_requested(session, message)`` for a clicked cell: its session with the
+trained (or best evolved) network of its ``result.json``; the cell's folder is never
+written. Reads the state's current session and its training/evolution settings; never
+edits it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QStandardPaths, QTimer, Signal
+from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -38,11 +40,18 @@ from engine.sweeps.axes import SweepError
 from engine.sweeps.cells import Cell, expand
 from engine.sweeps.run import SweepRun, default_workers
 from engine.sweeps.spec import parse_sweep
-from engine.sweeps.summary import heat_map, metric_plot, summary_rows
+from engine.sweeps.summary import (
+    heat_map,
+    holds_other_sweep,
+    metric_plot,
+    other_sweep_notice,
+    summary_rows,
+)
+from engine.sweeps.worker import cell_outcome
 from gui.plot_specs import plot_widget_for
 from gui.settings import open_settings
 from gui.state import AppState
-from gui.sweep_job import ProcessSweepJob, SweepJob
+from gui.sweep_job import OutputFolder, ProcessSweepJob, SweepJob
 
 NONE = "(none)"
 SUGGESTED = {"activation": "sigmoid, tanh, relu", "norm": "none, layer, batch",
@@ -72,7 +81,7 @@ def parse_values(text: str) -> list[Any]:
 class SweepPanel(QWidget):
     """Set up, run and watch a sweep of the current session."""
 
-    open_requested = Signal(str)
+    outcome_requested = Signal(object, str)  # the Session, what it is (for the status bar)
 
     def __init__(self, state: AppState) -> None:
         super().__init__()
@@ -81,6 +90,9 @@ class SweepPanel(QWidget):
         self.cells: list[Cell] = []
         self.axes: list[str] = []
         self.out: Path | None = None
+        self.running = False  # from Run until the job's finished or failed
+        self.notice = ""  # the folder held another sweep: said in every status line
+        self.folder: OutputFolder | None = None
         layout = QVBoxLayout(self)
         layout.addLayout(self._form())
         buttons = QHBoxLayout()
@@ -203,10 +215,12 @@ class SweepPanel(QWidget):
             self.status.setText(f"⚠ {error}")
             return
         out = Path(self.out_edit.text().strip() or _default_out())
+        reused = holds_other_sweep(out, sweep.raw)
+        self.folder = OutputFolder(out)
         try:
-            (out / "runs").mkdir(parents=True, exist_ok=True)
-            (out / "sweep_file.json").write_text(json.dumps(document, indent=1) + "\n")
+            self.folder.prepare(document)
         except OSError as error:
+            self.folder.undo()
             self.status.setText(f"⚠ cannot write to {out}: {error.strerror or error}")
             return
         self.out_edit.setText(str(out))
@@ -226,9 +240,13 @@ class SweepPanel(QWidget):
         self.progress.setValue(0)
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
-        self.status.setText(f"{len(cells)} cells in {out} (a rerun skips finished ones; "
-                            f"./run-app sweep {out / 'sweep_file.json'} resumes it headless)")
+        self.notice = f"{other_sweep_notice(out)}. " if reused else ""
+        self.status.setText(f"{self.notice}{len(cells)} cells in {out} (a rerun skips "
+                            f"finished ones; ./run-app sweep {out / 'sweep_file.json'} "
+                            "resumes it headless)")
         self._started = time.monotonic()
+        self.running = True
+        self.clear_plot()  # the last sweep's picture is not this one's
         self.job.start()
         self.redraw()
 
@@ -242,34 +260,48 @@ class SweepPanel(QWidget):
         self.progress.setValue(done)
         elapsed = time.monotonic() - self._started
         left = elapsed / done * (total - done) if done else 0.0
-        self.status.setText(f"{done} of {total} cells run, about {left:.0f} s left")
+        self.status.setText(f"{self.notice}{done} of {total} cells run, about {left:.0f} s "
+                            "left")
         self._redraw_soon.start()
 
     def _on_finished(self, result: SweepRun) -> None:
+        self.running = False
         self.run_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         failed = sum(outcome["status"] != "ok" for outcome in result.outcomes.values())
         skipped = f", {result.skipped} already done" if result.skipped else ""
         stopped = " (stopped)" if result.interrupted else ""
-        self.status.setText(f"{len(result.outcomes) - failed} of {len(self.cells)} cells ok, "
+        self.status.setText(f"{self.notice}{len(result.outcomes) - failed} of "
+                            f"{len(self.cells)} cells ok, "
                             f"{failed} failed{skipped}{stopped}; summary in "
                             f"{self.out / 'sweep.csv' if self.out else ''}. Click a cell "
                             "to open its run.")
         self.redraw()
 
     def _on_failed(self, message: str) -> None:
+        self.running = False
         self.run_button.setEnabled(True)
         self.stop_button.setEnabled(False)
+        if isinstance(self.job, ProcessSweepJob) and self.job.refused:  # nothing ran
+            if self.folder is not None:
+                self.folder.undo()  # and nothing is left, as on the command line
+            self.clear_plot()
+            self.status.setText(f"⚠ the sweep did not start: {message}")
+            return
         self.status.setText(f"the sweep failed: {message}")
 
     # -- the picture ------------------------------------------------------------------------
 
     def rows(self) -> list[dict[str, Any]]:
+        """A row per cell: finished ones with their outcome, the others ``pending`` while
+        the sweep runs and ``not run`` once it has ended (stopped, or failed to start)."""
         if self.job is None:
             return []
         outcomes = self.job.outcomes()
         outcomes.update({cell.id: {"status": "failed", "error": cell.error}
                          for cell in self.cells if cell.session is None})
+        waiting = {"status": "pending" if self.running else "not run"}
+        outcomes.update({cell.id: waiting for cell in self.cells if cell.id not in outcomes})
         return summary_rows(self.cells, outcomes)
 
     def redraw(self) -> None:
@@ -283,37 +315,61 @@ class SweepPanel(QWidget):
         if isinstance(plot, HeatMapPlot):
             widget.scene().sigMouseClicked.connect(
                 lambda event, w=widget, p=plot: self._on_heat_map_clicked(w, p, event))
+        self.clear_plot()
+        self.plot, self.shown = widget, plot
+        self.plot_area.addWidget(widget)
+
+    def clear_plot(self) -> None:
+        """No picture: the last one was of another sweep, or of one that never ran."""
         if self.plot is not None:
             self.plot_area.removeWidget(self.plot)
             self.plot.deleteLater()
-        self.plot, self.shown = widget, plot
-        self.plot_area.addWidget(widget)
+        self.plot, self.shown = None, None
 
     def plots(self) -> list[pg.PlotWidget]:
         return [self.plot] if self.plot is not None else []
 
-    def cell_session_path(self, x_value: str, y_value: str) -> Path | None:
-        """The first finished cell with these two axis values (their text), as a path."""
-        if self.out is None or len(self.axes) < 2:
+    def cell_row(self, x_value: str, y_value: str) -> dict[str, Any] | None:
+        """The first finished cell with these two axis values (their text)."""
+        if self.out is None or self.shown is None or not isinstance(self.shown, HeatMapPlot):
             return None
-        varying = [a for a in self.axes if a != "seed"]
+        axes = [self.shown.x_label, self.shown.y_label]
         for row in self.rows():
-            if row["status"] != "ok":
-                continue
-            texts = [_text(row[axis]) for axis in varying[:2]]
-            if texts == [x_value, y_value]:
-                return self.out / "runs" / row["id"] / "session.json"
+            if row["status"] == "ok" and [_text(row[a]) for a in axes] == [x_value, y_value]:
+                return row
         return None
+
+    def open_cell(self, row: dict[str, Any]) -> None:
+        """Ask for the cell's outcome to be opened as a new session."""
+        assert self.out is not None
+        folder = self.out / "runs" / row["id"]
+        try:
+            session, result = cell_outcome(folder)
+        except (OSError, ValueError) as error:  # SessionError is a ValueError
+            self.status.setText(f"⚠ cannot open the cell {folder}: {error}")
+            return
+        varying = [a for a in self.axes if a != "seed"]
+        values = " · ".join(_text(row[a]) for a in varying)
+        seed = f" · seed {row['seed']}" if "seed" in row else ""
+        what = {"train": "trained", "evolve": "best evolved"}.get(str(result.get("task")),
+                                                                  "starting")
+        session = session.model_copy(update={"name": f"sweep cell {values}{seed}"})
+        named = ", ".join(f"{a}={_text(row[a])}" for a in [*varying, "seed"] if a in row)
+        self.outcome_requested.emit(session, (
+            f"opened sweep cell {named}: its {what} network, loss {result.get('loss'):.4g} "
+            f"(a new session: Save asks where; {folder} is left as it is)"))
 
     def _on_heat_map_clicked(self, widget: pg.PlotWidget, plot: HeatMapPlot,
                              event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:  # right: the plot's export menu
+            return
         view = widget.getPlotItem().vb
         point = view.mapSceneToView(event.scenePos())
         column, row = round(point.x()), round(point.y())
         if 0 <= column < len(plot.x_ticks) and 0 <= row < len(plot.y_ticks):
-            path = self.cell_session_path(plot.x_ticks[column], plot.y_ticks[row])
-            if path is not None:
-                self.open_requested.emit(str(path))
+            found = self.cell_row(plot.x_ticks[column], plot.y_ticks[row])
+            if found is not None:
+                self.open_cell(found)
 
     def shutdown(self) -> None:
         """Stop a running sweep (the window is closing)."""

@@ -1,24 +1,29 @@
 """The Sweeps dock as a person uses it: two axes of the current session, Run, the heat
-map filling in, a click on a cell opening that run; a bad axis; Stop; each finished
+map filling in, a click on a cell opening what that run ended with; a bad axis; Stop; each finished
 cell's result read once however often the progress ticks."""
 
 from __future__ import annotations
 
 import csv
+import json
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from engine.core.plots import HeatMapPlot
 from engine.data.session import session_json
 from engine.sweeps.run import SweepRun
+from engine.sweeps.summary import write_summary
 from engine.sweeps.worker import CellJob, read_outcome, run_cell
-from gui import sweep_job
+from gui import session_files, sweep_job
 from gui.panels import sweep_panel
+from gui.plot_specs import plot_widget_for
 from tests.gui.conftest import choose
 
 
@@ -49,8 +54,8 @@ def prepare(qtbot, window, tmp_path: Path) -> object:
     return panel
 
 
-def test_a_sweep_fills_a_heat_map_and_a_cell_opens_its_run(qtbot, window,
-                                                            tmp_path: Path) -> None:
+def test_a_sweep_fills_a_heat_map_and_a_cell_opens_its_outcome(qtbot, window, tmp_path: Path,
+                                                                monkeypatch) -> None:
     panel = prepare(qtbot, window, tmp_path)
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     assert panel.job is not None
@@ -65,16 +70,41 @@ def test_a_sweep_fills_a_heat_map_and_a_cell_opens_its_run(qtbot, window,
     assert len(rows) == 4
     assert {row["status"] for row in rows} == {"ok"}
     assert "4 of 4 cells ok" in panel.status.text()
-    # click the (relu, 0.3) cell: its run becomes the session
+    # click the (relu, 0.3) cell: what its run ended with becomes a new session
+    cell = next(row for row in rows if row["activation"] == "relu" and row["task.lr"] == "0.3")
+    folder = tmp_path / "sweep" / "runs" / cell["id"]
+    record = (folder / "session.json").read_bytes()
+    result = json.loads((folder / "result.json").read_text())
     view = panel.plot.getPlotItem().vb
     where = panel.plot.mapFromScene(view.mapViewToScene(QPointF(1, 1)))
     qtbot.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=where)
     state = window.state
-    assert state.path is not None
-    assert state.path.name == "session.json"
+    assert state.path is None  # not the cell's file: Save must ask
     kinds = {s.kind for s in state.network.layers if s.type == "activation"}
     assert kinds == {"relu"}
     assert state.training.settings.lr == 0.3
+    # the trained weights, not the starting point: the chain is result.json's network
+    opened = state.current_session().network.model_dump(mode="json", exclude_none=True)
+    assert opened == result["network"]
+    state.recompute()
+    assert math.isclose(float(state.pass_.loss), result["loss"], rel_tol=1e-6)
+    assert "(unsaved)" in window.windowTitle()
+    assert "relu" in window.windowTitle()
+    message = window.statusBar().currentMessage()
+    assert f"{result['loss']:.4g}" in message
+    assert "relu" in message
+    # Save asks for a path; the cell's folder is never written
+    asked: list[str] = []
+
+    def save_dialog(*args: Any, **kwargs: Any) -> tuple[str, str]:
+        asked.append("asked")
+        return str(tmp_path / "mine.json"), ""
+
+    monkeypatch.setattr(session_files.QFileDialog, "getSaveFileName", save_dialog)
+    assert window.files.save()
+    assert asked
+    assert (folder / "session.json").read_bytes() == record
+    assert (tmp_path / "mine.json").exists()
 
 
 def test_an_unknown_axis_is_refused_by_name(qtbot, window, tmp_path: Path) -> None:
@@ -112,12 +142,24 @@ def test_a_sweep_on_ray_runs_the_command_and_fills_the_same_heat_map(
         panel.ray_edit.text() == "auto"
 
 
-def test_an_unreachable_ray_cluster_is_one_line(qtbot, window, tmp_path: Path) -> None:
+def test_an_unreachable_ray_cluster_is_one_line_and_leaves_nothing(qtbot, window,
+                                                                     tmp_path: Path) -> None:
     panel = prepare(qtbot, window, tmp_path)
+    earlier = HeatMapPlot("h", "ratio (mean over seeds)", "a", "b", ("x", "y"), ("1", "2"),
+                          np.ones((2, 2)), (("1", "1"), ("1", "1")))
+    panel.plot, panel.shown = plot_widget_for(earlier), earlier  # a sweep's before
+    panel.plot_area.addWidget(panel.plot)
     panel.ray_edit.setText("127.0.0.1:9")  # the discard port: nothing listens there
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.run_button.isEnabled(), timeout=120_000)
-    assert "--ray" in panel.status.text()
+    text = panel.status.text()
+    assert "Ray address: " in text, text
+    assert "127.0.0.1:9" in text
+    assert "--ray" not in text
+    assert "sweep_file.json" not in text
+    assert not (tmp_path / "sweep").exists()  # as the command line: nothing written
+    assert panel.plot is None
+    assert panel.shown is None
 
 
 class HeldSweepJob(sweep_job.SweepJob):
@@ -160,3 +202,80 @@ def test_each_finished_cell_is_read_once_however_many_ticks(qtbot, window, tmp_p
     assert isinstance(panel.shown, HeatMapPlot)
     assert np.isfinite(panel.shown.values).all()  # every cell read, and shown
     assert reads == {cell.id: 1 for cell in cells}
+
+
+def test_cells_still_to_run_and_not_run_are_labelled_not_coloured(qtbot, window, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    monkeypatch.setattr(sweep_panel, "SweepJob", HeldSweepJob)
+    panel = prepare(qtbot, window, tmp_path)
+    choose(qtbot, panel.task_box, "step")
+    set_axis(qtbot, panel, 1, "depth", "2, 3")
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    job = panel.job
+    shown = panel.shown
+    assert isinstance(shown, HeatMapPlot)  # at once: every cell still to run
+    assert shown.cell_text == (("…", "…"), ("…", "…"))
+    assert np.isnan(shown.values).all()
+    first = job.cells[0]
+    run_cell(CellJob(first.id, session_json(first.session), str(job.out / "runs"),
+                     str(job.base_dir)))
+    with qtbot.waitSignal(panel._redraw_soon.timeout, timeout=5_000):
+        job.progressed.emit(1, 4)
+    texts = [t for line in panel.shown.cell_text for t in line]
+    assert texts.count("…") == 3
+    assert np.isfinite(panel.shown.values).sum() == 1
+    labels = [i.toPlainText() for i in panel.plot.getPlotItem().items
+              if isinstance(i, pg.TextItem)]
+    assert labels.count("…") == 3
+    job.finished.emit(SweepRun(outcomes=job.outcomes(), interrupted=True))  # Stop
+    texts = [t for line in panel.shown.cell_text for t in line]
+    assert texts.count("not run") == 3
+
+
+def test_right_click_on_the_heat_map_is_the_export_menu_not_a_run(qtbot, window,
+                                                                   tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    monkeypatch.setattr(sweep_panel, "SweepJob", HeldSweepJob)
+    panel = prepare(qtbot, window, tmp_path)
+    choose(qtbot, panel.task_box, "step")
+    set_axis(qtbot, panel, 1, "depth", "2, 3")
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    job = panel.job
+    for cell in job.cells:
+        run_cell(CellJob(cell.id, session_json(cell.session), str(job.out / "runs"),
+                         str(job.base_dir)))
+    job.finished.emit(SweepRun(outcomes=job.outcomes()))
+    opened: list[str] = []
+    panel.outcome_requested.connect(lambda session, message: opened.append(message))
+    menus: list[object] = []
+    view = panel.plot.getPlotItem().vb
+    monkeypatch.setattr(type(view), "raiseContextMenu", lambda self, ev: menus.append(ev))
+    where = panel.plot.mapFromScene(view.mapViewToScene(QPointF(1, 1)))
+    qtbot.mouseClick(panel.plot.viewport(), Qt.MouseButton.RightButton, pos=where)
+    assert menus
+    assert not opened
+    labels = [action.text() for action in view.menu.actions()]
+    assert any("Export" in label for label in labels)
+    qtbot.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    assert len(opened) == 1
+
+
+def test_a_folder_of_another_sweep_is_named_and_its_cells_reused(qtbot, window, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    monkeypatch.setattr(sweep_panel, "SweepJob", HeldSweepJob)
+    panel = prepare(qtbot, window, tmp_path)
+    choose(qtbot, panel.task_box, "step")
+    set_axis(qtbot, panel, 1, "depth", "2, 3")
+    out = tmp_path / "sweep"
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    job = panel.job
+    write_summary(out, panel.axes, [], json.loads((out / "sweep_file.json").read_text()))
+    job.finished.emit(SweepRun())
+    assert "different sweep" not in panel.status.text()
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)  # the same sweep again
+    assert "different sweep" not in panel.status.text()
+    panel.job.finished.emit(SweepRun())
+    set_axis(qtbot, panel, 1, "depth", "2, 4")  # another sweep, the same folder
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert f"{out} holds results of a different sweep file; cells with the same content " \
+        "are reused" in panel.status.text()
