@@ -46,9 +46,15 @@ def plot_widget_for(plot: LinePlot | BoundaryPlot | HeatMapPlot) -> pg.PlotWidge
         if series.style == "bars":
             item.plot(series.x, y, pen=None, symbol="s", symbolBrush=colour, symbolSize=7,
                       name=series.label)
+        elif series.style == "points":
+            item.plot(series.x, y, pen=None, symbol="o", symbolBrush=colour, symbolPen=None,
+                      symbolSize=9, name=series.label)
         else:
             item.plot(series.x, y, pen=pg.mkPen(colour, width=2), connect="finite",
                       name=series.label)
+    if plot.x_ticks:  # categories: their names, and half a category either side
+        item.getAxis("bottom").setTicks([list(enumerate(plot.x_ticks))])
+        item.setXRange(-0.5, len(plot.x_ticks) - 0.5, padding=0)
     if plot.reference_y is not None:
         item.addLine(y=np.log10(plot.reference_y) if plot.log_y else plot.reference_y,
                      pen=pg.mkPen("k", style=pg.QtCore.Qt.PenStyle.DashLine))
@@ -131,6 +137,9 @@ def _key_label(series: Series, log_y: bool) -> str:
     return series.label if drawable.any() else f"{series.label} (no finite values)"
 
 
+AXIS_WIDTH = 62  # pixels of a small multiple's left axis: its label and tick text
+
+
 def render_small_multiples(plot: SmallMultiples, path: Path) -> None:
     """Each panel a small plot, ``plot.columns`` a row, under one title; saved as PNG."""
     layout = pg.GraphicsLayoutWidget()
@@ -146,6 +155,13 @@ def render_small_multiples(plot: SmallMultiples, path: Path) -> None:
                               axisItems={"left": LogAxis("left")} if panel.log_y else None)
         item.setTitle(panel.title, color="k", size="8pt")
         item.setLogMode(y=panel.log_y)
+        item.setLabel("bottom", panel.x_label)
+        item.setLabel("left", panel.y_label)
+        # room for the widest tick text ("0.668"): an axis sized by its first layout is
+        # too narrow for a narrow range's labels, and pyqtgraph then draws none of them
+        item.getAxis("left").setWidth(AXIS_WIDTH)
+        for side in ("left", "bottom"):
+            item.getAxis(side).enableAutoSIPrefix(False)  # "loss (x0.001)" misleads
         for series, colour in zip(panel.series, _colours(len(panel.series)), strict=True):
             y = np.asarray(series.y, dtype=float)
             if panel.log_y:

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from engine.sweeps.summary import heat_map, loss_curves
+from engine.sweeps.summary import heat_map, loss_curves, metric_plot
 
 
 def row(activation: str, depth: int, seed: int, ratio: float | None,
@@ -89,3 +89,29 @@ def test_step_cells_have_no_loss_curves(tmp_path) -> None:
     write_cell(runs, "s", {})
     assert loss_curves(runs, ["activation"], [{"id": "s", "activation": "tanh",
                                                "status": "ok"}]) is None
+
+
+def test_categories_on_x_are_named_points_with_the_seeds_range() -> None:
+    rows = [{"task.algorithm": algorithm, "seed": seed, "status": "ok", "loss": loss}
+            for algorithm, seed, loss in [("ga", 0, 0.6), ("ga", 1, 0.7), ("openes", 0, 0.1),
+                                          ("openes", 1, 0.3), ("pso", 0, 0.4),
+                                          ("pso", 1, 0.5)]]
+    plot = metric_plot("loss", ["task.algorithm", "seed"], rows)
+    assert plot is not None
+    assert plot.x_ticks == ("ga", "openes", "pso")
+    assert plot.x_label == "task.algorithm"
+    assert [s.label for s in plot.series] == ["mean over seeds", "lowest seed", "highest seed"]
+    assert {s.style for s in plot.series} == {"points"}  # no line joins two categories
+    mean, low, high = plot.series
+    assert mean.x.tolist() == [0, 1, 2]
+    assert np.allclose(mean.y, [0.65, 0.2, 0.45])
+    assert low.y.tolist() == [0.6, 0.1, 0.4]
+    assert high.y.tolist() == [0.7, 0.3, 0.5]
+
+
+def test_numbers_on_x_stay_a_line() -> None:
+    rows = [{"task.lr": lr, "seed": 0, "status": "ok", "loss": 1 / lr} for lr in (0.1, 0.3)]
+    plot = metric_plot("loss", ["task.lr", "seed"], rows)
+    assert plot is not None
+    assert plot.x_ticks == ()
+    assert {s.style for s in plot.series} == {"line"}

@@ -20,7 +20,7 @@ class Series:
     label: str
     x: np.ndarray
     y: np.ndarray
-    style: str = "line"  # "line" or "bars"
+    style: str = "line"  # "line", "bars" (squares) or "points" (dots, nothing joins them)
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class LinePlot:
     log_y: bool = False
     reference_y: float | None = None
     integer_x: bool = True  # x counts steps, generations or layers: whole-number ticks
+    x_ticks: tuple[str, ...] = ()  # categories at x = 0, 1, 2, ...: their names as ticks
 
 
 @dataclass(frozen=True)

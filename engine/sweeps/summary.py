@@ -127,7 +127,8 @@ def metric_plot(metric: str, axes: list[str], rows: list[dict[str, Any]]) -> Lin
     One axis: the mean with the seeds' lowest and highest as two more series. Two axes:
     the numeric one (else the first) on x, one series per value of the other. None for
     other shapes or no finished cell. Categorical values are placed at 0, 1, 2, ... in
-    the sweep file's order.
+    the sweep file's order, named by ``x_ticks``, and drawn as points (no line joins
+    two categories).
     """
     varying = [a for a in axes if a != SEED_AXIS and len({_key(r[a]) for r in rows}) > 1]
     ok = [r for r in rows if r["status"] == "ok" and _is_number(r[metric])]
@@ -142,19 +143,22 @@ def metric_plot(metric: str, axes: list[str], rows: list[dict[str, Any]]) -> Lin
         label = f"{varying[1]}={_cell_text(row[varying[1]])}" if len(varying) == 2 \
             else "mean over seeds"
         groups[label][xs[_key(row[first])]].append(float(row[metric]))
+    numeric = all(_is_number(r[first]) for r in rows)
+    style = "line" if numeric else "points"  # a line between categories means nothing
     series = []
     for label, by_x in groups.items():
         x = np.asarray(sorted(by_x))
-        series.append(Series(label, x, np.asarray([np.mean(by_x[v]) for v in x])))
+        series.append(Series(label, x, np.asarray([np.mean(by_x[v]) for v in x]), style))
         if len(varying) == 1:
-            series.append(Series("lowest seed", x, np.asarray([min(by_x[v]) for v in x])))
-            series.append(Series("highest seed", x, np.asarray([max(by_x[v]) for v in x])))
-    numeric = all(_is_number(r[first]) for r in rows)
-    x_label = first if numeric else f"{first} ({', '.join(map(_cell_text, _order(rows, first)))})"
+            series.append(Series("lowest seed", x, np.asarray([min(by_x[v]) for v in x]),
+                                 style))
+            series.append(Series("highest seed", x, np.asarray([max(by_x[v]) for v in x]),
+                                 style))
     positive = all(float(r[metric]) > 0 for r in ok)
-    return LinePlot(f"sweep_{metric}", f"{PLOTTED[metric]} (mean over seeds)", x_label, metric,
+    return LinePlot(f"sweep_{metric}", f"{PLOTTED[metric]} (mean over seeds)", first, metric,
                     tuple(series), log_y=positive,
-                    integer_x=not numeric or all(isinstance(r[first], int) for r in rows))
+                    integer_x=not numeric or all(isinstance(r[first], int) for r in rows),
+                    x_ticks=() if numeric else tuple(map(_cell_text, _order(rows, first))))
 
 
 MAX_PANELS = 48  # small multiples on one page; beyond, the first ones

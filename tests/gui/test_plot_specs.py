@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtGui import QImage
 
-from engine.core.plots import LinePlot, Series
+from engine.core.plots import LinePlot, Series, SmallMultiples
 from gui.plot_specs import plot_widget_for, render_plot_png
 from gui.plot_widgets import IntegerAxis
 
@@ -57,3 +57,34 @@ def test_many_layers_get_a_colour_ramp_keyed_at_its_ends(qtbot) -> None:
     colours = [item.opts["pen"].color().name()
                for item in widget.getPlotItem().listDataItems()]
     assert len(set(colours)) == 31
+
+
+def test_categories_are_ticked_by_name_and_drawn_as_unjoined_points(qtbot) -> None:
+    x = np.arange(3.0)
+    plot = LinePlot("sweep_loss", "Final loss", "task.algorithm", "loss",
+                    (Series("mean over seeds", x, np.array([0.65, 0.2, 0.45]), "points"),),
+                    log_y=True, x_ticks=("ga", "openes", "pso"))
+    widget = plot_widget_for(plot)
+    qtbot.addWidget(widget)
+    item = widget.getPlotItem()
+    assert item.getAxis("bottom")._tickLevels[0] == [(0, "ga"), (1, "openes"), (2, "pso")]
+    (curve,) = item.listDataItems()
+    assert curve.opts["pen"] is None  # nothing joins two categories
+    assert curve.opts["symbol"] == "o"
+    assert item.viewRange()[0] == [-0.5, 2.5]
+
+
+def test_small_multiples_label_a_narrow_range_and_title_the_axes(qtbot, tmp_path: Path) -> None:
+    x = np.arange(11.0)
+    # a GA's best loss (a trial's): its ticks are 0.663, 0.665, ... 0.679
+    best = (np.array([0.6794, 0.6742] + [0.6682] * 9),
+            np.array([0.6749, 0.6744, 0.6675, 0.6675, 0.6675] + [0.6642] * 6))
+    narrow = LinePlot("a", "task.algorithm=ga", "generation", "loss",
+                      tuple(Series(f"seed {n}", x, y) for n, y in enumerate(best)), log_y=True)
+    wide = LinePlot("b", "task.algorithm=openes", "generation", "loss",
+                    (Series("seed 0", x, np.linspace(0.75, 0.6, 11)),), log_y=True)
+    path = tmp_path / "m.png"
+    render_plot_png(SmallMultiples("m", "Loss curves", (narrow, wide), 2), path)
+    image = pixels(path)
+    # the leftmost panel's tick numbers and axis title, left of its axis line
+    assert (image[80:-40, :40] < 160).any(axis=2).sum() > 50
