@@ -83,7 +83,10 @@ def _plot_parts(item: pg.PlotItem, page: Page, dpi: float, clip: str) -> list[st
         parts.append(f"<rect {area}{fill(box.background.brush())}/>")
     grids, lines, labels = _axes(item, page, dpi)
     items = sorted(box.addedItems, key=lambda added: added.zValue())  # stable: adding order
-    data = [element for added in items for element in data_item_svg(added, page, view)]
+    # a TextItem in the data (a heat map's cell labels) is drawn as text, as on screen
+    data = [element for added in items for element in (
+        text_item_svg(added.textItem, page, "start", dpi) if isinstance(added, pg.TextItem)
+        else data_item_svg(added, page, view))]
     parts += grids
     parts += [f'<g clip-path="url(#{clip})">', *data, "</g>"] if data else []
     parts += lines + labels

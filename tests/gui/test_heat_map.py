@@ -3,6 +3,7 @@ has its label, the PNG is written."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
 
 from engine.core.plots import HeatMapPlot, LinePlot, Series, SmallMultiples
+from gui.export import export_svg
 from gui.plot_specs import heat_map_widget, render_plot_png
 
 PLOT = HeatMapPlot("h", "ratio (mean over seeds)", "activation", "depth", ("tanh", "relu"),
@@ -80,3 +82,18 @@ def test_small_multiples_rendered_to_png(qtbot, tmp_path: Path) -> None:
                      (Series("seed 0", np.arange(3.0), np.array([1.0, 0.5, 0.2])),), log_y=True)
     render_plot_png(SmallMultiples("m", "Loss curves", (panel, panel), 2), tmp_path / "m.png")
     assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_svg_has_the_cells_labels_and_the_grey_of_a_missing_cell(qtbot, tmp_path: Path
+                                                                      ) -> None:
+    plot = HeatMapPlot("h", "ratio (mean over seeds)", "activation", "depth", ("tanh", "relu"),
+                       ("2", "5"), np.array([[0.3, 0.6], [2e-3, np.nan]]),
+                       (("0.3", "0.6"), ("0.002", "failed")), log=True)
+    widget = heat_map_widget(plot)
+    qtbot.addWidget(widget)
+    widget.resize(600, 400)
+    export_svg(widget, tmp_path / "h.svg")
+    document = (tmp_path / "h.svg").read_text()
+    texts = re.findall(r"<text [^>]*>([^<]*)</text>", document)
+    assert {"0.3", "0.6", "0.002", "failed"} <= set(texts)
+    assert document.count("<image") >= 3  # the grey under the cells, the cells, the bar
