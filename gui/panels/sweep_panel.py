@@ -275,7 +275,7 @@ class SweepPanel(QWidget):
                             f"{len(self.cells)} cells ok, "
                             f"{failed} failed{skipped}{stopped}; summary in "
                             f"{self.out / 'sweep.csv' if self.out else ''}. Click a cell "
-                            "to open its run.")
+                            "to open what its run ended with.")
         self.redraw()
 
     def _on_failed(self, message: str) -> None:
