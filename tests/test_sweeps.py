@@ -17,11 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.core.stepper import Pass
+from engine.data.experiment import build_experiment
+from engine.data.session import parse_session, session_json
 from engine.headless.interrupts import Interrupts
 from engine.sweeps.cells import expand
 from engine.sweeps.run import DIED, run_cells
 from engine.sweeps.spec import parse_sweep
-from engine.sweeps.worker import CellJob, run_cell
+from engine.sweeps.worker import CellJob, cell_outcome, run_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 120  # seconds: a safety net for a hung process, not a speed limit
@@ -227,3 +230,26 @@ def test_a_worker_that_dies_fails_only_its_cell(tmp_path: Path) -> None:
     assert result.outcomes[cells[1].id]["error"] == DIED
     assert finished(tmp_path) == {cells[0].id, cells[2].id}
     assert all(math.isfinite(result.outcomes[c.id]["loss"]) for c in (cells[0], cells[2]))
+
+
+@pytest.mark.parametrize("task", [
+    {"kind": "train", "steps": 5, "lr": 0.1},
+    {"kind": "evolve", "population": 10, "generations": 3, "device": "cpu"},
+    {"kind": "evolve", "population": 10, "generations": 3, "device": "cpu",
+     "algorithm": "openes"},
+    {"kind": "evolve", "population": 10, "generations": 3, "device": "cpu",
+     "algorithm": "pso"}], ids=["train", "ga", "openes", "pso"])
+def test_a_cells_outcome_is_its_session_with_the_resulting_network(tmp_path: Path,
+                                                                    task: dict) -> None:
+    session = parse_session(json.dumps({**BASE, "task": task}))
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    outcome = run_cell(CellJob("c", session_json(session), str(runs), str(tmp_path)))
+    assert outcome["status"] == "ok", outcome
+    opened, result = cell_outcome(runs / "c")
+    assert opened.task == session.task
+    assert opened.network != session.network  # not the starting point
+    # an independent pass over the opened session gives the loss the cell reported
+    experiment = build_experiment(opened)
+    loss = Pass(experiment.chain, experiment.inputs, experiment.targets, opened.loss).run().loss
+    assert float(loss) == result["loss"]
