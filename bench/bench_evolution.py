@@ -469,7 +469,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1,
                         help="run every contestant this many times, interleaved; the "
                         "median of their medians is printed (the machine is shared)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads for every contestant (default: torch's own); "
+                        "on a busy machine one thread spares them the waits of parallel "
+                        "regions whose other thread is descheduled")
     args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     device, note = resolve_device(args.device)
     if note:
         print(note)
