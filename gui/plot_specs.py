@@ -85,7 +85,9 @@ def heat_map_widget(plot: HeatMapPlot) -> pg.PlotWidget:
     missing = ~np.isfinite(shown)
     grey = np.zeros((*shown.shape, 4), dtype=np.uint8)
     grey[missing] = MISSING_GREY
-    background = pg.ImageItem(grey.transpose(1, 0, 2))  # (x, y, RGBA) for pyqtgraph
+    # (x, y, RGBA) for pyqtgraph; fixed levels: auto levels of an all-grey image are one
+    # value, and pyqtgraph draws that black
+    background = pg.ImageItem(grey.transpose(1, 0, 2), levels=(0, 255))
     background.setRect(rect)
     background.setZValue(-1)
     item.addItem(background)

@@ -61,6 +61,15 @@ def test_a_cell_without_a_value_is_grey_not_the_ramps_darkest(qtbot, tmp_path: P
     assert "…" in labels
 
 
+def test_a_map_of_cells_none_of_which_has_run_is_grey(qtbot, tmp_path: Path) -> None:
+    plot = HeatMapPlot("h", "ratio (mean over seeds)", "a", "b", ("x", "y"), ("1", "2"),
+                       np.full((2, 2), np.nan), (("…", "…"), ("…", "…")), log=True)
+    render_plot_png(plot, tmp_path / "h.png")
+    image = QImage(str(tmp_path / "h.png"))
+    middle = image.pixelColor(image.width() // 3, image.height() // 3)  # inside a cell
+    assert (middle.red(), middle.green(), middle.blue()) == (217, 217, 217)
+
+
 def test_a_narrow_range_is_coloured_in_the_metrics_own_units(qtbot) -> None:
     plot = HeatMapPlot("h", "Final loss (mean over seeds)", "a", "b", ("x", "y"), ("1", "2"),
                        np.array([[0.66, 0.67], [0.675, 0.68]]),
