@@ -27,14 +27,16 @@ from gui.run_slot import RunSlot
 
 class GridComparisonRun(QObject):
     """Signals: started(int): a comparison with this budget began; points_arrived(list
-    [CurvePoint]); cleared(): its points were dropped (the chain or data changed);
+    [CurvePoint]); cleared(str): its points were dropped, and why ("" when it had none);
+    settings_changed(): the evolve task it ran with was changed since (its points stay);
     ended(str): it finished or stopped, with the summary of its final losses, or failed
     (the message); message_posted(str)."""
 
     kind = "comparison"
     started = Signal(int)
     points_arrived = Signal(list)
-    cleared = Signal()
+    cleared = Signal(str)
+    settings_changed = Signal()
     ended = Signal(str)
     message_posted = Signal(str)
 
@@ -45,6 +47,7 @@ class GridComparisonRun(QObject):
         self._task_of = task_of
         self.points: list[CurvePoint] = []
         self.budget = 0
+        self.task: EvolveTask | None = None  # what the points were computed with
 
     def is_running(self) -> bool:
         return self.slot.is_running(self)
@@ -56,10 +59,20 @@ class GridComparisonRun(QObject):
         if self.is_running():
             self.slot.stop()
 
-    def reset(self) -> None:
-        """Drop the points (the caller has stopped any run)."""
+    def reset(self, why: str = "the chain or its data changed") -> None:
+        """Drop the points (the caller has stopped any run); ``why`` is said only when
+        there were points to drop."""
+        had_points = bool(self.points)
         self.points = []
-        self.cleared.emit()
+        self.task = None
+        self.cleared.emit(why if had_points else "")
+
+    def note_task(self, task: EvolveTask) -> None:
+        """The evolve task changed: say so once if the finished points used another."""
+        if self.task is not None and _compared(task) != _compared(self.task) \
+                and not self.is_running():
+            self.task = None  # said once
+            self.settings_changed.emit()
 
     def _items(self, evaluations: int, sgd: SGDConfig) -> Iterator[Any] | None:
         live = self.live
@@ -68,12 +81,14 @@ class GridComparisonRun(QObject):
             inputs, targets = live.data_tensors()
             chain = build_chain(session.network.without_parameters(), session.dtype,
                                 session.seed)
-            items = grid_comparison(chain, inputs, targets, session.loss, self._task_of(),
+            task = self._task_of()
+            items = grid_comparison(chain, inputs, targets, session.loss, task,
                                     session.seed, sgd, evaluations)
         except (SessionError, ValueError) as error:
             self.message_posted.emit(f"cannot compare: {error}")
             return None
         self.points = []
+        self.task = task
         self.budget = evaluations
         self.started.emit(evaluations)
         return items
@@ -92,3 +107,10 @@ class GridComparisonRun(QObject):
         complete = last is not None and last.curve == "sgd" and (
             last.evaluations >= self.budget or not math.isfinite(last.loss))
         self.ended.emit(summary_line(self.points) + ("" if complete else " (stopped)"))
+
+
+def _compared(task: EvolveTask) -> dict[str, Any]:
+    """The fields of ``task`` the comparison uses (the chosen algorithm, islands, the
+    number of generations and PSO's settings are not)."""
+    return task.model_dump(exclude={"algorithm", "islands", "migration", "generations",
+                                    "pso"})

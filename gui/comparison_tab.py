@@ -65,17 +65,22 @@ class ComparisonTab(QWidget):
         self.progress.setMinimumWidth(120)
         row.addWidget(self.progress, 1)
         column.addLayout(row)
-        row = QHBoxLayout()  # the result line, and the chain's own quantisation beside it
         self.summary = QLabel("Compare runs all four methods from the chain's "
                               "initialisation, each for the budget")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        row.addWidget(self.summary, 1)
+        column.addWidget(self.summary)
+        row = QHBoxLayout()  # the chain's own quantisation: its result on a line of its own
         self.quantise_button = QPushButton("Quantisation error of the chain")
         self.quantise_button.setToolTip("What snapping the chain's current weights to the "
                                         "4-bit grid does to them and to the loss")
         self.quantise_button.clicked.connect(self._on_quantise)
         row.addWidget(self.quantise_button)
+        self.quantisation = QLabel(" ")
+        self.quantisation.setWordWrap(True)
+        self.quantisation.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        row.addWidget(self.quantisation, 1)
         column.addLayout(row)
         keys = tuple((CURVE_LABELS[name], COLOURS[name]) for name in CURVES)
         self.passes_plot = titled_plot("Loss against forward passes",
@@ -104,6 +109,7 @@ class ComparisonTab(QWidget):
         self.run.cleared.connect(self._on_cleared)
         self.run.ended.connect(self.summary.setText)
         self.run.message_posted.connect(self.summary.setText)
+        self.run.settings_changed.connect(self._on_settings_changed)
         state.slot.changed.connect(self._on_slot_changed)
         self._on_slot_changed(state.slot.running)
 
@@ -118,7 +124,7 @@ class ComparisonTab(QWidget):
     def _on_quantise(self) -> None:
         report = self.state.evolution.quantisation()
         if report is not None:
-            self.summary.setText(
+            self.quantisation.setText(
                 f"current chain on the 4-bit grid: ‖W − Q(W)‖/‖W‖ = "
                 f"{report.relative_error:.3g}; loss {report.float_loss:.4g} (float) → "
                 f"{report.quantised_loss:.4g} (quantised)")
@@ -132,16 +138,25 @@ class ComparisonTab(QWidget):
         self._points = {name: [] for name in CURVES}
         self.progress.setRange(0, len(CURVES) * budget)
         self.progress.setValue(0)
+        self.progress.setFormat("")
         self.summary.setText(f"comparing for {budget} forward passes each …")
         for plot in self.plots():
             reset_range(plot)
         self._redraw_timer.mark_dirty()
 
-    def _on_cleared(self) -> None:
+    def _on_cleared(self, why: str) -> None:
+        """The comparison's points were dropped: ``why`` ("" when there were none)."""
         self._points = {name: [] for name in CURVES}
         self.progress.setValue(0)
-        self.summary.setText("the chain or its data changed: Compare again")
+        self.progress.setFormat("")
+        self.summary.setText(f"{why}: Compare again" if why else " ")
+        self.quantisation.setText(" ")  # of the chain before
         self._redraw_timer.mark_dirty()
+
+    def _on_settings_changed(self) -> None:
+        self.summary.setText(self.summary.text().split(" \u2014 ")[0] +
+                             " \u2014 the evolution settings changed since: Compare again "
+                             "to use them")
 
     def _on_points_arrived(self, points: list[CurvePoint]) -> None:
         for point in points:

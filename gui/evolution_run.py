@@ -9,7 +9,7 @@ Continue extends a paused one, Stop ends it keeping its history on screen, Reset
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,8 @@ class EvolutionRun(QObject):
         self.task = EvolveTask()
         self.history: list[GenerationStats] = []
         self.run_number = 0
+        # the session's next run number (the state numbers all algorithms' runs together)
+        self.next_number: Callable[[], int] = lambda: self.run_number + 1
         self.setup: EvolutionSetup | None = None
         self._generations: Iterator[GenerationStats] | None = None  # a paused run's
         self._boundary_chain: Chain | None = None  # the worker's, for the best's boundary
@@ -125,7 +127,7 @@ class EvolutionRun(QObject):
         self._boundary_chain = chain.copy()
         self._generations = setup.generations()  # task.generations of them
         self.history = []
-        self.run_number += 1
+        self.run_number = self.next_number()
         self.run_started.emit(self.run_number)
         source = self._generations if limit is None else _take(self._generations, limit)
         return self._run_items(source)
@@ -170,9 +172,15 @@ class EvolutionRun(QObject):
             self._generations = None
         elif self.finished():
             self._generations = None
-            self.message_posted.emit(f"run {self.run_number} finished after "
-                                     f"{self.history[-1].generation} generations; Start "
-                                     "begins a new run")
+            self.message_posted.emit(f"GA run {self.run_number} finished after "
+                                     f"{self.history[-1].generation} generations, best loss "
+                                     f"{self.history[-1].best:.4g}; \u201cUse the best in "
+                                     "the chain\u201d loads it")
+        elif self._generations is None and self.history:
+            self.message_posted.emit(f"GA run {self.run_number} stopped at generation "
+                                     f"{self.history[-1].generation}, best loss "
+                                     f"{self.history[-1].best:.4g}; \u201cUse the best in "
+                                     "the chain\u201d loads it")
 
     def finished(self) -> bool:
         """The current run reached its number of generations."""

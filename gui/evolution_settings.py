@@ -1,11 +1,12 @@
 """The evolution settings as a form: the algorithm (the GA over 4-bit codes, OpenES or
 PSO over float weights) and every field of the session's ``evolve`` task that it uses.
 
-Rows of the other algorithms are hidden; the task keeps their values (and the fields the
-form does not show, islands and migration), so switching back restores them. Emits
-``task_changed(EvolveTask)`` with a validated task, or ``refused(str)`` naming what is
-wrong (population below elite + 1, a tournament larger than the population, an odd
-OpenES population).
+Rows of the other algorithms are hidden; the task keeps their values, so switching back
+restores them, except islands: the GA's alone, set back to 1 when a float algorithm is
+chosen (OpenES and PSO evolve one population). A value the user did not edit is kept as
+the task has it, whatever the spin box's decimals show. Emits ``task_changed(EvolveTask)``
+with a validated task, or ``refused(str)`` naming what is wrong (population below elite +
+1, a tournament larger than the population, an odd OpenES population, too many migrants).
 """
 
 from __future__ import annotations
@@ -62,20 +63,29 @@ class EvolutionSettings(QGroupBox):
         self.crossover_check = QCheckBox("uniform crossover")
         form.addRow(self.crossover_check)
         self.children_box = self._combo(form, "children per pair", ["2", "1"])
-        self.mutation_spin = self._double(form, "bit-flip rate", 0.0, 1.0, 4, 0.005)
+        self.mutation_spin = self._double(form, "bit-flip rate", 0.0, 1.0, 5, 0.005)
+        self.islands_spin = self._spin(form, "islands", 1, 64)
+        self.islands_spin.setToolTip("Populations evolved side by side, each of the "
+                                     "population's size, with ring migration (1: one)")
+        self.migration_every_spin = self._spin(form, "migration every", 1, 10_000_000)
+        self.migration_every_spin.setToolTip("Generations between two migrations")
+        self.migration_count_spin = self._spin(form, "migrants", 0, 999_999)
+        self.migration_count_spin.setToolTip("Each island sends copies of its best to the "
+                                             "next, replacing its worst")
         # OpenES
-        self.sigma_spin = self._double(form, "noise σ", 1e-4, 100.0, 4, 0.01)
-        self.es_lr_spin = self._double(form, "learning rate", 1e-5, 100.0, 5, 0.01)
+        self.sigma_spin = self._double(form, "noise σ", 1e-4, 100.0, 5, 0.01)
+        self.es_lr_spin = self._double(form, "learning rate", 1e-5, 100.0, 6, 0.01)
         self.es_optimizer_box = self._combo(form, "optimiser", ["adam", "sgd"])
         # PSO
-        self.inertia_spin = self._double(form, "inertia w", 0.0, 10.0, 4, 0.05)
-        self.cognitive_spin = self._double(form, "cognitive c1", 0.0, 10.0, 4, 0.1)
-        self.social_spin = self._double(form, "social c2", 0.0, 10.0, 4, 0.1)
-        self.init_range_spin = self._double(form, "start range (×α)", 1e-4, 100.0, 3, 0.1)
-        self.velocity_spin = self._double(form, "max velocity (×α)", 1e-4, 100.0, 3, 0.1)
+        self.inertia_spin = self._double(form, "inertia w", 0.0, 10.0, 5, 0.05)
+        self.cognitive_spin = self._double(form, "cognitive c1", 0.0, 10.0, 5, 0.1)
+        self.social_spin = self._double(form, "social c2", 0.0, 10.0, 5, 0.1)
+        self.init_range_spin = self._double(form, "start range (×α)", 1e-4, 100.0, 4, 0.1)
+        self.velocity_spin = self._double(form, "max velocity (×α)", 1e-4, 100.0, 4, 0.1)
         self.rows = {
             "ga": (self.elite_spin, self.selection_box, self.tournament_spin,
-                   self.crossover_check, self.children_box, self.mutation_spin),
+                   self.crossover_check, self.children_box, self.mutation_spin,
+                   self.islands_spin, self.migration_every_spin, self.migration_count_spin),
             "openes": (self.sigma_spin, self.es_lr_spin, self.es_optimizer_box),
             "pso": (self.inertia_spin, self.cognitive_spin, self.social_spin,
                     self.init_range_spin, self.velocity_spin)}
@@ -121,6 +131,9 @@ class EvolutionSettings(QGroupBox):
         for name, widgets in self.rows.items():
             for widget in widgets:
                 self.form.setRowVisible(widget, name == algorithm)
+        islands = self.islands_spin.value() > 1  # migration means nothing with one
+        self.migration_every_spin.setEnabled(islands)
+        self.migration_count_spin.setEnabled(islands)
 
     def show_task(self, task: EvolveTask) -> None:
         """Show ``task`` without emitting anything."""
@@ -136,6 +149,9 @@ class EvolutionSettings(QGroupBox):
         self.children_box.setCurrentText(str(task.children_per_pair))
         self.device_box.setCurrentText(task.device)
         self.mutation_spin.setValue(task.mutation_rate)
+        self.islands_spin.setValue(task.islands)
+        self.migration_every_spin.setValue(task.migration.every)
+        self.migration_count_spin.setValue(task.migration.count)
         scale = task.scales if isinstance(task.scales, float | int) else task.scales[0]
         self.scale_spin.setValue(float(scale))
         self.crossover_check.setChecked(task.crossover)
@@ -153,9 +169,12 @@ class EvolutionSettings(QGroupBox):
         self._show_rows(task.algorithm)
 
     def _values(self) -> dict[str, Any]:
+        task = self.task
         scale = self.scale_spin.value()
-        old = self.task.scales  # a list per layer stays a list while α is not touched
-        keep_list = isinstance(old, list) and bool(old) and abs(old[0] - scale) < 1e-9
+        old = task.scales  # a list per layer stays a list while α is not touched
+        first = float(old[0] if isinstance(old, list) else old)
+        keep = _unedited(self.scale_spin, first)
+        ga = self.algorithm() == "ga"
         return {
             "algorithm": self.algorithm(),
             "population": self.population_spin.value(), "elite": self.elite_spin.value(),
@@ -163,17 +182,21 @@ class EvolutionSettings(QGroupBox):
             "tournament_size": self.tournament_spin.value(),
             "crossover": self.crossover_check.isChecked(),
             "children_per_pair": int(self.children_box.currentText()),
-            "mutation_rate": self.mutation_spin.value(),
+            "mutation_rate": _kept(self.mutation_spin, task.mutation_rate),
             "generations": self.generations_spin.value(),
-            "scales": old if keep_list else scale, "device": self.device_box.currentText(),
+            "scales": old if keep else scale, "device": self.device_box.currentText(),
             "seed_from_network": self.seed_check.isChecked(),
-            "openes": {"sigma": self.sigma_spin.value(), "lr": self.es_lr_spin.value(),
+            "islands": self.islands_spin.value() if ga else 1,
+            "migration": {"every": self.migration_every_spin.value(),
+                          "count": self.migration_count_spin.value()},
+            "openes": {"sigma": _kept(self.sigma_spin, task.openes.sigma),
+                       "lr": _kept(self.es_lr_spin, task.openes.lr),
                        "optimizer": self.es_optimizer_box.currentText()},
-            "pso": {"inertia": self.inertia_spin.value(),
-                    "cognitive": self.cognitive_spin.value(),
-                    "social": self.social_spin.value(),
-                    "init_range": self.init_range_spin.value(),
-                    "max_velocity": self.velocity_spin.value()}}
+            "pso": {"inertia": _kept(self.inertia_spin, task.pso.inertia),
+                    "cognitive": _kept(self.cognitive_spin, task.pso.cognitive),
+                    "social": _kept(self.social_spin, task.pso.social),
+                    "init_range": _kept(self.init_range_spin, task.pso.init_range),
+                    "max_velocity": _kept(self.velocity_spin, task.pso.max_velocity)}}
 
     def _apply(self) -> None:
         self._show_rows(self.algorithm())
@@ -186,6 +209,11 @@ class EvolutionSettings(QGroupBox):
         if problem:
             self.refused.emit(problem)
             return
+        if task.islands != self.islands_spin.value():  # a float algorithm: one population
+            self.islands_spin.blockSignals(True)
+            self.islands_spin.setValue(task.islands)
+            self.islands_spin.blockSignals(False)
+            self._show_rows(task.algorithm)
         self.task = task
         self.task_changed.emit(task)
 
@@ -197,7 +225,21 @@ def refusal(task: EvolveTask) -> str:
             return f"population must be at least elite + 1 = {task.elite + 1}"
         if task.selection == "tournament" and task.tournament_size > task.population:
             return "the tournament cannot be larger than the population"
+        room = task.population - task.elite
+        if task.islands > 1 and task.migration.count >= room:
+            return (f"migrants must be fewer than population - elite = {room} (they "
+                    "replace the worst, never the elites)")
     if task.algorithm == "openes" and task.population % 2:
         return ("OpenES evaluates perturbations in antithetic pairs: the population must "
                 "be even")
     return ""
+
+
+def _unedited(spin: QDoubleSpinBox, value: float) -> bool:
+    """``spin`` shows ``value`` as it was set (rounded to its decimals): not edited."""
+    return abs(spin.value() - round(value, spin.decimals())) < 0.5 * 10 ** -spin.decimals()
+
+
+def _kept(spin: QDoubleSpinBox, value: float) -> float:
+    """The task's own ``value`` unless the user edited ``spin`` (its decimals round)."""
+    return value if _unedited(spin, value) else spin.value()

@@ -53,6 +53,7 @@ from engine.data.session import (
 from engine.data.tasks import EvolveTask, PrecisionSpec, StepTask, TrainTask
 from gui.comparison_run import GridComparisonRun
 from gui.evolution_run import EvolutionRun
+from gui.island_run import IslandRun
 from gui.run_slot import RunSlot
 from gui.strategy_run import StrategyRun
 from gui.training_run import TrainingRun
@@ -148,7 +149,12 @@ class AppState(QObject):
         self.slot = RunSlot()
         self.training = TrainingRun(self, self.slot)
         self.evolution = EvolutionRun(self, self.slot)  # owns the evolve task
-        self.strategy = StrategyRun(self, self.slot, lambda: self.evolution.task)
+        self.run_count = 0  # evolution runs of this session, all algorithms together
+        self.evolution.next_number = self._next_run_number
+        self.strategy = StrategyRun(self, self.slot, lambda: self.evolution.task,
+                                    self._next_run_number)
+        self.islands = IslandRun(self, self.slot, lambda: self.evolution.task,
+                                 self._next_run_number)
         self.grid_comparison = GridComparisonRun(self, self.slot, lambda: self.evolution.task)
         self.training.progressed.connect(lambda _: self._set_dirty())
         self._apply_session(session or default_session())
@@ -156,18 +162,22 @@ class AppState(QObject):
     # -- the one edit path -----------------------------------------------------------------
 
     @contextmanager
-    def _edit(self, resets: tuple[str, ...] = BOTH_RUNS, dirty: bool = True
-              ) -> Iterator[None]:
-        """Stop the run, apply the edit (the ``with`` body), reset the runs it invalidates."""
+    def _edit(self, resets: tuple[str, ...] = BOTH_RUNS, dirty: bool = True,
+              why: str = "the chain, its data or the loss changed") -> Iterator[None]:
+        """Stop the run, apply the edit (the ``with`` body), reset the runs it invalidates
+        ("evolution": the evolution runs and the comparison, which ``why`` names;
+        "algorithm": the evolution runs only)."""
         self.slot.stop()
         yield
         self.pass_ = None  # of the old chain or data: never shown beside the new ones
         if "training" in resets:
             self.training.reset()
-        if "evolution" in resets:
+        if "evolution" in resets or "algorithm" in resets:
             self.evolution.reset()
             self.strategy.reset()
-            self.grid_comparison.reset()
+            self.islands.reset()
+        if "evolution" in resets:
+            self.grid_comparison.reset(why)
         if dirty:
             self._set_dirty()
 
@@ -177,8 +187,9 @@ class AppState(QObject):
         """Build everything from ``session``; raises SessionError leaving state untouched."""
         dataset = load_data(session, base_dir)
         chain = build_chain(session.network, session.dtype, session.seed)
-        with self._edit(dirty=False):
+        with self._edit(dirty=False, why=""):
             self.session, self.dataset, self.chain = session, dataset, chain
+            self.run_count = 0  # a new session numbers its runs from 1
             self.base_dir = base_dir
             panels = session.panels or PanelSettings()
             task = session.task
@@ -477,18 +488,37 @@ class AppState(QObject):
         self.settings_changed.emit()
 
     def set_evolve_task(self, task: EvolveTask) -> None:
-        """New evolution settings. Another algorithm ends the run of the one before and
-        clears its history (the plots show one algorithm's run)."""
-        if task.algorithm != self.evolution.task.algorithm:
-            with self._edit(resets=("evolution",)):
+        """New evolution settings. Another algorithm (or the GA going from one population
+        to islands or back) ends the run of the one before and clears its history (the
+        plots show one algorithm's run)."""
+        self.grid_comparison.note_task(task)
+        if self._run_for(task) is not self._run_for(self.evolution.task):
+            if self.slot.running == "comparison":  # it needs no stop: it runs both
+                self.evolution.set_task(task)
+                self.evolution.reset()
+                self.strategy.reset()
+                self.islands.reset()
+                self._set_dirty()
+                return
+            with self._edit(resets=("algorithm",)):
                 self.evolution.set_task(task)
             return
         self.evolution.set_task(task)
         self._set_dirty()
 
-    def evolution_run(self) -> EvolutionRun | StrategyRun:
-        """The run of the chosen algorithm: the GA's, or OpenES's or PSO's."""
-        return self.evolution if self.evolution.task.algorithm == "ga" else self.strategy
+    def evolution_run(self) -> EvolutionRun | StrategyRun | IslandRun:
+        """The run of the chosen algorithm: the GA's (one population or islands), or
+        OpenES's or PSO's."""
+        return self._run_for(self.evolution.task)
+
+    def _run_for(self, task: EvolveTask) -> EvolutionRun | StrategyRun | IslandRun:
+        if task.algorithm != "ga":
+            return self.strategy
+        return self.islands if task.islands > 1 else self.evolution
+
+    def _next_run_number(self) -> int:
+        self.run_count += 1
+        return self.run_count
 
     def start_training(self) -> None:
         self.last_task_kind = "train"

@@ -4,9 +4,9 @@
 A run is set up by :func:`engine.evolution.strategies.prepare_strategy`, as headless
 runs are, on a copy of the window's chain; its generator runs on a worker through the
 :class:`RunSlot`. Start begins a new run, Continue extends a paused one, Stop ends it
-keeping its history on screen, Reset clears. Whenever the worker stops (the run ended,
-was paused or stopped) the best float weights so far are shown in the window's chain, so
-every page shows that network.
+keeping its history on screen, Reset clears. As with the GA, the run never writes the
+window's chain: "Use the best in the chain" loads the best float weights found (an edit
+the user chose, so a worse later run never replaces better weights by itself).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from gui.run_slot import RunSlot
 from gui.worker import split_extras, with_extras
 
 NAMES = {"openes": "OpenES", "pso": "PSO"}
+USE_BEST = "\u201cUse the best in the chain\u201d loads it"
 
 
 class StrategyRun(QObject):
@@ -44,15 +45,18 @@ class StrategyRun(QObject):
     message_posted = Signal(str)
 
     def __init__(self, live: LiveSession, slot: RunSlot,
-                 task_of: Callable[[], EvolveTask]) -> None:
+                 task_of: Callable[[], EvolveTask],
+                 numbers: Callable[[], int] | None = None) -> None:
         super().__init__()
         self.live, self.slot = live, slot
         self._task_of = task_of  # the one evolve task, owned by the state's GA run
         self.history: list[StrategyGeneration] = []
         self.run_number = 0
+        self._numbers = numbers or (lambda: self.run_number + 1)  # the next run's number
         self.setup: StrategySetup | None = None
         self._generations: Iterator[StrategyGeneration] | None = None  # a paused run's
         self._boundary_chain: Chain | None = None  # the worker's, for the best's boundary
+        self._note = ""  # said with the run's messages: islands ignored
 
     @property
     def task(self) -> EvolveTask:
@@ -105,6 +109,9 @@ class StrategyRun(QObject):
 
     def _new_run(self, limit: int | None) -> Iterator[Any] | None:
         live, task = self.live, self.task
+        ignored = task.islands
+        if ignored > 1:  # islands are the GA's; the form hides them for a float algorithm
+            task = task.model_copy(update={"islands": 1})
         chain = live.chain.copy()
         try:
             inputs, targets = live.data_tensors()
@@ -119,8 +126,12 @@ class StrategyRun(QObject):
         self._boundary_chain = chain.copy()
         self._generations = setup.generations()
         self.history = []
-        self.run_number += 1
+        self.run_number = self._numbers()
         self.run_started.emit(self.run_number)
+        self._note = "" if ignored <= 1 else (f" ({NAMES[task.algorithm]} evolves one "
+                                               f"population: {ignored} islands are the GA's)")
+        if self._note:
+            self.message_posted.emit(self._note.strip(" ()"))
         source = self._generations if limit is None else _take(self._generations, limit)
         return self._run_items(source)
 
@@ -168,15 +179,23 @@ class StrategyRun(QObject):
         if error is not None:
             self.message_posted.emit(f"{name} failed: {error}")
             self._generations = None
-        elif self.finished():
+            return
+        if not self.history:
+            return
+        last, note = self.history[-1], self._note
+        if self.finished():
             self._generations = None
             self.message_posted.emit(
-                f"{name} run {self.run_number} finished after "
-                f"{self.history[-1].generation} generations, best loss "
-                f"{self.history[-1].best:.4g}: the chain now holds its best weights")
-        best = self.best_chain()
-        if best is not None and bool(np.isfinite(self.history[-1].best)):
-            self.live.show_parameters(best)
+                f"{name} run {self.run_number} finished after {last.generation} "
+                f"generations, best loss {last.best:.4g}; {USE_BEST}{note}")
+        elif self._generations is None:
+            self.message_posted.emit(
+                f"{name} run {self.run_number} stopped at generation {last.generation}, "
+                f"best loss {last.best:.4g}; {USE_BEST}{note}")
+        else:
+            self.message_posted.emit(
+                f"{name} run {self.run_number} paused at generation {last.generation}, "
+                f"best loss {last.best:.4g}; {USE_BEST}{note}")
 
 
 def _take(items: Iterator[StrategyGeneration] | None,

@@ -6,17 +6,20 @@ Shows best, mean ± sd and worst loss per generation, population diversity (GA o
 decision boundary of the current best (2-D data), the genome view (GA only), and the
 comparison of the GA (4-bit), OpenES (float), OpenES snapped to 4 bits and SGD
 (:class:`gui.comparison_tab.ComparisonTab`). Listens to the state's two evolution runs
-(``evolution``: the GA, ``strategy``: OpenES and PSO; the chosen algorithm's drives the
-buttons) and the slot's ``changed``; redraws at most ~30 times a second.
+(``evolution``: the GA, ``islands``: the GA with islands, ``strategy``: OpenES and PSO;
+the chosen algorithm's drives the buttons) and the slot's ``changed``; redraws at most
+~30 times a second. With islands the loss plot shows the global best and each island's.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainterPath
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -32,12 +35,14 @@ from PySide6.QtWidgets import (
 from engine.data.tasks import EvolveTask
 from engine.evolution.ga import GenerationStats
 from engine.evolution.genome import code_table
+from engine.evolution.islands import IslandGeneration
 from engine.evolution.strategy_record import StrategyGeneration
 from gui.boundary_view import BoundaryView
 from gui.comparison_tab import ComparisonTab
 from gui.evolution_run import EvolutionRun
 from gui.evolution_settings import EvolutionSettings
 from gui.genome_view import GenomeView
+from gui.island_run import IslandRun
 from gui.plot_widgets import (
     PROGRESS_FRAME_MS,
     GrowingTable,
@@ -53,6 +58,8 @@ BOUNDARY_PART = 2  # index of _redraw_boundary among the redraw timer's parts
 COLUMNS = ("run", "generation", "best", "mean", "std", "worst", "diversity", "seconds",
            "evaluations")
 GA = "#2ca02c"
+ISLAND_COLOURS = ("#17becf", "#bcbd22", "#8c564b", "#e377c2", "#7f7f7f", "#ff7f0e")
+NAMES = {"ga": "GA", "openes": "OpenES", "pso": "PSO"}
 
 
 class EvolutionPanel(QWidget):
@@ -73,6 +80,7 @@ class EvolutionPanel(QWidget):
         # by the names the tests and the lessons use
         self.quantise_button = self.comparison.quantise_button
         self.comparison_status = self.comparison.summary
+        self.quantisation_status = self.comparison.quantisation
         layout.addWidget(self.tabs, 1)
         self.table = GrowingTable(len(COLUMNS) - 1)
         self.ranges = {"loss": StickyRanges(self.loss_plot),
@@ -81,7 +89,7 @@ class EvolutionPanel(QWidget):
                                           self._redraw_boundary,
                                           self._redraw_genomes], self, PROGRESS_FRAME_MS)
         self.tabs.currentChanged.connect(lambda _: self._redraw_timer.mark_dirty())
-        for run in (state.evolution, state.strategy):
+        for run in (state.evolution, state.strategy, state.islands):
             run.generations_arrived.connect(self._on_generations_arrived)
             run.run_started.connect(self._on_run_started)
             run.history_cleared.connect(self._on_history_cleared)
@@ -96,7 +104,7 @@ class EvolutionPanel(QWidget):
         self._on_slot_changed(state.slot.running)
 
     @property
-    def run(self) -> EvolutionRun | StrategyRun:
+    def run(self) -> EvolutionRun | StrategyRun | IslandRun:
         """The chosen algorithm's run: the buttons act on it, the plots show it."""
         return self.state.evolution_run()
 
@@ -116,12 +124,13 @@ class EvolutionPanel(QWidget):
                                          "Start a new run (a paused one is dropped)")
         self.continue_button = self._button(buttons, "Continue", lambda: self.run.resume(),
                                             0, 1, "Continue the paused run")
-        self.pause_button = self._button(buttons, "Pause", self._on_pause, 0, 2)
+        self.pause_button = self._button(buttons, "Pause", self._on_pause, 0, 2,
+                                         "Pause the run (Continue goes on)")
         self.step_button = self._button(buttons, "Step", lambda: self.run.step(), 1, 0,
                                         "One generation")
         self.stop_button = self._button(buttons, "Stop", lambda: self.run.stop(), 1, 1,
-                                        "End the run; its history stays on screen (a float "
-                                        "run's best weights go into the chain)")
+                                        "End the run; its history stays on screen (“Use "
+                                        "the best in the chain” loads its best)")
         self.reset_button = self._button(buttons, "Reset", self._on_reset, 1, 2,
                                          "End the run and clear its history")
         self.use_best_button = self._button(buttons, "Use the best in the chain",
@@ -153,7 +162,8 @@ class EvolutionPanel(QWidget):
                      "tournament_spin", "crossover_check", "children_box", "mutation_spin",
                      "generations_spin", "scale_spin", "device_box", "seed_check",
                      "sigma_spin", "es_lr_spin", "es_optimizer_box", "inertia_spin",
-                     "cognitive_spin", "social_spin", "init_range_spin", "velocity_spin"):
+                     "cognitive_spin", "social_spin", "init_range_spin", "velocity_spin",
+                     "islands_spin", "migration_every_spin", "migration_count_spin"):
             setattr(self, name, getattr(self.settings, name))
         return box
 
@@ -181,8 +191,8 @@ class EvolutionPanel(QWidget):
         self.diversity_plot.setVisible(ga)
         self.use_best_button.setToolTip(
             "Load the best individual's weights into the chain: every page then shows it"
-            if ga else "Load the best float weights into the chain (done by itself when "
-            "the run stops)")
+            if ga else "Load the best float weights into the chain: every page then "
+            "shows them")
 
     def _on_task_changed(self, task: EvolveTask) -> None:
         self.state.set_evolve_task(task)
@@ -209,6 +219,7 @@ class EvolutionPanel(QWidget):
         self.best_curve = self.loss_plot.plot([], [], pen=pg.mkPen(GA, width=2))
         self.mean_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2))
         self.worst_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#d62728", width=1))
+        self.island_curves: list[pg.PlotDataItem] = []  # each island's best (islands > 1)
         self.loss_plot.getPlotItem().export_table = self._loss_table
         self.diversity_plot = titled_plot("Population diversity", "generation",
                                           "mean pairwise Hamming distance (bits)",
@@ -225,6 +236,10 @@ class EvolutionPanel(QWidget):
         grid.addWidget(self.boundary_plot, 1, 0, 1, 2)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
+        # equal halves: by size hints alone the loss plot's legend took most of the width
+        # and clipped the diversity plot's title and labels at 1280×800
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         return tab
 
     def _on_code_clicked(self, code: int, where: str) -> None:
@@ -232,52 +247,111 @@ class EvolutionPanel(QWidget):
         self.state.inspect_number(value, "ga4", f"GA code {code} of {where} (value × α)")
 
     def _on_generations_arrived(self, stats: list[GenerationStats] | list[StrategyGeneration]
-                                ) -> None:
-        self.table.extend([[s.generation, s.best, s.mean, s.std, s.worst,
-                            getattr(s, "diversity", np.nan), s.seconds, s.evaluations]
-                           for s in stats])
+                                | list[IslandGeneration]) -> None:
+        if isinstance(stats[0], IslandGeneration):
+            self._island_arrived(stats)
+        else:
+            self.table.extend([[s.generation, s.best, s.mean, s.std, s.worst,
+                                getattr(s, "diversity", np.nan), s.seconds, s.evaluations]
+                               for s in stats])
+            self._latest = stats[-1]
         last = stats[-1]
         self.progress.setValue(min(last.generation, self.progress.maximum()))
-        data = self.table.view()
-        recent = data[-20:]
-        if len(recent) > 1 and recent[-1, 6] > recent[0, 6]:
-            rate = (recent[-1, 0] - recent[0, 0]) / (recent[-1, 6] - recent[0, 6])
+        # the rate over the time the run ran: Steps and pauses add no idle time
+        self._rates = [*self._rates[-19:], (self._ran(), last.generation)]
+        (ran0, first), (ran1, latest) = self._rates[0], self._rates[-1]
+        if ran1 > ran0 and latest > first:
+            rate = (latest - first) / (ran1 - ran0)
             self.rate_label.setText(f"{rate:.1f} generations/s   best {last.best:.4g}")
         else:
             self.rate_label.setText(f"best {last.best:.4g}")
-        self._latest = last
         self._redraw_timer.mark_dirty()
+
+    _rates: list[tuple[float, int]] = []  # noqa: RUF012 (replaced, never mutated)
+
+    def _island_arrived(self, records: list[IslandGeneration]) -> None:
+        """The global best in the table (mean, sd, worst: per island, not overall), the
+        mean of the islands' diversities, and each island's best beside it."""
+        self.table.extend([[r.generation, r.best, np.nan, np.nan, np.nan,
+                            float(np.mean([s.diversity for s in r.islands])), r.seconds,
+                            r.evaluations] for r in records])
+        count = len(records[0].islands)
+        if len(self._island_bests) != count:
+            self._island_bests = [[] for _ in range(count)]
+        for record in records:
+            for best, stats in zip(self._island_bests, record.islands, strict=True):
+                best.append(stats.best)
+        while len(self.island_curves) < count:
+            colour = ISLAND_COLOURS[len(self.island_curves) % len(ISLAND_COLOURS)]
+            self.island_curves.append(self.loss_plot.plot(
+                [], [], pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine)))
+        last = records[-1]
+        self._latest = last.islands[last.best_island]
+
+    _island_bests: list[list[float]] = []  # noqa: RUF012 (replaced, never mutated)
 
     def _on_slot_changed(self, running: str) -> None:
         """Buttons follow the run slot: what this panel runs, or another run, or none.
-        While the comparison runs the evolution waits: Pause ends the comparison."""
+        While the comparison runs the evolution waits: only Pause is enabled, and it ends
+        the comparison (as the comparison tab's Stop does), which the status says."""
         evolving = running == "evolution"
-        busy_here = evolving or running == "comparison"
+        comparing = running == "comparison"
+        busy_here = evolving or comparing
         for button in (self.start_button, self.step_button, self.use_best_button):
             button.setEnabled(not busy_here)
         self.continue_button.setEnabled(self.run.can_continue() and not busy_here)
         self.pause_button.setEnabled(busy_here)
-        self.stop_button.setEnabled(evolving or self.run.can_continue())
+        self.pause_button.setToolTip("End the comparison (4-bit vs float)" if comparing
+                                     else "Pause the run (Continue goes on)")
+        self.stop_button.setEnabled((evolving or self.run.can_continue()) and not comparing)
+        self.reset_button.setEnabled(not comparing)
+        if comparing and not self._comparing:
+            self.status.setText("the 4-bit vs float comparison is running: the run "
+                                "buttons wait for it; Pause ends it")
+        elif self._comparing and not comparing:
+            self.status.setText(" ")
+        self._comparing = comparing
+        now = time.monotonic()  # the rate counts the time the run ran, not idle time
+        if self._running_since is not None:
+            self._ran_seconds += now - self._running_since
+        self._running_since = now if evolving else None
+
+    _comparing = False
+    _running_since: float | None = None
+    _ran_seconds = 0.0
+
+    def _ran(self) -> float:
+        """Seconds this panel's run has been running (not paused, not between Steps)."""
+        running = 0.0 if self._running_since is None else \
+            time.monotonic() - self._running_since
+        return self._ran_seconds + running
 
     def _sync_buttons(self) -> None:
         self._on_slot_changed(self.state.slot.running)
 
     def _on_run_started(self, number: int) -> None:
         self._clear_plots()
-        self.status.setText(f"run {number} started" if number > 1 else " ")
+        self.status.setText(f"{NAMES[self.state.evolution.task.algorithm]} run {number} "
+                            "started")
 
     def _on_history_cleared(self) -> None:
+        """Reset, another session, chain or data: nothing of the old run is said."""
         self._clear_plots()
+        self.status.setText(" ")
         self._sync_buttons()
 
     def _clear_plots(self) -> None:
         self.table = GrowingTable(len(COLUMNS) - 1)
+        self._island_bests = []
         self._latest = None
         self.genome_view.show_nothing()
         self._boundary_values = None
         self._redraw_timer.mark_dirty(BOUNDARY_PART)
         self.progress.setValue(0)
         self.rate_label.setText(" ")
+        self._ran_seconds, self._rates = 0.0, []
+        if self._running_since is not None:
+            self._running_since = time.monotonic()
         for plot in (self.loss_plot, self.diversity_plot, self.boundary_plot):
             reset_range(plot, self.ranges.get({self.loss_plot: "loss",
                                                self.diversity_plot: "diversity"}.get(plot, "")))
@@ -339,8 +413,17 @@ class EvolutionPanel(QWidget):
                                  connect="finite")
         self.band_low.setData(generation, data[:, 2] - data[:, 3])
         self.band_high.setData(generation, data[:, 2] + data[:, 3])
+        if len(generation) == 0:  # the band keeps its old path when its edges empty
+            self.band.setPath(QPainterPath())
+        islands = [np.asarray(best) for best in self._island_bests]
+        for k, curve in enumerate(self.island_curves):
+            if k < len(islands):
+                curve.setData(generation, islands[k])
+            else:
+                curve.setData([], [])
         self.ranges["loss"].fit_curves(generation, [data[:, 1], data[:, 2] + data[:, 3],
-                                                    np.where(np.isfinite(worst), worst, np.nan)])
+                                                    np.where(np.isfinite(worst), worst, np.nan),
+                                                    *islands])
 
     def _redraw_diversity(self) -> None:
         data = self.table.view()

@@ -147,7 +147,7 @@ def test_use_best_loads_the_quantised_weights_into_the_chain(qtbot, window) -> N
     assert float(window.state.pass_.loss) == np.float32(best) or abs(
         float(window.state.pass_.loss) - best) < 1e-5
     click(qtbot, panel.quantise_button)
-    assert "4-bit grid" in panel.comparison_status.text()
+    assert "4-bit grid" in panel.quantisation_status.text()
 
 
 def test_closing_the_window_mid_run_stops_and_joins_the_worker(qtbot, settings_file,

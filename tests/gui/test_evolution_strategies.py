@@ -55,8 +55,11 @@ def test_an_odd_openes_population_is_refused_by_name(qtbot, window) -> None:
 
 
 def test_openes_runs_live_and_its_best_weights_go_into_the_chain(qtbot, window) -> None:
+    """As with the GA, by "Use the best in the chain" only: Stop leaves the chain as it
+    was and says that it stopped."""
     prepare(qtbot, window)
     panel = window.evolution
+    before = chain_weights(window.state.chain).clone()
     choose(qtbot, panel.algorithm_box, "OpenES (float weights)")
     panel.population_spin.setValue(20)
     panel.generations_spin.setValue(100_000)
@@ -70,6 +73,10 @@ def test_openes_runs_live_and_its_best_weights_go_into_the_chain(qtbot, window) 
     assert not panel.continue_button.isEnabled()  # Stop ended the run
     best = run.history[-1]
     assert [r.generation for r in run.history] == list(range(len(run.history)))
+    assert f"stopped at generation {best.generation}" in panel.status.text()
+    assert "Use the best in the chain" in panel.status.text()
+    assert torch.equal(chain_weights(window.state.chain), before)
+    click(qtbot, panel.use_best_button)
     panel.redraw()
     _x, y = panel.best_curve.getData()
     np.testing.assert_array_equal(y, [r.best for r in run.history])
@@ -102,6 +109,7 @@ def test_pso_step_then_continue_and_the_session_keeps_the_algorithm(
     click(qtbot, panel.continue_button)
     qtbot.waitUntil(lambda: not run.is_running() and len(run.history) == 7, timeout=20_000)
     assert "finished" in panel.status.text()
+    click(qtbot, panel.use_best_button)  # the session then keeps the best weights
     path = tmp_path / "pso.json"
     assert window.files.save_to(path)
     saved = load_session(path)

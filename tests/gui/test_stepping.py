@@ -46,7 +46,7 @@ def test_the_chain_rule_on_screen_stays_true_after_other_passes(qtbot, window) -
     shown = window.chain_view.details.toPlainText()
     before = [t.clone() for _, t in window.state.chain.parameters()]
     qtbot.mouseClick(window.evolution.quantise_button, Qt.MouseButton.LeftButton)
-    assert "4-bit grid" in window.evolution.comparison_status.text()
+    assert "4-bit grid" in window.evolution.quantisation_status.text()
     window.chain_view.select_layer(1)  # redraws the details from the pass as it is now
     assert window.chain_view.details.toPlainText() == shown
     record = window.state.pass_.record(1)
