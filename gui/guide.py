@@ -104,9 +104,10 @@ decision boundary. <b>Genomes</b>: the best 48 individuals' codes, and how one c
 made (GA only). <b>Algorithm</b>: the GA evolves 4-bit codes; OpenES and PSO evolve the
 same weights as floats (their settings show when chosen); for all three “Use the best
 in the chain” is how a run's best reaches the chain. <b>Islands</b> (GA): that many
-populations side by side, passing their best round a ring. <b>4-bit vs float</b>: Compare runs the GA, OpenES, OpenES's best
-snapped to the 4-bit grid, and SGD on the chain for the same number of forward passes,
-against forward passes and wall time: the grid, not the search, limits the GA.</p>
+populations side by side, passing their best round a ring. <b>4-bit vs float</b>: Compare
+runs the GA, OpenES, OpenES's best snapped to the 4-bit grid, and SGD on the chain for
+the same number of forward passes, against forward passes and wall time: the grid, not
+the search, limits the GA.</p>
 <p><b>Try</b>: “Quantisation error of the chain” after training with SGD: how much does
 snapping the trained weights to the 4-bit grid cost?</p>"""),
     "numbers": ("Numbers lab", """
