@@ -27,6 +27,7 @@ from engine.evolution.ga import GenerationStats
 from engine.evolution.genome import load_genome
 from engine.evolution.setup import EvolutionSetup, layer_scales, prepare_evolution
 from gui.live_session import LiveSession
+from gui.run_history import extend_history, ga_numbers
 from gui.run_slot import RunSlot
 from gui.worker import split_extras, with_extras
 
@@ -163,7 +164,7 @@ class EvolutionRun(QObject):
         if boundaries:
             self.boundary_computed.emit(boundaries[-1])
         if stats:
-            self.history.extend(stats)
+            extend_history(self.history, stats, ga_numbers)
             self.generations_arrived.emit(stats)
 
     def on_ended(self, error: str | None) -> None:

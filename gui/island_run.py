@@ -28,6 +28,7 @@ from engine.evolution.genome import load_genome
 from engine.evolution.islands import IslandGeneration, evolve_islands, island_plan
 from engine.evolution.setup import EvolutionSetup, prepare_evolution
 from gui.live_session import LiveSession
+from gui.run_history import extend_history, island_numbers
 from gui.run_slot import RunSlot
 from gui.worker import split_extras, with_extras
 
@@ -178,7 +179,7 @@ class IslandRun(QObject):
         if boundaries:
             self.boundary_computed.emit(boundaries[-1])
         if records:
-            self.history.extend(records)
+            extend_history(self.history, records, island_numbers)
             self.generations_arrived.emit(records)
 
     def on_ended(self, error: str | None) -> None:

@@ -24,6 +24,7 @@ from engine.data.tasks import EvolveTask
 from engine.evolution.strategies import StrategySetup, load_weights, prepare_strategy
 from engine.evolution.strategy_record import StrategyGeneration
 from gui.live_session import LiveSession
+from gui.run_history import extend_history, strategy_numbers
 from gui.run_slot import RunSlot
 from gui.worker import split_extras, with_extras
 
@@ -171,7 +172,7 @@ class StrategyRun(QObject):
         if boundaries:
             self.boundary_computed.emit(boundaries[-1])
         if records:
-            self.history.extend(records)
+            extend_history(self.history, records, strategy_numbers)
             self.generations_arrived.emit(records)
 
     def on_ended(self, error: str | None) -> None:
