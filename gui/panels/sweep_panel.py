@@ -289,6 +289,7 @@ class SweepPanel(QWidget):
             self.status.setText(f"⚠ the sweep did not start: {message}")
             return
         self.status.setText(f"the sweep failed: {message}")
+        self.redraw()  # the cells it did not run say so
 
     # -- the picture ------------------------------------------------------------------------
 
