@@ -112,6 +112,8 @@ class SweepPanel(QWidget):
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         self.plot_area = QVBoxLayout()
+        self.no_plot = QWidget()  # holds the plot's room: the form stays at the top
+        self.plot_area.addWidget(self.no_plot)
         layout.addLayout(self.plot_area, 1)
         self.plot: pg.PlotWidget | None = None
         self.shown: HeatMapPlot | LinePlot | None = None
@@ -317,6 +319,7 @@ class SweepPanel(QWidget):
             widget.scene().sigMouseClicked.connect(
                 lambda event, w=widget, p=plot: self._on_heat_map_clicked(w, p, event))
         self.clear_plot()
+        self.no_plot.hide()
         self.plot, self.shown = widget, plot
         self.plot_area.addWidget(widget)
 
@@ -326,6 +329,7 @@ class SweepPanel(QWidget):
             self.plot_area.removeWidget(self.plot)
             self.plot.deleteLater()
         self.plot, self.shown = None, None
+        self.no_plot.show()
 
     def plots(self) -> list[pg.PlotWidget]:
         return [self.plot] if self.plot is not None else []
@@ -358,7 +362,7 @@ class SweepPanel(QWidget):
         named = ", ".join(f"{a}={_text(row[a])}" for a in [*varying, "seed"] if a in row)
         self.outcome_requested.emit(session, (
             f"opened sweep cell {named}: its {what} network, loss {result.get('loss'):.4g} "
-            f"(a new session: Save asks where; {folder} is left as it is)"))
+            "(unsaved; the cell's folder is not changed)"))
 
     def _on_heat_map_clicked(self, widget: pg.PlotWidget, plot: HeatMapPlot,
                              event: Any) -> None:
