@@ -18,7 +18,7 @@ from engine.evolution.genome import genome_hex, load_genome
 from engine.evolution.islands import IslandGeneration, evolve_islands, island_plan
 from engine.evolution.setup import EvolutionSetup, prepare_evolution
 from engine.headless.evolve_strategies import run_strategy
-from engine.headless.history import EveryStep, ThinnedRows
+from engine.headless.history import log_generations
 from engine.headless.results import (
     ROWS_SHOWN,
     RunOutput,
@@ -51,21 +51,8 @@ def run_evolution(experiment: Experiment, task: EvolveTask,
                               session.seed)
     if task.islands > 1:
         return _run_islands(experiment, task, setup, progress, stop, rows_shown, ray)
-    best, rows = EveryStep(), ThinnedRows(first=0)
-    last: GenerationStats | None = None
-    interrupted = False
-    for stats in setup.generations():
-        last = stats
-        best.append(stats.best)
-        if rows.offer(stats.generation):
-            rows.offer(stats.generation, _row(stats))
-        if progress is not None:
-            progress(stats.generation, task.generations)
-        if stats.generation < task.generations and stop():
-            interrupted = True
-            break
-    assert last is not None
-    rows.close(last.generation, _row(last))
+    log = log_generations(setup.generations(), _row, task.generations, progress, stop)
+    best, rows, last, interrupted = log.best, log.rows, log.last, log.interrupted
     table = np.asarray(rows.rows, dtype=float)
     load_genome(chain, torch.from_numpy(last.best_genome), setup.scales)
     final = Pass(chain, experiment.inputs, experiment.targets, session.loss).run()
@@ -131,22 +118,10 @@ def _run_islands(experiment: Experiment, task: EvolveTask, setup: EvolutionSetup
     ``ray``: each island in a Ray actor (Ray initialised by the caller)."""
     chain, session = experiment.chain, experiment.session
     workers = 0 if ray else island_workers(task, setup.device)
-    best, rows = EveryStep(), ThinnedRows(first=0)
-    last: IslandGeneration | None = None
-    interrupted = False
-    for record in evolve_islands(island_plan(setup), task.islands, task.migration.every,
-                                 task.migration.count, workers=workers, ray=ray):
-        last = record
-        best.append(record.best)
-        if rows.offer(record.generation):
-            rows.offer(record.generation, _island_row(record))
-        if progress is not None:
-            progress(record.generation, task.generations)
-        if record.generation < task.generations and stop():
-            interrupted = True
-            break
-    assert last is not None
-    rows.close(last.generation, _island_row(last))
+    records = evolve_islands(island_plan(setup), task.islands, task.migration.every,
+                             task.migration.count, workers=workers, ray=ray)
+    log = log_generations(records, _island_row, task.generations, progress, stop)
+    best, rows, last, interrupted = log.best, log.rows, log.last, log.interrupted
     table = np.asarray(rows.rows, dtype=float)  # (rows, 5 + 4 · islands)
     best_genome = torch.tensor(last.best_genome)  # from Ray it is a read-only array
     load_genome(chain, best_genome, setup.scales)

@@ -15,7 +15,7 @@ from engine.data.experiment import Experiment
 from engine.data.tasks import EvolveTask
 from engine.evolution.strategies import load_weights, prepare_strategy, quantised_loss
 from engine.evolution.strategy_record import StrategyGeneration
-from engine.headless.history import EveryStep, ThinnedRows
+from engine.headless.history import log_generations
 from engine.headless.results import (
     ROWS_SHOWN,
     RunOutput,
@@ -42,21 +42,8 @@ def run_strategy(experiment: Experiment, task: EvolveTask,
     chain, session = experiment.chain, experiment.session
     setup = prepare_strategy(chain, experiment.inputs, experiment.targets, session.loss,
                              task, session.seed)
-    best, rows = EveryStep(), ThinnedRows(first=0)
-    last: StrategyGeneration | None = None
-    interrupted = False
-    for record in setup.generations():
-        last = record
-        best.append(record.best)
-        if rows.offer(record.generation):
-            rows.offer(record.generation, _row(record))
-        if progress is not None:
-            progress(record.generation, task.generations)
-        if record.generation < task.generations and stop():
-            interrupted = True
-            break
-    assert last is not None
-    rows.close(last.generation, _row(last))
+    log = log_generations(setup.generations(), _row, task.generations, progress, stop)
+    best, rows, last, interrupted = log.best, log.rows, log.last, log.interrupted
     table = np.asarray(rows.rows, dtype=float)
     load_weights(chain, last.best_weights)
     final = Pass(chain, experiment.inputs, experiment.targets, session.loss).run()

@@ -10,7 +10,21 @@ step, always from step ``first`` on. Runs of up to ``MAX_ROWS`` steps keep every
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
 import numpy as np
+
+
+class _Generation(Protocol):
+    @property
+    def generation(self) -> int: ...
+    @property
+    def best(self) -> float: ...
+
+
+Record = TypeVar("Record", bound=_Generation)
 
 MAX_ROWS = 10_000
 
@@ -57,3 +71,39 @@ class ThinnedRows:
         """Keep the last step's row too, whatever the stride (the run's final state)."""
         if not self.rows or self.rows[-1][0] != step:
             self.rows.append(row)
+
+
+@dataclass
+class GenerationLog(Generic[Record]):
+    """What a headless evolution run kept: every generation's best, the thinned rows,
+    the last record and whether the run was stopped early."""
+
+    best: EveryStep
+    rows: ThinnedRows
+    last: Record
+    interrupted: bool
+
+
+def log_generations(records: Iterable[Record], row: Callable[[Record], list[float]],
+                    total: int, progress: Callable[[int, int], None] | None,
+                    stop: Callable[[], bool]) -> GenerationLog[Record]:
+    """Run ``records`` (GA, island or strategy records) to the end or until
+    ``stop()`` answers True before generation ``total``; the rows are closed on the last
+    record. ``progress(generation, total)`` after each."""
+    best, rows = EveryStep(), ThinnedRows(first=0)
+    last: Record | None = None
+    interrupted = False
+    for record in records:
+        last = record
+        generation = record.generation
+        best.append(record.best)
+        if rows.offer(generation):
+            rows.offer(generation, row(record))
+        if progress is not None:
+            progress(generation, total)
+        if generation < total and stop():
+            interrupted = True
+            break
+    assert last is not None  # every generator yields generation 0
+    rows.close(last.generation, row(last))
+    return GenerationLog(best, rows, last, interrupted)
