@@ -31,6 +31,17 @@ DENSE_MUTATION_RATE = 0.1  # above this, one uniform draw per bit is cheaper tha
 # byte b → eight masks, 0xFF where bit k of b is set: one random byte gives eight coins
 _BYTE_MASKS = torch.tensor([[0xFF * ((byte >> bit) & 1) for bit in range(8)]
                             for byte in range(256)], dtype=torch.uint8)
+# code c → its four bits in four 16-bit fields of an int64 (bit b at 16·b): summing these
+# over the individuals counts every bit's ones at once, each in its own field
+_SPREAD_BITS = torch.tensor([sum(((code >> bit) & 1) << (16 * bit) for bit in range(4))
+                             for code in range(CODES)], dtype=torch.int64)
+_FIELD_SHIFTS = torch.tensor([16 * bit for bit in range(4)], dtype=torch.int64)
+_FIELD_MASK = 0xFFFF
+# counts below 2^15 keep the top field, and so the int64 sum, clear of the sign bit
+PACKED_COUNT_LIMIT = (1 << 15) - 1
+# Below this per-bit rate a geometric gap can pass 2^63 (and wrap) as an int64 draw:
+# those rates draw the gaps in float64 and clamp them.
+INTEGER_GAP_MIN_RATE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,9 @@ class Population:
         self._order: torch.Tensor | None = None  # of self.losses, best first
         self._sorted: torch.Tensor | None = None  # self.losses in that order
         self._scratch = torch.empty_like(self.codes)  # reused: fresh megabytes page-fault
+        self._byte_masks = _BYTE_MASKS.to(self.device)
+        self._spread_bits = _SPREAD_BITS.to(self.device)
+        self._field_shifts = _FIELD_SHIFTS.to(self.device)
 
     @staticmethod
     def _nan_to_inf(losses: torch.Tensor) -> torch.Tensor:
@@ -92,15 +106,15 @@ class Population:
 
     def select_parents(self, count: int) -> torch.Tensor:
         """Indices of ``count`` parents by the task's selection rule."""
-        n = len(self.codes)
+        n = self.codes.shape[0]
         task = self.task
         if task.selection == "uniform":
             return torch.randint(0, n, (count,), generator=self.generator, device=self.device)
         if task.selection == "tournament":
             entrants = torch.randint(0, n, (count, task.tournament_size),
                                      generator=self.generator, device=self.device)
-            winner = self.losses[entrants].argmin(1)
-            return entrants.gather(1, winner.unsqueeze(1)).squeeze(1)
+            winner = self.losses.take(entrants).argmin(1, keepdim=True)
+            return entrants.gather(1, winner).view(-1)
         # rank-weighted: the best has weight n, the worst 1
         ranks = torch.empty(n, device=self.device)
         ranks[self.order()] = torch.arange(
@@ -119,13 +133,14 @@ class Population:
 
     def step(self) -> None:
         """Replace the population by the next generation and evaluate its children."""
-        task, n = self.task, len(self.codes)
+        task, n = self.task, self.codes.shape[0]
         elites = self.order()[:task.elite]
         children_needed = n - task.elite
         per_pair = task.children_per_pair
         pairs = math.ceil(children_needed / per_pair)
         parents = self.select_parents(2 * pairs).reshape(pairs, 2)
-        pair_codes = self.codes[parents]  # (pairs, 2, genome): one gather for both parents
+        # (pairs, 2, genome): one gather for both parents
+        pair_codes = self.codes.index_select(0, parents.view(-1)).view(pairs, 2, -1)
         first, second = pair_codes[:, 0], pair_codes[:, 1]
         size = first.shape[1]
         # the next generation: the elites, then the children with a pair's side by side
@@ -155,15 +170,15 @@ class Population:
         torch.nan_to_num(child_losses, nan=math.inf, out=losses[task.elite:])
         self.codes, self.losses = next_codes[:n], losses
         self.forget_order()
-        self.evaluations += len(offspring)
+        self.evaluations += offspring.shape[0]
 
     def _coin_flips(self, rows: int, columns: int) -> torch.Tensor:
         """Fair coins (rows, columns) as uint8 masks, 0x00 or 0xFF, eight from each random
         byte (the generator, not the arithmetic, is what costs here)."""
         per_row = (columns + 7) // 8
         random_bytes = torch.randint(0, 256, (rows * per_row,), generator=self.generator,
-                                     device=self.device, dtype=torch.uint8)
-        masks = _BYTE_MASKS.to(self.device).index_select(0, random_bytes.int())
+                                     device=self.device, dtype=torch.int32)
+        masks = self._byte_masks.index_select(0, random_bytes)
         return masks.view(rows, per_row * 8)[:, :columns]
 
     def _mutation_masks(self, shape: torch.Size) -> torch.Tensor:
@@ -191,18 +206,12 @@ class Population:
 
     def _bernoulli_positions(self, total: int, rate: float) -> torch.Tensor:
         """Sorted indices of successes among ``total`` independent Bernoulli(rate) trials."""
-        log_fail = math.log1p(-rate)
         expected = total * rate
         found: list[torch.Tensor] = []
         reached = -1
         while reached < total:
             draws = int(expected + 6 * math.sqrt(expected) + 16)
-            uniform = torch.rand(draws, generator=self.generator, device=self.device,
-                                 dtype=torch.float64)
-            # 1 - u lies in (0, 1]: log is finite or 0; a gap is at least 1. At tiny
-            # rates a gap can exceed int64: clamp it (in float) past the end first.
-            gaps = uniform.neg_().log1p_().div_(log_fail).floor_().clamp_(max=total).long()
-            positions = torch.cumsum(gaps.add_(1), 0).add_(reached)
+            positions = torch.cumsum(self._geometric_gaps(draws, rate, total), 0).add_(reached)
             found.append(positions)
             reached = int(positions[-1])
             expected = max((total - reached) * rate, 1.0)
@@ -210,10 +219,20 @@ class Population:
         # sorted: the successes are the positions before the first one past the end
         return positions[:int(torch.searchsorted(positions, total))]
 
+    def _geometric_gaps(self, count: int, rate: float, total: int) -> torch.Tensor:
+        """``count`` Geometric(rate) draws (trials up to and including a success, ≥ 1) as
+        int64; at tiny rates drawn in float64 and clamped past ``total`` first."""
+        if rate >= INTEGER_GAP_MIN_RATE:
+            return torch.empty(count, dtype=torch.int64, device=self.device).geometric_(
+                rate, generator=self.generator)
+        gaps = torch.empty(count, dtype=torch.float64, device=self.device).geometric_(
+            rate, generator=self.generator)
+        return gaps.clamp_(max=total + 1).long()
+
     def _record_lineage(self, parents: torch.Tensor, mask: torch.Tensor, flips: torch.Tensor,
                         offspring: torch.Tensor, first: torch.Tensor,
                         second: torch.Tensor) -> None:
-        if len(offspring) == 0:
+        if offspring.shape[0] == 0:
             self.lineage = None
             return
         # one copy of the five rows, split into views of it
@@ -225,33 +244,49 @@ class Population:
     def diversity(self) -> float:
         """Mean Hamming distance (bits) over all pairs of individuals, from bit counts:
         at each bit, n₁·n₀ of the N(N−1)/2 pairs differ."""
-        n = len(self.codes)
+        n = self.codes.shape[0]
         if n < 2:
             return 0.0
-        # how many individuals set each bit of each code: one contiguous pass per bit
-        # (a broadcast shift of all four bits at once measured 3x slower)
-        ones = torch.cat([
+        ones = self._bit_counts()
+        # Σ n₁·n₀ over the bits, exact in int64
+        return int(ones.mul(n - ones).sum()) / (n * (n - 1) / 2)
+
+
+    def _bit_counts(self) -> torch.Tensor:
+        """How many individuals set each bit of each code (genome · 4,) int64, in no
+        particular order."""
+        if self.codes.shape[0] <= PACKED_COUNT_LIMIT:
+            # one gather and one column sum: each code's four bits in 16-bit fields
+            spread = torch.index_select(self._spread_bits, 0, self.codes.view(-1).int(),
+                                        out=self._spread_buffer(self.codes.numel()))
+            fields = spread.view(self.codes.shape).sum(0)  # (genome,)
+            return fields.unsqueeze(1).bitwise_right_shift(self._field_shifts) \
+                .bitwise_and_(_FIELD_MASK).view(-1)
+        # one contiguous pass per bit (a broadcast shift of all four bits at once
+        # measured 3x slower)
+        return torch.cat([
             _column_counts(torch.bitwise_right_shift(self.codes, bit, out=self._scratch)
                            .bitwise_and_(1))
-            for bit in range(len(BIT_WEIGHTS))]).double()
-        # Σ n₁·n₀ over the bits: whole numbers far below 2^53, so exact in any order
-        return float(torch.dot(ones, n - ones) / (n * (n - 1) / 2))
+            for bit in range(len(BIT_WEIGHTS))]).long()
 
+    def _spread_buffer(self, size: int) -> torch.Tensor:
+        # reused: a fresh one (megabytes at large N) would be page-faulted in every time
+        buffer = self.__dict__.get("_spread")
+        if buffer is None or buffer.shape[0] < size:
+            buffer = self._spread = torch.empty(size, dtype=torch.int64, device=self.device)
+        return buffer[:size]
 
     def stats(self, generation: int, started: float) -> GenerationStats:
         order = self.order()
         assert self._sorted is not None
-        best, worst = float(self._sorted[0]), float(self._sorted[-1])
-        # NaN losses are inf already: finite ends mean that all are finite
-        finite = self.losses if -math.inf < best and worst < math.inf else \
-            self.losses[torch.isfinite(self.losses)]
+        best, worst, mean, std = self._summary()
         # a fresh tensor: its array is a copy, and the best genome is its first row
         sample = self.codes.index_select(0, order[:SAMPLE_ROWS]).cpu().numpy()
         return GenerationStats(
             generation=generation,
             best=best,
-            mean=float(finite.mean()) if finite.numel() else math.inf,
-            std=float(finite.std()) if finite.numel() > 1 else 0.0,
+            mean=mean,
+            std=std,
             worst=worst,
             diversity=self.diversity(),
             seconds=time.perf_counter() - started,
@@ -261,6 +296,21 @@ class Population:
             elites=min(self.task.elite, SAMPLE_ROWS),
             lineage=self.lineage,
         )
+
+
+    def _summary(self) -> tuple[float, float, float, float]:
+        """Best, worst, and the mean and standard deviation of the finite losses (inf
+        and 0 where there are too few), read from the device in one transfer."""
+        ends = self._sorted[[0, -1]] if self._sorted is not None else None
+        assert ends is not None
+        best, worst = ends.tolist()
+        # NaN losses are inf already: finite ends mean that all are finite
+        finite = self.losses if -math.inf < best and worst < math.inf else \
+            self.losses[torch.isfinite(self.losses)]
+        if finite.numel() < 2:
+            return best, worst, float(finite.sum()) if finite.numel() else math.inf, 0.0
+        std, mean = torch.std_mean(finite)
+        return best, worst, *torch.stack([mean, std]).tolist()
 
 
 def _column_counts(bits: torch.Tensor) -> torch.Tensor:
