@@ -99,7 +99,7 @@ class Population:
     @staticmethod
     def _nan_to_inf(losses: torch.Tensor) -> torch.Tensor:
         # an individual whose loss is NaN is the worst, not an unorderable one
-        return torch.nan_to_num(losses, nan=math.inf)
+        return torch.nan_to_num(losses, nan=math.inf, posinf=math.inf)
 
     def _rand(self, *shape: int) -> torch.Tensor:
         return torch.rand(shape, generator=self.generator, device=self.device)
@@ -167,7 +167,8 @@ class Population:
         child_losses = self.evaluator.losses(offspring)
         losses = torch.empty(n, dtype=child_losses.dtype, device=self.device)
         torch.index_select(self.losses, 0, elites, out=losses[:task.elite])
-        torch.nan_to_num(child_losses, nan=math.inf, out=losses[task.elite:])
+        torch.nan_to_num(child_losses, nan=math.inf, posinf=math.inf,
+                         out=losses[task.elite:])
         self.codes, self.losses = next_codes[:n], losses
         self.forget_order()
         self.evaluations += offspring.shape[0]
@@ -300,13 +301,17 @@ class Population:
 
     def _summary(self) -> tuple[float, float, float, float]:
         """Best, worst, and the mean and standard deviation of the finite losses (inf
-        and 0 where there are too few), read from the device in one transfer."""
-        ends = self._sorted[[0, -1]] if self._sorted is not None else None
-        assert ends is not None
+        and 0 where there are too few); one read from the device when all are finite."""
+        assert self._sorted is not None
+        ends = self._sorted[[0, -1]]
+        if self.losses.shape[0] > 1:
+            std, mean = torch.std_mean(self.losses)
+            best, worst, *moments = torch.cat([ends, torch.stack([mean, std])]).tolist()
+            # NaN losses are inf already: finite ends mean that all are finite
+            if -math.inf < best and worst < math.inf:
+                return best, worst, moments[0], moments[1]
         best, worst = ends.tolist()
-        # NaN losses are inf already: finite ends mean that all are finite
-        finite = self.losses if -math.inf < best and worst < math.inf else \
-            self.losses[torch.isfinite(self.losses)]
+        finite = self.losses[torch.isfinite(self.losses)]
         if finite.numel() < 2:
             return best, worst, float(finite.sum()) if finite.numel() else math.inf, 0.0
         std, mean = torch.std_mean(finite)

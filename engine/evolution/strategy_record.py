@@ -55,7 +55,7 @@ def alpha_per_weight(layout: GenomeLayout, scales: list[float], dtype: torch.dty
 
 def finite_losses(losses: torch.Tensor) -> torch.Tensor:
     """NaN becomes +inf: an individual whose loss is NaN is the worst, not unorderable."""
-    return torch.nan_to_num(losses, nan=math.inf)
+    return torch.nan_to_num(losses, nan=math.inf, posinf=math.inf)
 
 
 class BestSoFar:

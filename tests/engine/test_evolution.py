@@ -14,6 +14,7 @@ from engine.core.losses import prepare_targets
 from engine.core.specs import ActivationSpec, LinearSpec, NetworkSpec, NormSpec
 from engine.core.stepper import Pass
 from engine.data.tasks import EvolveTask
+from engine.evolution import ga
 from engine.evolution.ga import Population, evolve, resolve_device
 from engine.evolution.genome import GenomeLayout, load_genome
 from engine.evolution.population import PopulationEvaluator
@@ -167,8 +168,12 @@ def test_best_loss_never_rises_and_history_is_deterministic() -> None:
     assert first[-1].evaluations == 40 + 25 * 38
 
 
+@pytest.mark.parametrize("packed", [True, False])  # bit counts packed in int64 fields or not
 @pytest.mark.parametrize("size", [2, 12, 255, 600])  # counts go by blocks of 255 rows
-def test_diversity_is_the_mean_pairwise_hamming_distance(size: int) -> None:
+def test_diversity_is_the_mean_pairwise_hamming_distance(
+        size: int, packed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not packed:  # the path of populations too large for 16-bit fields
+        monkeypatch.setattr(ga, "PACKED_COUNT_LIMIT", 1)
     pop = population(EvolveTask(population=size))
     codes = pop.codes.numpy()
     bits = np.unpackbits(codes[:, :, None], axis=2)[:, :, 4:].reshape(size, -1)
@@ -178,6 +183,24 @@ def test_diversity_is_the_mean_pairwise_hamming_distance(size: int) -> None:
     same = ones @ ones.T + (1 - ones) @ (1 - ones).T
     upper = np.triu_indices(size, 1)
     assert pop.diversity() == pytest.approx(np.mean(bits.shape[1] - same[upper]), rel=1e-12)
+
+
+@pytest.mark.parametrize("losses", [
+    [0.5, 0.25, 2.0, 1.0], [0.5, math.nan, 0.25, math.inf], [math.nan, math.nan, 3.0],
+    [math.inf, math.inf], [4.0, math.nan]])
+def test_statistics_summarise_the_finite_losses(losses: list[float]) -> None:
+    """Best and worst of all (NaN counts as inf), mean and sample standard deviation of
+    the finite ones (inf and 0 when there are too few)."""
+    pop = population(EvolveTask(population=len(losses), elite=1))
+    pop.losses = Population._nan_to_inf(torch.tensor(losses, dtype=torch.float64))
+    pop.forget_order()
+    stats = pop.stats(0, 0.0)
+    ordered = sorted(math.inf if math.isnan(v) else v for v in losses)
+    finite = np.array([v for v in losses if math.isfinite(v)])
+    assert (stats.best, stats.worst) == (ordered[0], ordered[-1])
+    assert stats.mean == (pytest.approx(finite.mean(), rel=1e-15) if len(finite) else math.inf)
+    assert stats.std == (pytest.approx(finite.std(ddof=1), rel=1e-15) if len(finite) > 1
+                         else 0.0)
 
 
 def clone(generator: torch.Generator) -> torch.Generator:

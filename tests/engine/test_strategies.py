@@ -37,7 +37,7 @@ from engine.evolution.strategies import (
     quantised_loss,
     quantised_losses,
 )
-from engine.evolution.strategy_record import StrategyGeneration
+from engine.evolution.strategy_record import BestSoFar, StrategyGeneration, finite_losses, record
 from tests.engine.helpers import (
     random_batch,
     random_residual_spec,
@@ -473,3 +473,13 @@ def test_quantised_loss_at_other_scales_and_through_the_codes() -> None:
     codes = quantise_weights(weights, evaluator.layout, scales)
     assert torch.allclose(quantised_losses(evaluator, weights), evaluator.losses(codes),
                           rtol=1e-12)
+
+
+def test_a_record_keeps_nan_and_inf_losses_out_of_the_mean() -> None:
+    """NaN and inf losses are the worst (inf), never part of the mean or spread."""
+    losses = finite_losses(torch.tensor([1.0, math.nan, 3.0, math.inf], dtype=torch.float64))
+    best = BestSoFar(2, torch.float64, torch.device("cpu"))
+    best.offer(losses, torch.arange(8, dtype=torch.float64).view(4, 2))
+    generation = record(1, best, losses, 0.0, 4)
+    assert (generation.best, generation.generation_best, generation.worst) == (1.0, 1.0, math.inf)
+    assert (generation.mean, generation.std) == (2.0, pytest.approx(math.sqrt(2), rel=1e-15))
