@@ -179,7 +179,8 @@ class PopulationEvaluator:
             torch.mm(weights.reshape(count * units, -1), h[0], out=out)
             return out.view(count, units, samples).add_(bias)
         out = self._buffer(number, (count, units, samples))
-        return torch.bmm(weights, h, out=out).add_(bias)
+        # bias + W·h in one call, the order of the ordinary pass's addmm
+        return torch.baddbmm(bias, weights, h, out=out)
 
     def _buffer(self, number: int, shape: tuple[int, ...]) -> torch.Tensor:
         size = 1
