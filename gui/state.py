@@ -53,6 +53,7 @@ from engine.data.session import (
 from engine.data.tasks import EvolveTask, PrecisionSpec, StepTask, TrainTask
 from gui.comparison_run import GridComparisonRun
 from gui.evolution_run import EvolutionRun
+from gui.generation_run import GenerationRun
 from gui.island_run import IslandRun
 from gui.run_slot import RunSlot
 from gui.strategy_run import StrategyRun
@@ -506,12 +507,12 @@ class AppState(QObject):
         self.evolution.set_task(task)
         self._set_dirty()
 
-    def evolution_run(self) -> EvolutionRun | StrategyRun | IslandRun:
+    def evolution_run(self) -> GenerationRun:
         """The run of the chosen algorithm: the GA's (one population or islands), or
         OpenES's or PSO's."""
         return self._run_for(self.evolution.task)
 
-    def _run_for(self, task: EvolveTask) -> EvolutionRun | StrategyRun | IslandRun:
+    def _run_for(self, task: EvolveTask) -> GenerationRun:
         if task.algorithm != "ga":
             return self.strategy
         return self.islands if task.islands > 1 else self.evolution

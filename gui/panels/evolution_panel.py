@@ -39,10 +39,9 @@ from engine.evolution.islands import IslandGeneration
 from engine.evolution.strategy_record import StrategyGeneration
 from gui.boundary_view import BoundaryView
 from gui.comparison_tab import ComparisonTab
-from gui.evolution_run import EvolutionRun
 from gui.evolution_settings import EvolutionSettings
+from gui.generation_run import GenerationRun
 from gui.genome_view import GenomeView
-from gui.island_run import IslandRun
 from gui.plot_widgets import (
     PROGRESS_FRAME_MS,
     GrowingTable,
@@ -52,7 +51,6 @@ from gui.plot_widgets import (
     titled_plot,
 )
 from gui.state import AppState
-from gui.strategy_run import StrategyRun
 
 BOUNDARY_PART = 2  # index of _redraw_boundary among the redraw timer's parts
 COLUMNS = ("run", "generation", "best", "mean", "std", "worst", "diversity", "seconds",
@@ -104,7 +102,7 @@ class EvolutionPanel(QWidget):
         self._on_slot_changed(state.slot.running)
 
     @property
-    def run(self) -> EvolutionRun | StrategyRun | IslandRun:
+    def run(self) -> GenerationRun:
         """The chosen algorithm's run: the buttons act on it, the plots show it."""
         return self.state.evolution_run()
 

@@ -24,7 +24,7 @@ from engine.core.specs import (
 from engine.data.experiment import build_experiment
 from engine.data.session import SessionError, parse_session
 from engine.data.tasks import EvolveTask, OpenESSpec, PSOSpec
-from engine.evolution import openes, pso
+from engine.evolution import openes, pso, strategy_record
 from engine.evolution.genome import GenomeLayout
 from engine.evolution.population import PopulationEvaluator
 from engine.evolution.strategies import (
@@ -37,7 +37,7 @@ from engine.evolution.strategies import (
     quantised_loss,
     quantised_losses,
 )
-from engine.evolution.strategy_record import BestSoFar, StrategyGeneration, finite_losses, record
+from engine.evolution.strategy_record import StrategyGeneration
 from tests.engine.helpers import (
     random_batch,
     random_residual_spec,
@@ -477,9 +477,10 @@ def test_quantised_loss_at_other_scales_and_through_the_codes() -> None:
 
 def test_a_record_keeps_nan_and_inf_losses_out_of_the_mean() -> None:
     """NaN and inf losses are the worst (inf), never part of the mean or spread."""
-    losses = finite_losses(torch.tensor([1.0, math.nan, 3.0, math.inf], dtype=torch.float64))
-    best = BestSoFar(2, torch.float64, torch.device("cpu"))
+    losses = strategy_record.finite_losses(
+        torch.tensor([1.0, math.nan, 3.0, math.inf], dtype=torch.float64))
+    best = strategy_record.BestSoFar(2, torch.float64, torch.device("cpu"))
     best.offer(losses, torch.arange(8, dtype=torch.float64).view(4, 2))
-    generation = record(1, best, losses, 0.0, 4)
+    generation = strategy_record.record(1, best, losses, 0.0, 4)
     assert (generation.best, generation.generation_best, generation.worst) == (1.0, 1.0, math.inf)
     assert (generation.mean, generation.std) == (2.0, pytest.approx(math.sqrt(2), rel=1e-15))

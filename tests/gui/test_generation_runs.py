@@ -1,0 +1,46 @@
+"""What every evolution algorithm in the window shares (gui/generation_run.py): Step runs
+one generation and pauses, Continue goes on from there, Stop ends the run, and each
+state is said with the run's best loss."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.gui.conftest import choose
+from tests.gui.test_evolution_panel import click, prepare
+
+ALGORITHMS = {"ga": "GA (4-bit codes)", "openes": "OpenES (float weights)",
+              "pso": "PSO (float weights)"}
+
+
+@pytest.mark.parametrize(("algorithm", "islands", "title"), [
+    ("ga", 1, "GA run 1"), ("ga", 2, "GA run 1 (2 islands)"), ("openes", 1, "OpenES run 1"),
+    ("pso", 1, "PSO run 1")])
+def test_step_continue_and_stop_say_where_the_run_is(
+        qtbot, window, algorithm: str, islands: int, title: str) -> None:
+    prepare(qtbot, window)
+    panel = window.evolution
+    choose(qtbot, panel.algorithm_box, ALGORITHMS[algorithm])
+    panel.population_spin.setValue(20)
+    panel.generations_spin.setValue(1000)
+    if islands > 1:
+        panel.islands_spin.setValue(islands)
+    run = window.state.evolution_run()
+    click(qtbot, panel.step_button)  # generation 0 of a new run
+    qtbot.waitUntil(lambda: not run.is_running() and len(run.history) == 1, timeout=20_000)
+    click(qtbot, panel.step_button)
+    qtbot.waitUntil(lambda: not run.is_running() and len(run.history) == 2, timeout=20_000)
+    best = run.history[-1].best
+    assert panel.status.text().startswith(
+        f"{title} paused at generation 1, best loss {best:.4g}; \u201cUse the best")
+    assert run.can_continue()
+    click(qtbot, panel.continue_button)
+    qtbot.waitUntil(lambda: len(run.history) >= 4, timeout=20_000)
+    click(qtbot, panel.stop_button)
+    qtbot.waitUntil(lambda: not run.is_running(), timeout=20_000)
+    last = run.history[-1]
+    assert [record.generation for record in run.history] == list(range(len(run.history)))
+    assert panel.status.text().startswith(
+        f"{title} stopped at generation {last.generation}, best loss {last.best:.4g}")
+    assert not run.can_continue()
+    assert window.state.evolution_run() is run
