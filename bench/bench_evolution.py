@@ -519,6 +519,10 @@ def main() -> None:
             print(f"  {name:17s} {median[name] * 1e3:10.2f} ms/generation   {ratio}   "
                   f"best loss {best:.4f} after {gens} generations"
                   + (f"   ({remark})" if remark else ""))
+        if fastest is not None:
+            lead = min(fastest / median[name] for name in ("headless", "gui"))
+            print(f"  goal, headless and GUI at least 2x the fastest peer: "
+                  f"{'met' if lead >= 2 else 'missed'} ({lead:.2f}x)")
         if fresh is not None:
             # measured twice: in a fresh process, and after the contestants have run (the
             # allocator's state after them slows the elementwise passes on some machines);
