@@ -48,6 +48,7 @@ from gui.plot_widgets import (
     RedrawTimer,
     StickyRanges,
     reset_range,
+    set_keys,
     titled_plot,
 )
 from gui.state import AppState
@@ -58,6 +59,24 @@ COLUMNS = ("run", "generation", "best", "mean", "std", "worst", "diversity", "se
 GA = "#2ca02c"
 ISLAND_COLOURS = ("#17becf", "#bcbd22", "#8c564b", "#e377c2", "#7f7f7f", "#ff7f0e")
 NAMES = {"ga": "GA", "openes": "OpenES", "pso": "PSO"}
+LOSS_TITLE, DIVERSITY_TITLE = "Loss per generation", "Population diversity"
+ONE_POPULATION_KEYS = (("best", GA), ("mean ± sd", "#1f77b4"), ("worst", "#d62728"))
+ISLAND_KEYS_SHOWN = 3  # beyond, one key stands for the rest: the legend keeps to one line
+
+
+def loss_keys(islands: int) -> tuple[tuple[str, str], ...]:
+    """The loss plot's legend: one population's best, mean ± sd and worst, or the global
+    best and each island's best (dashed, in ISLAND_COLOURS' order)."""
+    if islands <= 1:
+        return ONE_POPULATION_KEYS
+    shown = islands if islands <= ISLAND_KEYS_SHOWN else ISLAND_KEYS_SHOWN - 1
+    # "island 1", then bare numbers: four keys fit a half-width plot's line at 1280×800
+    keys = [("global best", GA)] + [(f"island {k + 1}" if k == 0 else str(k + 1),
+                                     ISLAND_COLOURS[k % len(ISLAND_COLOURS)])
+                                    for k in range(shown)]
+    if shown < islands:
+        keys.append((f"{shown + 1}–{islands}", "#7f7f7f"))
+    return tuple(keys)
 
 
 class EvolutionPanel(QWidget):
@@ -205,10 +224,9 @@ class EvolutionPanel(QWidget):
     def _progress_tab(self) -> QWidget:
         tab = QWidget()
         grid = QGridLayout(tab)
-        self.loss_plot = titled_plot("Loss per generation", "generation", "loss",
-                                     name="evolution_loss", integer_x=True, keys=(
-                                         ("best", GA), ("mean ± sd", "#1f77b4"),
-                                         ("worst", "#d62728")))
+        self.loss_plot = titled_plot(LOSS_TITLE, "generation", "loss",
+                                     name="evolution_loss", integer_x=True,
+                                     keys=ONE_POPULATION_KEYS)
         # invisible edges (not pen=None: pyqtgraph draws no path, and no band, without one)
         self.band_low = self.loss_plot.plot([], [], pen=pg.mkPen(None))
         self.band_high = self.loss_plot.plot([], [], pen=pg.mkPen(None))
@@ -219,7 +237,7 @@ class EvolutionPanel(QWidget):
         self.worst_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#d62728", width=1))
         self.island_curves: list[pg.PlotDataItem] = []  # each island's best (islands > 1)
         self.loss_plot.getPlotItem().export_table = self._loss_table
-        self.diversity_plot = titled_plot("Population diversity", "generation",
+        self.diversity_plot = titled_plot(DIVERSITY_TITLE, "generation",
                                           "mean pairwise Hamming distance (bits)",
                                           name="diversity", integer_x=True)
         self.diversity_curve = self.diversity_plot.plot([], [], pen=pg.mkPen("#9467bd",
@@ -414,6 +432,9 @@ class EvolutionPanel(QWidget):
         if len(generation) == 0:  # the band keeps its old path when its edges empty
             self.band.setPath(QPainterPath())
         islands = [np.asarray(best) for best in self._island_bests]
+        set_keys(self.loss_plot, LOSS_TITLE, loss_keys(len(islands)))
+        set_keys(self.diversity_plot, DIVERSITY_TITLE if len(islands) <= 1
+                 else f"Diversity, mean over the {len(islands)} islands", ())
         for k, curve in enumerate(self.island_curves):
             if k < len(islands):
                 curve.setData(generation, islands[k])

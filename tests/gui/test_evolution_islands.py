@@ -13,6 +13,7 @@ from engine.evolution.genome import load_genome
 from engine.evolution.islands import evolve_islands, island_plan
 from engine.evolution.setup import prepare_evolution
 from engine.evolution.strategies import chain_weights
+from gui.panels.evolution_panel import loss_keys
 from tests.gui.conftest import choose
 from tests.gui.test_evolution_panel import click, prepare
 
@@ -68,6 +69,12 @@ def test_a_ga_with_two_islands_runs_them_and_uses_the_global_best(qtbot, window)
     assert all(len(record.islands) == 2 for record in run.history)
     assert "2 islands" in panel.status.text()
     assert "finished" in panel.status.text()
+    panel.redraw()  # the legend names what the loss plot draws: no mean or worst here
+    title = panel.loss_plot.getPlotItem().titleLabel.text
+    assert all(key in title for key in ("global best", "island 1", "&nbsp;2"))
+    assert "worst" not in title
+    assert "mean" not in title
+    assert "mean over the 2 islands" in panel.diversity_plot.getPlotItem().titleLabel.text
     # the engine's own island run on the same chain, data and settings
     state = window.state
     inputs, targets = state.data_tensors()
@@ -96,3 +103,10 @@ def test_a_ga_with_two_islands_runs_them_and_uses_the_global_best(qtbot, window)
     panel.redraw()
     assert all(len(curve.getData()[1] if curve.getData()[1] is not None else []) == 0
                for curve in panel.island_curves)
+
+
+def test_the_legend_of_many_islands_stays_short() -> None:
+    keys = [label for label, _ in loss_keys(64)]
+    assert keys == ["global best", "island 1", "2", "3–64"]  # one line of keys
+    assert [label for label, _ in loss_keys(3)] == ["global best", "island 1", "2", "3"]
+    assert [label for label, _ in loss_keys(1)] == ["best", "mean ± sd", "worst"]
