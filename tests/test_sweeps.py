@@ -253,3 +253,19 @@ def test_a_cells_outcome_is_its_session_with_the_resulting_network(tmp_path: Pat
     experiment = build_experiment(opened)
     loss = Pass(experiment.chain, experiment.inputs, experiment.targets, opened.loss).run().loss
     assert float(loss) == result["loss"]
+
+
+def test_cells_that_differ_only_in_an_ignored_setting_run_once_and_say_so(
+        tmp_path: Path) -> None:
+    base = {**BASE, "task": {"kind": "evolve", "population": 4, "generations": 1}}
+    sweep = write_sweep(tmp_path, {"task.algorithm": ["ga", "pso"],
+                                   "task.openes.sigma": [0.1, 0.2]}, base)
+    out = tmp_path / "out"
+    result = run_sweep(sweep, out, workers=1)
+    assert result.returncode == 0, result.stderr
+    assert "note: 2 of 4 cells run the same session as another cell and share its run: " \
+        "e.g. task.openes.sigma = 0.2 changes nothing" in result.stderr
+    assert len(finished(out)) == 2
+    rows = read_rows(out)
+    assert len(rows) == 4
+    assert all(row["status"] == "ok" for row in rows)

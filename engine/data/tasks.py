@@ -110,3 +110,27 @@ class EvolveTask(Frozen):
                                      "between islands (ignored with one island)")
     openes: OpenESSpec = Field(OpenESSpec(), description="used when algorithm is openes")
     pso: PSOSpec = Field(PSOSpec(), description="used when algorithm is pso")
+
+    def effective(self) -> EvolveTask:
+        """This task with every setting its run ignores at its default: the other
+        algorithms' settings, the GA's own for a float algorithm, the tournament size
+        without tournaments, migration with one island. Two tasks that run the same
+        computation have equal effective tasks (sweeps run such cells once)."""
+        defaults = EvolveTask()
+        ignored: dict[str, object] = {}
+        if self.algorithm != "openes":
+            ignored["openes"] = defaults.openes
+        if self.algorithm != "pso":
+            ignored["pso"] = defaults.pso
+        if self.algorithm != "ga":
+            ignored.update({name: getattr(defaults, name) for name in GA_ONLY})
+        elif self.selection != "tournament":
+            ignored["tournament_size"] = defaults.tournament_size
+        if self.islands == 1:
+            ignored["migration"] = defaults.migration
+        return self.model_copy(update=ignored)
+
+
+# the GA's settings that OpenES and PSO ignore (islands they refuse instead)
+GA_ONLY = ("elite", "selection", "tournament_size", "crossover", "children_per_pair",
+           "mutation_rate")

@@ -2,8 +2,10 @@
 each with the session it resolves to and an id derived from that session's content.
 
 The id is the first 12 hex digits of the SHA-256 of the resolved session's canonical
-JSON (sorted keys, no spaces): the same session always gets the same folder, so a rerun
-finds the cells it already ran whatever order or sample produced them. A combination
+JSON (sorted keys, no spaces; an evolve task's ignored settings at their defaults): the
+same session always gets the same folder, so a rerun finds the cells it already ran
+whatever order or sample produced them, and cells that differ only in a setting their
+run ignores (OpenES's sigma in a PSO cell) share one run. A combination
 that makes an invalid session has no session; its id hashes the values instead.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.session import Session, SessionError
+from engine.data.tasks import EvolveTask
 from engine.sweeps.axes import apply_values
 from engine.sweeps.spec import RandomSample, Sweep, SweepError
 
@@ -47,7 +50,11 @@ def canonical_json(value: Any) -> str:
 
 
 def session_id(session: Session) -> str:
-    """The id of a cell running ``session``: a hash of its canonical JSON."""
+    """The id of a cell running ``session``: a hash of its canonical JSON, with the
+    settings an evolve task ignores at their defaults (:meth:`EvolveTask.effective`), so
+    that cells differing only there share one run."""
+    if isinstance(session.task, EvolveTask):
+        session = session.model_copy(update={"task": session.task.effective()})
     text = canonical_json(session.model_dump(mode="json", exclude_none=True))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:ID_DIGITS]
 
@@ -89,6 +96,33 @@ def resolve(sweep: Sweep, values: tuple[tuple[str, Any], ...]) -> Cell:
         digest = hashlib.sha256(canonical_json([list(v) for v in values]).encode())
         return Cell("invalid-" + digest.hexdigest()[:ID_DIGITS - 4], values, None, str(error))
     return Cell(session_id(session), values, session)
+
+
+def shared_runs_notice(cells: list[Cell]) -> str:
+    """"" when every cell's session differs; else a sentence saying how many cells run
+    the same session as an earlier one (they share its run and its results) and which
+    axis changed nothing for the first such pair: a value the session ignores, like
+    task.openes.sigma for a PSO task."""
+    first_of: dict[str, Cell] = {}
+    shared: list[tuple[Cell, Cell]] = []
+    for cell in cells:
+        if cell.session is None:
+            continue
+        if cell.id in first_of:
+            shared.append((first_of[cell.id], cell))
+        else:
+            first_of[cell.id] = cell
+    if not shared:
+        return ""
+    earlier, later = shared[0]
+    values = earlier.value_map()
+    changed = [f"{key} = {canonical_json(value)}" for key, value in later.values
+               if canonical_json(value) != canonical_json(values.get(key))]
+    fixed = [f"{key} = {canonical_json(value)}" for key, value in later.values
+             if canonical_json(value) == canonical_json(values.get(key))]
+    where = f" where {', '.join(fixed)}" if fixed else ""
+    return (f"{len(shared)} of {len(cells)} cells run the same session as another cell and "
+            f"share its run: e.g. {', '.join(changed)} changes nothing{where}")
 
 
 def _combination(index: int, sizes: list[int]) -> list[int]:

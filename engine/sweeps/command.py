@@ -23,7 +23,7 @@ from typing import TextIO
 from engine.headless.interrupts import Interrupts
 from engine.headless.results import PlotRenderer
 from engine.sweeps.axes import SweepError
-from engine.sweeps.cells import expand
+from engine.sweeps.cells import expand, shared_runs_notice
 from engine.sweeps.ray_runner import ray_connection, run_cells_on_ray
 from engine.sweeps.run import default_workers, run_cells
 from engine.sweeps.spec import load_sweep
@@ -63,6 +63,8 @@ def sweep_command(sweep_path: Path, options: SweepOptions, stderr: TextIO = sys.
         axes = list(sweep.spec.axes)
         if not options.quiet and holds_other_sweep(out, sweep.raw):
             print(other_sweep_notice(out), file=stderr)
+        if not options.quiet and (shared := shared_runs_notice(cells)):
+            print(f"note: {shared}", file=stderr)
         with Interrupts() as interrupts:
             progress = _progress(stderr) if not options.quiet and stderr.isatty() else None
             if options.ray is not None:

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from engine.core.plots import HeatMapPlot, LinePlot
 from engine.data.session import CsvData, session_json
 from engine.sweeps.axes import SweepError
-from engine.sweeps.cells import Cell, expand
+from engine.sweeps.cells import Cell, expand, shared_runs_notice
 from engine.sweeps.run import SweepRun, default_workers
 from engine.sweeps.spec import parse_sweep
 from engine.sweeps.summary import (
@@ -91,7 +91,7 @@ class SweepPanel(QWidget):
         self.axes: list[str] = []
         self.out: Path | None = None
         self.running = False  # from Run until the job's finished or failed
-        self.notice = ""  # the folder held another sweep: said in every status line
+        self.notice = ""  # another sweep's folder, cells sharing a run: in every status line
         self.folder: OutputFolder | None = None
         layout = QVBoxLayout(self)
         layout.addLayout(self._form())
@@ -242,7 +242,9 @@ class SweepPanel(QWidget):
         self.progress.setValue(0)
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
-        self.notice = f"{other_sweep_notice(out)}. " if reused else ""
+        # said in every status line: a folder of another sweep, cells sharing one run
+        self.notice = "".join(f"{text}. " for text in (
+            other_sweep_notice(out) if reused else "", shared_runs_notice(cells)) if text)
         self.status.setText(f"{self.notice}{len(cells)} cells in {out} (a rerun skips "
                             f"finished ones; ./run-app sweep {out / 'sweep_file.json'} "
                             "resumes it headless)")

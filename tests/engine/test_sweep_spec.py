@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from engine.core.specs import ActivationSpec, LinearSpec, NormSpec, ResidualSpec, walk_specs
-from engine.sweeps.cells import expand, session_id
+from engine.data.tasks import EvolveTask
+from engine.sweeps.cells import expand, session_id, shared_runs_notice
 from engine.sweeps.spec import SweepError, json_schema, load_sweep, parse_sweep
 from engine.sweeps.worker import grad_ratio, outcome_of
 
@@ -132,6 +133,37 @@ def test_cell_ids_follow_the_resolved_session_not_the_axis_names() -> None:
     assert same.session is not None
     assert same.id == session_id(same.session)
     assert len(same.id) == 12
+
+
+EVOLVE_BASE = {**BASE, "task": {"kind": "evolve", "population": 8, "generations": 2}}
+
+
+def test_cells_differing_only_in_a_setting_their_run_ignores_share_one_run() -> None:
+    """OpenES's sigma means nothing to the GA or PSO: those cells get one id (so they
+    run once) and the sweep says so, naming the axis; OpenES cells keep one each."""
+    text = json.dumps({"format": "chainlab-sweep/1", "base": EVOLVE_BASE, "axes": {
+        "task.algorithm": ["ga", "openes", "pso"], "task.openes.sigma": [0.1, 0.2]}})
+    cells = expand(parse_sweep(text))
+    ids = {cell.value_map()["task.algorithm"]: set() for cell in cells}
+    for cell in cells:
+        ids[cell.value_map()["task.algorithm"]].add(cell.id)
+    assert [len(ids[name]) for name in ("ga", "openes", "pso")] == [1, 2, 1]
+    notice = shared_runs_notice(cells)
+    assert notice.startswith("2 of 6 cells run the same session as another cell")
+    assert 'task.openes.sigma = 0.2 changes nothing where task.algorithm = "ga"' in notice
+    assert shared_runs_notice(expand(parse_sweep(sweep_text({"seed": [0, 1]})))) == ""
+
+
+def test_an_evolve_tasks_effective_settings_are_those_its_run_reads() -> None:
+    ga = EvolveTask(selection="rank", tournament_size=7, openes={"sigma": 0.3},
+                    pso={"inertia": 0.5}, migration={"every": 3, "count": 1})
+    assert ga.effective() == EvolveTask(selection="rank")
+    pso = EvolveTask(algorithm="pso", elite=5, mutation_rate=0.2, pso={"inertia": 0.5},
+                     openes={"sigma": 0.3})
+    assert pso.effective() == EvolveTask(algorithm="pso", pso={"inertia": 0.5})
+    islands = EvolveTask(islands=2, migration={"every": 3, "count": 1})
+    assert islands.effective() == islands
+    assert EvolveTask().effective() == EvolveTask()  # a default task keeps its id
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -279,3 +279,18 @@ def test_a_folder_of_another_sweep_is_named_and_its_cells_reused(qtbot, window, 
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     assert f"{out} holds results of a different sweep file; cells with the same content " \
         "are reused" in panel.status.text()
+
+
+def test_cells_sharing_one_run_are_said_in_the_status(qtbot, window, tmp_path: Path,
+                                                      monkeypatch) -> None:
+    """A GA sweep over OpenES's sigma: every cell is the same run, and the status says so
+    (the map is still drawn for every cell)."""
+    monkeypatch.setattr(sweep_panel, "SweepJob", HeldSweepJob)
+    panel = prepare(qtbot, window, tmp_path)
+    choose(qtbot, panel.task_box, "evolve")
+    set_axis(qtbot, panel, 1, "task.openes.sigma", "0.1, 0.2")
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert "2 of 4 cells run the same session as another cell and share its run: e.g. " \
+        "task.openes.sigma = 0.2 changes nothing" in panel.status.text()
+    assert len({cell.id for cell in panel.cells}) == 2
+    panel.job.finished.emit(SweepRun())
