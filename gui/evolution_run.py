@@ -57,7 +57,7 @@ class EvolutionRun(GenerationRun):
     def thin(self, record: GenerationStats) -> GenerationStats:
         return ga_numbers(record)
 
-    def _title(self) -> str:
+    def title(self) -> str:
         return f"GA run {self.run_number}"
 
     # -- beside the GA ---------------------------------------------------------------------

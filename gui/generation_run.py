@@ -11,7 +11,7 @@ computed beside the generations on the worker thread, on a chain of the worker's
 
 A subclass says how a run is set up (``_prepare``) and what it yields
 (``_generations_of``), how a record's best goes into a chain (``_load_best``), how old
-records are thinned in the history (``thin``) and what the run is called (``_title``).
+records are thinned in the history (``thin``) and what the run is called (``title``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,14 @@ from gui.run_slot import RunSlot
 from gui.worker import split_extras, with_extras
 
 USE_BEST = "\u201cUse the best in the chain\u201d loads it"
+ALGORITHM_NAMES = {"ga": "GA", "openes": "OpenES", "pso": "PSO"}
+
+
+def algorithm_text(task: EvolveTask) -> str:
+    """"GA", "GA on 3 islands", "OpenES" or "PSO"."""
+    name = ALGORITHM_NAMES[task.algorithm]
+    return f"{name} on {task.islands} islands" if task.algorithm == "ga" \
+        and task.islands > 1 else name
 
 
 class GenerationRun(QObject):
@@ -88,7 +96,7 @@ class GenerationRun(QObject):
         """The record as older history keeps it (numbers only)."""
         raise NotImplementedError
 
-    def _title(self) -> str:
+    def title(self) -> str:
         """The run as messages name it: "GA run 3"."""
         raise NotImplementedError
 
@@ -108,6 +116,9 @@ class GenerationRun(QObject):
     def resume(self) -> None:
         """Continue the paused run."""
         if self.can_continue():
+            if self.history:  # the paused message would stay on screen, stale
+                self.message_posted.emit(f"{self.title()} continued from generation "
+                                         f"{self.history[-1].generation}")
             self.slot.start(self, lambda: self._run_items(self._generations))
 
     def step(self) -> None:
@@ -127,7 +138,10 @@ class GenerationRun(QObject):
         """End the run: its state is dropped, its history stays on screen."""
         had_paused_run = self._generations is not None
         self._generations = None  # first: the slot's "changed" must see no paused run
-        self.pause()
+        if self.is_running():
+            self.slot.stop()  # on_ended says where it stopped
+        elif had_paused_run:
+            self._say_where()  # nothing runs to end: say it here
         if had_paused_run:
             self.paused_run_dropped.emit()
 
@@ -201,17 +215,22 @@ class GenerationRun(QObject):
             self.message_posted.emit(f"{self.failure_name} failed: {error}")
             self._generations = None
             return
+        if self.finished():
+            self._generations = None
+        self._say_where()
+
+    def _say_where(self) -> None:
+        """Where the run is (finished, stopped or paused) and its best loss."""
         if not self.history or self.setup is None:
             return
         last = self.history[-1]
         if self.finished():
-            self._generations = None
             how = f"finished after {last.generation} generations"
         elif self._generations is None:
             how = f"stopped at generation {last.generation}"
         else:
             how = f"paused at generation {last.generation}"
-        self.message_posted.emit(f"{self._title()} {how}, best loss {last.best:.4g}; "
+        self.message_posted.emit(f"{self.title()} {how}, best loss {last.best:.4g}; "
                                  f"{USE_BEST}{self._note}")
 
 

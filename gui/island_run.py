@@ -71,6 +71,6 @@ class IslandRun(GenerationRun):
     def thin(self, record: IslandGeneration) -> IslandGeneration:
         return island_numbers(record)
 
-    def _title(self) -> str:
+    def title(self) -> str:
         islands = len(self.history[-1].islands) if self.history else self.task.islands
         return f"GA run {self.run_number} ({islands} islands)"

@@ -53,7 +53,7 @@ from engine.data.session import (
 from engine.data.tasks import EvolveTask, PrecisionSpec, StepTask, TrainTask
 from gui.comparison_run import GridComparisonRun
 from gui.evolution_run import EvolutionRun
-from gui.generation_run import GenerationRun
+from gui.generation_run import GenerationRun, algorithm_text
 from gui.island_run import IslandRun
 from gui.run_slot import RunSlot
 from gui.strategy_run import StrategyRun
@@ -491,21 +491,26 @@ class AppState(QObject):
     def set_evolve_task(self, task: EvolveTask) -> None:
         """New evolution settings. Another algorithm (or the GA going from one population
         to islands or back) ends the run of the one before and clears its history (the
-        plots show one algorithm's run)."""
+        plots show one algorithm's run), and says so."""
         self.grid_comparison.note_task(task)
-        if self._run_for(task) is not self._run_for(self.evolution.task):
-            if self.slot.running == "comparison":  # it needs no stop: it runs both
-                self.evolution.set_task(task)
-                self.evolution.reset()
-                self.strategy.reset()
-                self.islands.reset()
-                self._set_dirty()
-                return
+        old_run, old = self.evolution_run(), self.evolution.task
+        if self._run_for(task) is old_run and task.algorithm == old.algorithm:
+            self.evolution.set_task(task)
+            self._set_dirty()
+            return
+        ended = f"{old_run.title()} ended: {algorithm_text(task)} chosen" \
+            if old_run.history else ""
+        if self.slot.running == "comparison":  # it needs no stop: it runs both
+            self.evolution.set_task(task)
+            self.evolution.reset()
+            self.strategy.reset()
+            self.islands.reset()
+            self._set_dirty()
+        else:
             with self._edit(resets=("algorithm",)):
                 self.evolution.set_task(task)
-            return
-        self.evolution.set_task(task)
-        self._set_dirty()
+        if ended:
+            self.evolution_run().message_posted.emit(ended)
 
     def evolution_run(self) -> GenerationRun:
         """The run of the chosen algorithm: the GA's (one population or islands), or

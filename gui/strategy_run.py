@@ -14,12 +14,10 @@ from engine.core.chain import Chain
 from engine.data.tasks import EvolveTask
 from engine.evolution.strategies import StrategySetup, load_weights, prepare_strategy
 from engine.evolution.strategy_record import StrategyGeneration
-from gui.generation_run import GenerationRun
+from gui.generation_run import ALGORITHM_NAMES, GenerationRun
 from gui.live_session import LiveSession
 from gui.run_history import strategy_numbers
 from gui.run_slot import RunSlot
-
-NAMES = {"openes": "OpenES", "pso": "PSO"}
 
 
 class StrategyRun(GenerationRun):
@@ -40,7 +38,7 @@ class StrategyRun(GenerationRun):
         return self._name()
 
     def _name(self) -> str:
-        return NAMES.get(self.setup.task.algorithm, "") if self.setup else ""
+        return ALGORITHM_NAMES[self.setup.task.algorithm] if self.setup else ""
 
     def _prepare(self, chain: Chain, inputs: torch.Tensor,
                  targets: torch.Tensor) -> StrategySetup:
@@ -50,7 +48,7 @@ class StrategyRun(GenerationRun):
             task = task.model_copy(update={"islands": 1})
         setup = prepare_strategy(chain, inputs, targets, self.live.session.loss, task,
                                  self.live.session.seed)
-        self._note = "" if ignored <= 1 else (f" ({NAMES[task.algorithm]} evolves one "
+        self._note = "" if ignored <= 1 else (f" ({ALGORITHM_NAMES[task.algorithm]} evolves one "
                                                f"population: {ignored} islands are the GA's)")
         return setup
 
@@ -65,5 +63,5 @@ class StrategyRun(GenerationRun):
     def thin(self, record: StrategyGeneration) -> StrategyGeneration:
         return strategy_numbers(record)
 
-    def _title(self) -> str:
+    def title(self) -> str:
         return f"{self._name()} run {self.run_number}"

@@ -40,7 +40,7 @@ from engine.evolution.strategy_record import StrategyGeneration
 from gui.boundary_view import BoundaryView
 from gui.comparison_tab import ComparisonTab
 from gui.evolution_settings import EvolutionSettings
-from gui.generation_run import GenerationRun
+from gui.generation_run import ALGORITHM_NAMES, GenerationRun
 from gui.genome_view import GenomeView
 from gui.plot_widgets import (
     PROGRESS_FRAME_MS,
@@ -58,7 +58,6 @@ COLUMNS = ("run", "generation", "best", "mean", "std", "worst", "diversity", "se
            "evaluations")
 GA = "#2ca02c"
 ISLAND_COLOURS = ("#17becf", "#bcbd22", "#8c564b", "#e377c2", "#7f7f7f", "#ff7f0e")
-NAMES = {"ga": "GA", "openes": "OpenES", "pso": "PSO"}
 LOSS_TITLE, DIVERSITY_TITLE = "Loss per generation", "Population diversity"
 ONE_POPULATION_KEYS = (("best", GA), ("mean ± sd", "#1f77b4"), ("worst", "#d62728"))
 ISLAND_KEYS_SHOWN = 3  # beyond, one key stands for the rest: the legend keeps to one line
@@ -206,24 +205,30 @@ class EvolutionPanel(QWidget):
         self.tabs.setTabToolTip(self.genomes_tab, "" if ga else
                                 "4-bit genomes: the GA only (OpenES and PSO evolve floats)")
         self.diversity_plot.setVisible(ga)
+        # without the diversity plot the loss plot takes the whole row
+        self._progress_grid.removeWidget(self.loss_plot)
+        self._progress_grid.addWidget(self.loss_plot, 0, 0, 1, 1 if ga else 2)
         self.use_best_button.setToolTip(
             "Load the best individual's weights into the chain: every page then shows it"
             if ga else "Load the best float weights into the chain: every page then "
             "shows them")
 
     def _on_task_changed(self, task: EvolveTask) -> None:
+        if task == self.state.evolution.task:  # the form re-emits while it follows a switch
+            return
+        # said first: a run that the change ends says so in its place
+        self.status.setText("settings apply from the next Start (a new run)"
+                            if self.run.history else " ")
         self.state.set_evolve_task(task)
         self.progress.setMaximum(task.generations)
         self._show_algorithm(task.algorithm)
         self._sync_buttons()
-        self.status.setText("settings apply from the next Start (a new run)"
-                            if self.run.history else " ")
 
     # -- plots -----------------------------------------------------------------------------
 
     def _progress_tab(self) -> QWidget:
         tab = QWidget()
-        grid = QGridLayout(tab)
+        grid = self._progress_grid = QGridLayout(tab)
         self.loss_plot = titled_plot(LOSS_TITLE, "generation", "loss",
                                      name="evolution_loss", integer_x=True,
                                      keys=ONE_POPULATION_KEYS)
@@ -313,8 +318,9 @@ class EvolutionPanel(QWidget):
         evolving = running == "evolution"
         comparing = running == "comparison"
         busy_here = evolving or comparing
-        for button in (self.start_button, self.step_button, self.use_best_button):
+        for button in (self.start_button, self.step_button):
             button.setEnabled(not busy_here)
+        self.use_best_button.setEnabled(not busy_here and bool(self.run.history))
         self.continue_button.setEnabled(self.run.can_continue() and not busy_here)
         self.pause_button.setEnabled(busy_here)
         self.pause_button.setToolTip("End the comparison (4-bit vs float)" if comparing
@@ -347,7 +353,7 @@ class EvolutionPanel(QWidget):
 
     def _on_run_started(self, number: int) -> None:
         self._clear_plots()
-        self.status.setText(f"{NAMES[self.state.evolution.task.algorithm]} run {number} "
+        self.status.setText(f"{ALGORITHM_NAMES[self.state.evolution.task.algorithm]} run {number} "
                             "started")
 
     def _on_history_cleared(self) -> None:
@@ -388,9 +394,9 @@ class EvolutionPanel(QWidget):
         if chain is None:
             self.status.setText("no run yet: Start or Step first")
             return
-        self.state.adopt_parameters(chain, "the chain now has the GA's best weights"
-                                    if self.run is self.state.evolution else
-                                    "the chain now has the best float weights")
+        self.state.adopt_parameters(chain, "the chain now has the best float weights"
+                                    if self.run is self.state.strategy else
+                                    "the chain now has the GA's best weights")
 
     _latest: GenerationStats | StrategyGeneration | None = None
 

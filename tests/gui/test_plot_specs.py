@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtGui import QImage
 
 from engine.core.plots import LinePlot, Series, SmallMultiples
@@ -88,3 +89,20 @@ def test_small_multiples_label_a_narrow_range_and_title_the_axes(qtbot, tmp_path
     image = pixels(path)
     # the leftmost panel's tick numbers and axis title, left of its axis line
     assert (image[80:-40, :40] < 160).any(axis=2).sum() > 50
+
+
+@pytest.mark.parametrize(("low", "high", "pixels"), [
+    (0, 10, 300), (0, 25_000, 250), (0, 25_000, 1200), (3, 7_000_000, 300), (0, 1, 80)])
+def test_integer_ticks_are_whole_round_and_leave_room_for_their_labels(
+        qtbot, low: int, high: int, pixels: int) -> None:
+    axis = IntegerAxis("bottom")
+    ((step, ticks),) = axis.tickValues(low, high, pixels)
+    assert all(float(t).is_integer() and low <= t <= high for t in ticks)
+    digits = str(int(step))
+    assert digits[0] in "125"
+    assert set(digits[1:]) <= {"0"}
+    # each label (about 7 px a digit) with a gap fits the axis's length
+    label = max(len(str(int(t))) for t in ticks) * IntegerAxis.DIGIT_PX \
+        + IntegerAxis.LABEL_GAP_PX
+    assert len(ticks) <= max(2, pixels // label)
+    assert 2 <= len(ticks) <= 11
