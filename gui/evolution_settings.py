@@ -2,8 +2,9 @@
 PSO over float weights) and every field of the session's ``evolve`` task that it uses.
 
 Rows of the other algorithms are hidden; the task keeps their values, so switching back
-restores them, except islands: the GA's alone, set back to 1 when a float algorithm is
-chosen (OpenES and PSO evolve one population). A value the user did not edit is kept as
+restores them. Islands are the GA's alone: a float algorithm's task has one (OpenES and
+PSO evolve one population), and the hidden islands field keeps the GA's number for when
+the GA is chosen again. A value the user did not edit is kept as
 the task has it, whatever the spin box's decimals show. Emits ``task_changed(EvolveTask)``
 with a validated task, or ``refused(str)`` naming what is wrong (population below elite +
 1, a tournament larger than the population, an odd OpenES population, too many migrants).
@@ -149,7 +150,8 @@ class EvolutionSettings(QGroupBox):
         self.children_box.setCurrentText(str(task.children_per_pair))
         self.device_box.setCurrentText(task.device)
         self.mutation_spin.setValue(task.mutation_rate)
-        self.islands_spin.setValue(task.islands)
+        if task.algorithm == "ga":  # a float task's 1 is not the GA's number
+            self.islands_spin.setValue(task.islands)
         self.migration_every_spin.setValue(task.migration.every)
         self.migration_count_spin.setValue(task.migration.count)
         scale = task.scales if isinstance(task.scales, float | int) else task.scales[0]
@@ -209,11 +211,6 @@ class EvolutionSettings(QGroupBox):
         if problem:
             self.refused.emit(problem)
             return
-        if task.islands != self.islands_spin.value():  # a float algorithm: one population
-            self.islands_spin.blockSignals(True)
-            self.islands_spin.setValue(task.islands)
-            self.islands_spin.blockSignals(False)
-            self._show_rows(task.algorithm)
         self.task = task
         self.task_changed.emit(task)
 

@@ -39,6 +39,10 @@ def test_islands_are_a_ga_setting_hidden_for_float_algorithms(qtbot, window) -> 
     qtbot.waitUntil(lambda: window.state.slot.running == "", timeout=10_000)
     assert "islands are for the GA" not in panel.status.text()
     assert "failed" not in panel.status.text()
+    choose(qtbot, panel.algorithm_box, "GA (4-bit codes)")  # the GA's islands come back
+    task = window.state.evolution.task
+    assert (panel.islands_spin.value(), task.islands, task.migration.every) == (3, 3, 4)
+    assert panel.migration_every_spin.isEnabled()
 
 
 def test_a_float_session_with_islands_runs_one_population_and_says_so(qtbot, window) -> None:
