@@ -128,10 +128,10 @@ def test_the_empty_loss_plot_has_no_band(qtbot, window) -> None:
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: idle(state) and state.evolution.finished(), timeout=20_000)
     panel.redraw()
-    assert not panel.band.path().isEmpty()
+    assert not panel.plots_view.band.path().isEmpty()
     click(qtbot, panel.reset_button)
     panel.redraw()
-    assert panel.band.path().isEmpty()
+    assert panel.plots_view.band.path().isEmpty()
 
 
 def test_the_progress_plots_share_the_width_at_1280x800(qtbot, window) -> None:

@@ -13,7 +13,7 @@ from engine.evolution.genome import load_genome
 from engine.evolution.islands import evolve_islands, island_plan
 from engine.evolution.setup import prepare_evolution
 from engine.evolution.strategies import chain_weights
-from gui.panels.evolution_panel import loss_keys
+from gui.evolution_progress import loss_keys
 from tests.gui.conftest import choose
 from tests.gui.test_evolution_panel import click, prepare
 
@@ -90,11 +90,11 @@ def test_a_ga_with_two_islands_runs_them_and_uses_the_global_best(qtbot, window)
     assert [[s.best for s in r.islands] for r in engine] == \
         [[s.best for s in r.islands] for r in run.history]
     panel.redraw()
-    _x, y = panel.best_curve.getData()
+    _x, y = panel.plots_view.best_curve.getData()
     np.testing.assert_array_equal(y, [r.best for r in run.history])
-    assert len(panel.island_curves) >= 2
+    assert len(panel.plots_view.island_curves) >= 2
     for k in range(2):
-        _x, y = panel.island_curves[k].getData()
+        _x, y = panel.plots_view.island_curves[k].getData()
         np.testing.assert_array_equal(y, [r.islands[k].best for r in run.history])
     assert torch.equal(chain_weights(state.chain), before)  # the run never writes it
     click(qtbot, panel.use_best_button)
@@ -106,7 +106,7 @@ def test_a_ga_with_two_islands_runs_them_and_uses_the_global_best(qtbot, window)
     assert state.evolution_run() is state.evolution
     panel.redraw()
     assert all(len(curve.getData()[1] if curve.getData()[1] is not None else []) == 0
-               for curve in panel.island_curves)
+               for curve in panel.plots_view.island_curves)
 
 
 def test_the_legend_of_many_islands_stays_short() -> None:

@@ -48,7 +48,7 @@ def test_start_pause_step_reset(qtbot, window) -> None:
     assert all(b <= a for a, b in itertools.pairwise(best))
     assert [s.generation for s in run.history] == list(range(len(run.history)))
     panel.redraw()
-    _x, y = panel.best_curve.getData()
+    _x, y = panel.plots_view.best_curve.getData()
     np.testing.assert_array_equal(y, best)
     assert "generations/s" in panel.rate_label.text()
     panel.tabs.setCurrentWidget(panel.genome_view)
@@ -58,7 +58,7 @@ def test_start_pause_step_reset(qtbot, window) -> None:
     assert panel.reset_button.isEnabled()
     click(qtbot, panel.reset_button)
     assert run.history == []
-    assert panel.table.size == 0
+    assert panel.plots_view.table.size == 0
 
 
 def test_stop_on_a_paused_run_leaves_nothing_to_continue(qtbot, window) -> None:
@@ -100,7 +100,7 @@ def test_reset_is_never_ignored_while_a_step_runs(qtbot, window) -> None:
     click(qtbot, panel.reset_button)  # at once, whether or not the step has finished
     assert not run.is_running()
     assert run.history == []
-    assert panel.table.size == 0
+    assert panel.plots_view.table.size == 0
 
 
 def test_start_after_a_finished_run_starts_a_new_one(qtbot, window) -> None:
@@ -122,7 +122,7 @@ def test_start_after_a_finished_run_starts_a_new_one(qtbot, window) -> None:
     assert [s.generation for s in run.history] == [0, 1, 2, 3]
     assert [s.best for s in run.history] == first
     panel.redraw()
-    x, _ = panel.best_curve.getData()
+    x, _ = panel.plots_view.best_curve.getData()
     assert list(x) == [0, 1, 2, 3]
 
 

@@ -78,7 +78,7 @@ def test_openes_runs_live_and_its_best_weights_go_into_the_chain(qtbot, window) 
     assert torch.equal(chain_weights(window.state.chain), before)
     click(qtbot, panel.use_best_button)
     panel.redraw()
-    _x, y = panel.best_curve.getData()
+    _x, y = panel.plots_view.best_curve.getData()
     np.testing.assert_array_equal(y, [r.best for r in run.history])
     # the chain holds the best float weights: the ordinary pass over the data gives
     # the run's best loss
