@@ -97,6 +97,12 @@ class ProgressPlots(QWidget):
         self._grid.removeWidget(self.loss_plot)
         self._grid.addWidget(self.loss_plot, 0, 0, 1, 1 if ga else 2)
 
+    def show_data(self, inputs: np.ndarray, targets: np.ndarray, classes: int) -> None:
+        """The dataset under the boundary; for data that is not 2-D the boundary plot
+        hides, and the loss and diversity plots take its height too."""
+        self.boundary.show_data(inputs, targets, classes)
+        self._grid.setRowStretch(1, 1 if inputs.shape[1] == 2 else 0)
+
     def add(self, records: Records) -> None:
         """Rows for the table: a GA or float strategy's numbers (a float strategy has no
         diversity); with islands the global best (mean, sd and worst are per island,

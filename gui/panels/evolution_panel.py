@@ -317,7 +317,7 @@ class EvolutionPanel(QWidget):
 
     def _on_data_changed(self) -> None:
         dataset = self.state.dataset
-        self.boundary.show_data(dataset.inputs, dataset.targets, dataset.classes)
+        self.plots_view.show_data(dataset.inputs, dataset.targets, dataset.classes)
 
     def redraw(self) -> None:
         """Everything at once (tests and exports); live updates go part by part."""

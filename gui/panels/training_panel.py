@@ -431,6 +431,10 @@ class TrainingPanel(QWidget):
     def _on_data_changed(self) -> None:
         dataset = self.state.dataset
         self.boundary.show_data(dataset.inputs, dataset.targets, dataset.classes)
+        # for data that is not 2-D the boundary hides: the loss plot takes its place
+        self.plot_grid.removeWidget(self.loss_plot)
+        self.plot_grid.addWidget(self.loss_plot, 0, 0, 1,
+                                 1 if dataset.inputs.shape[1] == 2 else 2)
         self._sync_controls()
 
     def _redraw_boundary(self) -> None:

@@ -168,3 +168,14 @@ def test_closing_the_window_mid_run_stops_and_joins_the_worker(qtbot, settings_f
     assert not run.is_running()
     assert worker is not None
     assert not worker.thread.isRunning()
+
+
+def test_the_plots_take_the_boundarys_height_when_the_data_is_not_2d(qtbot, window) -> None:
+    window.show_page("evolution")
+    plots = window.evolution.plots_view
+    assert window.state.dataset.inputs.shape[1] == 1  # the default session's data
+    qtbot.waitUntil(lambda: plots.loss_plot.height() > 0.8 * plots.height(), timeout=5_000)
+    assert not plots.boundary_plot.isVisible()
+    prepare(qtbot, window)  # xor: 2-D, the boundary below the loss and diversity
+    qtbot.waitUntil(lambda: plots.boundary_plot.isVisible(), timeout=5_000)
+    qtbot.waitUntil(lambda: plots.loss_plot.height() < 0.6 * plots.height(), timeout=5_000)

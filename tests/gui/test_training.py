@@ -204,3 +204,18 @@ def test_reset_returns_to_the_parameters_the_session_opened_with(qtbot, window) 
     click_action(qtbot, window, "Reset")
     assert all(torch.equal(a, b) for a, b in zip(opened, current(), strict=True))
     assert "session's own parameters" in window.statusBar().currentMessage()
+
+
+def test_the_loss_plot_takes_the_boundarys_place_when_the_data_is_not_2d(qtbot,
+                                                                        window) -> None:
+    window.show_page("training")
+    panel = window.training
+    assert window.state.dataset.inputs.shape[1] == 1  # the default session's data
+
+    def wide() -> bool:  # the loss plot spans both columns
+        return panel.loss_plot.width() > 1.8 * panel.ratio_plot.width()
+
+    qtbot.waitUntil(wide, timeout=5_000)
+    assert not panel.boundary_plot.isVisible()
+    use_spiral(qtbot, window)
+    qtbot.waitUntil(lambda: panel.boundary_plot.isVisible() and not wide(), timeout=5_000)
