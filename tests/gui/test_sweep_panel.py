@@ -54,6 +54,18 @@ def prepare(qtbot, window, tmp_path: Path) -> object:
     return panel
 
 
+def start_held(qtbot, window, tmp_path: Path, monkeypatch, task: str = "step",
+               axis: tuple[str, str] = ("depth", "2, 3")) -> object:
+    """Run a sweep whose job holds its cells (the test runs or finishes them): one pass
+    per cell over depth 2 and 3 unless told otherwise."""
+    monkeypatch.setattr(sweep_panel, "SweepJob", HeldSweepJob)
+    panel = prepare(qtbot, window, tmp_path)
+    choose(qtbot, panel.task_box, task)
+    set_axis(qtbot, panel, 1, *axis)
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    return panel
+
+
 def test_a_sweep_fills_a_heat_map_and_a_cell_opens_its_outcome(qtbot, window, tmp_path: Path,
                                                                 monkeypatch) -> None:
     panel = prepare(qtbot, window, tmp_path)
@@ -180,11 +192,7 @@ def test_each_finished_cell_is_read_once_however_many_ticks(qtbot, window, tmp_p
         return outcome
 
     monkeypatch.setattr(sweep_job, "read_outcome", counting_reader)
-    monkeypatch.setattr(sweep_panel, "SweepJob", HeldSweepJob)
-    panel = prepare(qtbot, window, tmp_path)
-    choose(qtbot, panel.task_box, "step")  # one pass per cell: quick
-    set_axis(qtbot, panel, 1, "depth", "2, 3")  # a step has no learning rate
-    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    panel = start_held(qtbot, window, tmp_path, monkeypatch)
     job = panel.job
     assert isinstance(job, HeldSweepJob), panel.status.text()
     cells = job.cells
@@ -206,11 +214,7 @@ def test_each_finished_cell_is_read_once_however_many_ticks(qtbot, window, tmp_p
 
 def test_cells_still_to_run_and_not_run_are_labelled_not_coloured(qtbot, window, tmp_path: Path,
                                                                    monkeypatch) -> None:
-    monkeypatch.setattr(sweep_panel, "SweepJob", HeldSweepJob)
-    panel = prepare(qtbot, window, tmp_path)
-    choose(qtbot, panel.task_box, "step")
-    set_axis(qtbot, panel, 1, "depth", "2, 3")
-    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    panel = start_held(qtbot, window, tmp_path, monkeypatch)
     job = panel.job
     shown = panel.shown
     assert isinstance(shown, HeatMapPlot)  # at once: every cell still to run
@@ -235,11 +239,7 @@ def test_cells_still_to_run_and_not_run_are_labelled_not_coloured(qtbot, window,
 def test_right_click_on_the_heat_map_is_the_export_menu_not_a_run(qtbot, window,
                                                                    tmp_path: Path,
                                                                    monkeypatch) -> None:
-    monkeypatch.setattr(sweep_panel, "SweepJob", HeldSweepJob)
-    panel = prepare(qtbot, window, tmp_path)
-    choose(qtbot, panel.task_box, "step")
-    set_axis(qtbot, panel, 1, "depth", "2, 3")
-    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    panel = start_held(qtbot, window, tmp_path, monkeypatch)
     job = panel.job
     for cell in job.cells:
         run_cell(CellJob(cell.id, session_json(cell.session), str(job.out / "runs"),
@@ -285,11 +285,8 @@ def test_cells_sharing_one_run_are_said_in_the_status(qtbot, window, tmp_path: P
                                                       monkeypatch) -> None:
     """A GA sweep over OpenES's sigma: every cell is the same run, and the status says so
     (the map is still drawn for every cell)."""
-    monkeypatch.setattr(sweep_panel, "SweepJob", HeldSweepJob)
-    panel = prepare(qtbot, window, tmp_path)
-    choose(qtbot, panel.task_box, "evolve")
-    set_axis(qtbot, panel, 1, "task.openes.sigma", "0.1, 0.2")
-    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    panel = start_held(qtbot, window, tmp_path, monkeypatch, task="evolve",
+                       axis=("task.openes.sigma", "0.1, 0.2"))
     assert "2 of 4 cells run the same session as another cell and share its run: e.g. " \
         "task.openes.sigma = 0.2 changes nothing" in panel.status.text()
     assert len({cell.id for cell in panel.cells}) == 2
