@@ -24,6 +24,7 @@ FRAME_MS = 16  # at most one redraw per 60 Hz display frame
 # interpreter to the worker (every frame the GUI thread paints, the worker waits).
 PROGRESS_FRAME_MS = 100
 FRAME_BUDGET_MS = 8  # then the rest of the frame is the event loop's
+FEW_POINTS = 30  # a curve with at most this many points marks each (see mark_while_few)
 
 
 def representative(count: int, at_most: int) -> list[int]:
@@ -85,9 +86,32 @@ class LogAxis(pg.AxisItem):
     """An axis whose coordinates are log10 values (pyqtgraph's log mode, or data plotted
     as log10 such as :class:`LogBars`): labelled ticks at any range, read as numbers."""
 
+    LABEL_HEIGHT_PX = 16  # a label of the 8-9 pt tick font, with a gap
+    CHARACTER_PX = 7
+
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
-        major, minor = log_ticks(min(minVal, maxVal), max(minVal, maxVal))
-        return [(1.0, major), (0.5, minor)]
+        low, high = min(minVal, maxVal), max(minVal, maxVal)
+        major, minor = log_ticks(low, high)
+        return [(1.0, self._spaced(major, (high - low) / max(size, 1.0))), (0.5, minor)]
+
+    def _spaced(self, values: list[float], per_pixel: float) -> list[float]:
+        """The labels that fit without touching ("0.60.70.80.91" where a log axis is
+        short), the roundest kept first: 1, 10, … then 2 and 5, then the rest."""
+        def roundness(value: float) -> int:
+            mantissa = round(10 ** (value - math.floor(value + 1e-9)), 6)
+            return 0 if mantissa == 1 else 1 if mantissa in (2, 5) else 2
+
+        def room(value: float) -> float:
+            if self.orientation in ("left", "right"):
+                return self.LABEL_HEIGHT_PX
+            return len(log_tick_string(value)) * self.CHARACTER_PX + 12
+
+        kept: list[float] = []
+        for value in sorted(values, key=roundness):
+            if all(abs(value - other) / per_pixel >= (room(value) + room(other)) / 2
+                   for other in kept):
+                kept.append(value)
+        return sorted(kept)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [log_tick_string(v) if spacing >= 1.0 else "" for v in values]
@@ -147,6 +171,23 @@ def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool
     return widget
 
 
+def mark_while_few(curve: pg.PlotDataItem, count: int) -> None:
+    """Dot each of ``curve``'s ``count`` points while there are few: a line through one
+    point draws nothing, so a single step would leave the plot blank, and a few dots show
+    the steps taken one by one."""
+    few = 0 < count <= FEW_POINTS
+    if few:
+        colour = pg.mkPen(curve.opts["pen"]).color()
+        if curve.opts.get("symbol") is None or \
+                pg.mkBrush(curve.opts["symbolBrush"]).color() != colour:
+            curve.setSymbolPen(None)
+            curve.setSymbolSize(5)
+            curve.setSymbolBrush(colour)
+            curve.setSymbol("o")
+    elif curve.opts.get("symbol") is not None:
+        curve.setSymbol(None)
+
+
 class IntegerAxis(pg.AxisItem):
     """Layer and generation axes: ticks at whole numbers only (no "layer 2.5"), 1, 2, 5,
     10, 20, 50, … apart, as many as fit the axis's length without their labels running
@@ -185,9 +226,11 @@ class StickyRanges:
         when outgrown, so a run's axes move a handful of times); ``log_y``: log mode."""
         if len(x) == 0:
             return
-        last = float(np.max(x))
+        first, last = float(np.min(x)), float(np.max(x))
         if self.x is None or last > self.x[1]:
-            self.x = (float(np.min(x)), max(1.25 * last, float(np.min(x)) + 1.0))
+            # the first few points stand off the left edge (their dots would be halved)
+            low = first - 0.5 if last - first < FEW_POINTS else first
+            self.x = (low, max(1.25 * last, first + 1.0))
             self.view.setRange(xRange=self.x, padding=0)
         values = np.concatenate([np.asarray(y, dtype=float).reshape(-1) for y in ys]) \
             if ys else np.zeros(0)

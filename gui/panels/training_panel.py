@@ -45,6 +45,7 @@ from gui.plot_widgets import (
     RedrawTimer,
     StickyRanges,
     depth_colour,
+    mark_while_few,
     representative,
     reset_range,
     set_keys,
@@ -75,19 +76,21 @@ class TrainingPanel(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(self._controls())
         plots = QGridLayout()
-        self.loss_plot = titled_plot("Training loss", "step", "loss", name="loss", log_y=True)
+        self.loss_plot = titled_plot("Training loss", "step", "loss", name="loss", log_y=True,
+                                     integer_x=True)
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2))
         self.boundary = BoundaryView("Decision boundary", "decision_boundary")
         self.boundary_plot = self.boundary.widget
         self.ratio_plot = titled_plot(LAYER_PLOTS[0][1], "step", "ratio",
-                                      name="update_ratio", log_y=True)
+                                      name="update_ratio", log_y=True, integer_x=True)
         self.ratio_plot.addLine(y=-3, pen=pg.mkPen("k", style=Qt.PenStyle.DashLine))
-        self.weight_plot = titled_plot(LAYER_PLOTS[1][1], "step", "‖W‖", name="weight_norms")
+        self.weight_plot = titled_plot(LAYER_PLOTS[1][1], "step", "‖W‖", name="weight_norms",
+                                       integer_x=True)
         self.output_plot = titled_plot(LAYER_PLOTS[2][1], "step", "‖z‖", name="output_norms",
-                                       log_y=True)
+                                       log_y=True, integer_x=True)
         # shown while the weights are stored in a narrower format (the Precision settings)
         self.swamped_plot = titled_plot(LAYER_PLOTS[3][1], "step", "share",
-                                        name="swamped_updates")
+                                        name="swamped_updates", integer_x=True)
         self.swamped_plot.setYRange(0, 1.05, padding=0)
         self.swamped_plot.getPlotItem().vb.setMouseEnabled(y=False)
         for plot in (self.loss_plot, self.ratio_plot, self.weight_plot, self.output_plot,
@@ -449,6 +452,7 @@ class TrainingPanel(QWidget):
     def _redraw_loss(self) -> None:
         data = self.table.view()
         self.loss_curve.setData(data[:, 0], data[:, 1])
+        mark_while_few(self.loss_curve, len(data))
         self.ranges["loss"].fit_curves(data[:, 0], [data[:, 1]], log_y=True)
 
     def _layer_table(self, start: int) -> tuple[list[str], list[list[object]]]:
@@ -464,6 +468,7 @@ class TrainingPanel(QWidget):
         columns = [data[:, start * n + 2 + position] for position in self.shown]
         for curve, column in zip(self.layer_curves[key], columns, strict=False):
             curve.setData(data[:, 0], column)
+            mark_while_few(curve, len(data))
         if key == "swamped":  # a share: the axis stays 0..1
             return
         self.ranges[key].fit_curves(data[:, 0], columns, log_y=key != "weight")

@@ -4,6 +4,7 @@ stays open."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -213,6 +214,27 @@ def test_log_axes_label_every_range(qtbot, low: float, high: float) -> None:
     assert all(low - 1e-9 <= v <= high + 1e-9 for v in major)
     for value, text in zip(major, labels, strict=True):  # each label reads its value
         assert math.log10(read_label(text)) == pytest.approx(value, abs=0.02)
+
+
+@pytest.mark.parametrize(("orientation", "pixels"), [("left", 150), ("left", 60),
+                                                     ("bottom", 200)])
+def test_log_axis_labels_never_touch_and_keep_the_roundest(qtbot, orientation: str,
+                                                           pixels: int) -> None:
+    """0.6, 0.7, 0.8, 0.9 and 1 ran together on a short output-norm axis at 1280x800."""
+    from gui.plot_widgets import LogAxis
+
+    axis = LogAxis(orientation)
+    low, high = math.log10(0.55), math.log10(3.6)
+    (spacing, major), _minor = axis.tickValues(low, high, pixels)
+    labels = axis.tickStrings(major, 1.0, spacing)
+    assert 0.0 in major  # 1, the roundest, is always labelled
+    assert len(major) >= 2
+    per_pixel = (high - low) / pixels
+    pairs = zip(major, labels, strict=True)
+    for (a, text_a), (b, text_b) in itertools.pairwise(pairs):
+        room = axis.LABEL_HEIGHT_PX if orientation == "left" else \
+            (len(text_a) + len(text_b)) / 2 * axis.CHARACTER_PX + 12
+        assert (b - a) / per_pixel >= room
 
 
 def read_label(text: str) -> float:
