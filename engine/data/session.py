@@ -19,6 +19,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError
 from engine.core.specs import Frozen, LinearSpec, NetworkSpec, NormSpec, walk_specs
 from engine.data.datasets import MAX_CLASSES, MULTI_CLASS
 from engine.data.files import SESSION_LIMIT, FileLimitError, mode_for, read_text
+from engine.data.json_document import json_object, validated
 from engine.data.tasks import EvolveTask, PrecisionSpec, StepTask, TrainTask
 
 FORMAT = "chainlab/1"
@@ -99,25 +100,8 @@ class Session(Frozen):
 
 def parse_session(text: str) -> Session:
     """Parse and validate session JSON; raises :class:`SessionError`."""
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SessionError("", f"invalid JSON at line {error.lineno}, column {error.colno}: "
-                           f"{error.msg}") from None
-    except RecursionError:
-        raise SessionError("", "invalid JSON: nested too deeply") from None
-    except ValueError as error:  # e.g. Python's limit on the digits of an integer
-        raise SessionError("", f"invalid JSON: {error}") from None
-    if not isinstance(raw, dict):
-        raise SessionError("", "a session is a JSON object ({...})")
-    if raw.get("format") != FORMAT:
-        raise SessionError("format", f"expected \"{FORMAT}\", got {raw.get('format')!r}")
-    try:
-        session = Session.model_validate(raw)
-    except ValidationError as error:
-        raise _first_error(error) from None
-    except RecursionError:  # deep nesting inside a field pydantic walks
-        raise SessionError("", "nested too deeply") from None
+    raw = json_object(text, FORMAT, "a session", SessionError)
+    session = validated(Session, raw, _first_error, SessionError)
     _check_consistency(session)
     return session
 

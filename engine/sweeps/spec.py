@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 
 from engine.core.specs import Frozen
 from engine.data.files import SESSION_LIMIT, FileLimitError, read_text
+from engine.data.json_document import json_object, validated
 from engine.data.session import CsvData, Session, SessionError, parse_session
 from engine.sweeps.axes import SweepError, check_axes
 
@@ -63,21 +64,8 @@ def parse_sweep(text: str, folder: Path = Path()) -> Sweep:
         Naming the field: invalid JSON, wrong format, no axes, an axis without values,
         an unknown axis or shorthand value, a base that cannot be read.
     """
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SweepError("", f"invalid JSON at line {error.lineno}, column {error.colno}: "
-                         f"{error.msg}") from None
-    except (RecursionError, ValueError) as error:
-        raise SweepError("", f"invalid JSON: {error}") from None
-    if not isinstance(raw, dict):
-        raise SweepError("", "a sweep file is a JSON object ({...})")
-    if raw.get("format") != FORMAT:
-        raise SweepError("format", f"expected \"{FORMAT}\", got {raw.get('format')!r}")
-    try:
-        spec = SweepSpec.model_validate(raw)
-    except ValidationError as error:
-        raise _first_error(error) from None
+    raw = json_object(text, FORMAT, "a sweep file", SweepError)
+    spec = validated(SweepSpec, raw, _first_error, SweepError)
     base, base_dir = _load_base(spec.base, folder)
     check_axes(base, spec.axes)
     return Sweep(spec, raw, base, base_dir)
