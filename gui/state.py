@@ -1,7 +1,8 @@
 """The one place where the engine meets Qt: the current session and its live objects.
 
 ``AppState`` owns the session (architecture, data, loss, dtype, seed, settings), the
-chain the window shows, the stepping pass, and the :class:`RunSlot` with its peer runs
+chain the window shows, the stepping pass and what it steps through
+(:class:`SteppingInputs`), and the :class:`RunSlot` with its peer runs
 (training; evolution: the GA's, or OpenES's and PSO's in ``strategy``; the 4-bit grid
 comparison). Panels call its methods on user input and redraw when it
 signals; they never call each other. Signals are past-tense events.
@@ -22,18 +23,10 @@ import torch
 from PySide6.QtCore import QObject, Signal
 
 from engine.core.chain import Chain
-from engine.core.losses import TargetError, prepare_targets
+from engine.core.losses import TargetError
 from engine.core.plots import LIVE_RESOLUTION, decision_values, grid_extent
-from engine.core.specs import (
-    ActivationSpec,
-    LayerSpec,
-    LinearSpec,
-    NetworkSpec,
-    NormSpec,
-    ResidualSpec,
-    seed_example,
-    walk_specs,
-)
+from engine.core.spec_edits import with_activation, with_block_norms
+from engine.core.specs import LayerSpec, LinearSpec, NetworkSpec, ResidualSpec, seed_example
 from engine.core.stats import LayerStats, layer_stats
 from engine.core.stepper import Pass, StepOrderError
 from engine.core.training import TrainStep
@@ -50,6 +43,7 @@ from engine.data.session import (
     save_session,
     storage_formats,
 )
+from engine.data.stepping_inputs import SteppingInputs, slider_ranges
 from engine.data.tasks import EvolveTask, PrecisionSpec, StepTask, TrainTask
 from gui.comparison_run import GridComparisonRun
 from gui.evolution_run import EvolutionRun
@@ -60,42 +54,6 @@ from gui.strategy_run import StrategyRun
 from gui.training_run import TrainingRun
 
 BOTH_RUNS = ("training", "evolution")
-
-
-def _with_activation(layers: list[LayerSpec], kind: str) -> list[LayerSpec]:
-    changed: list[LayerSpec] = []
-    for spec in layers:
-        if isinstance(spec, ActivationSpec):
-            spec = spec.model_copy(update={"kind": kind})
-        elif isinstance(spec, ResidualSpec):
-            spec = spec.model_copy(update={"layers": _with_activation(spec.layers, kind)})
-        changed.append(spec)
-    return changed
-
-
-def _with_block_norms(layers: list[LayerSpec], kind: str | None) -> list[LayerSpec]:
-    """Every residual block normalised first (x + f(norm(x))); norms outside the blocks
-    (post-norm placement) removed."""
-    changed: list[LayerSpec] = []
-    for spec in layers:
-        if isinstance(spec, NormSpec):
-            continue
-        if isinstance(spec, ResidualSpec):
-            inner: list[LayerSpec] = [s for s in spec.layers if not isinstance(s, NormSpec)]
-            if kind is not None:
-                inner.insert(0, NormSpec.model_validate({"kind": kind}))
-            spec = spec.model_copy(update={"layers": inner})
-        changed.append(spec)
-    return changed
-
-
-def chain_norm_kind(network: NetworkSpec) -> str | None:
-    """The one norm kind every norm of the chain has ("none" without norms), None when
-    they differ."""
-    kinds = {spec.kind for _, spec in walk_specs(network.layers) if isinstance(spec, NormSpec)}
-    if not kinds:
-        return "none"
-    return kinds.pop() if len(kinds) == 1 else None
 
 
 def default_session() -> Session:
@@ -145,8 +103,7 @@ class AppState(QObject):
         self.base_dir = Path()
         # the last value "Show bits" asked for: its text, format and where it came from
         self.inspected: tuple[str, str, str] | None = None
-        self.use_probe = True
-        self.stepping_batch_size = 0  # 0 = the whole dataset
+        self.stepping_inputs = SteppingInputs()
         self.slot = RunSlot()
         self.training = TrainingRun(self, self.slot)
         self.evolution = EvolutionRun(self, self.slot)  # owns the evolve task
@@ -199,8 +156,8 @@ class AppState(QObject):
             self.evolution.set_task(panels.evolve or (task if isinstance(task, EvolveTask)
                                                       else EvolveTask()))
             self.last_task_kind = task.kind
-            self._reset_probe()
-            self._restore_inputs(panels)
+            self.stepping_inputs.reset(dataset, session.loss)
+            self.stepping_inputs.restore(panels)
         self.data_changed.emit()
         self.chain_changed.emit()
         self.settings_changed.emit()
@@ -229,11 +186,8 @@ class AppState(QObject):
             task = self.training.settings
         elif self.last_task_kind == "evolve":
             task = self.evolution.task
-        panels = PanelSettings(train=self.training.settings, evolve=self.evolution.task,
-                               probe=[float(v) for v in self.probe],
-                               probe_target=float(self.probe_target),
-                               stepping_batch=-1 if self.use_probe
-                               else self.stepping_batch_size)
+        panels = self.stepping_inputs.saved_in(
+            PanelSettings(train=self.training.settings, evolve=self.evolution.task))
         return self.session.model_copy(update={"network": self.chain.to_spec(), "task": task,
                                                "panels": panels})
 
@@ -277,14 +231,14 @@ class AppState(QObject):
 
     def set_all_activations(self, kind: str) -> None:
         """Every activation, those inside residual blocks too."""
-        self.set_layers(_with_activation(list(self.network.layers), kind))
+        self.set_layers(with_activation(list(self.network.layers), kind))
 
     def set_chain_norm(self, kind: str | None) -> None:
         """A norm of ``kind`` in every block, or none at all: after every hidden linear
         layer, or in a residual chain first inside every block (pre-norm)."""
         layers = list(self.network.layers)
         if any(isinstance(spec, ResidualSpec) for spec in layers):
-            self.set_layers(_with_block_norms(layers, kind))
+            self.set_layers(with_block_norms(layers, kind))
         else:
             self.set_network(with_norm(self.network, kind))
 
@@ -297,7 +251,7 @@ class AppState(QObject):
         chain = build_chain(session.network, session.dtype, seed)
         with self._edit():
             self.session, self.dataset, self.chain = session, dataset, chain
-            self._reset_probe()
+            self.stepping_inputs.reset(dataset, session.loss)
         self.data_changed.emit()
         self.chain_changed.emit()
         self._parameters_shown()
@@ -321,7 +275,7 @@ class AppState(QObject):
     def set_loss(self, loss: str) -> None:
         with self._edit():
             self.session = self.session.model_copy(update={"loss": loss})
-            self._reset_probe_target()
+            self.stepping_inputs.reset_target(self.dataset, loss)
         self.settings_changed.emit()
         self.data_changed.emit()  # the target slider reads the targets as the loss does
         self._parameters_shown()
@@ -388,7 +342,7 @@ class AppState(QObject):
         with self._edit():
             self.session = candidate.model_copy(update={"network": network, "loss": loss})
             self.dataset, self.chain = dataset, chain
-            self._reset_probe()
+            self.stepping_inputs.reset(dataset, self.session.loss)
         self.data_changed.emit()
         self.settings_changed.emit()
         self.chain_changed.emit()
@@ -415,37 +369,19 @@ class AppState(QObject):
                                          "is cross_entropy")
         return network, loss
 
-    def _reset_probe(self) -> None:
-        """The sliders start at the first sample; a one-sample dataset is stepped as is."""
-        self.use_probe = self.dataset.size == 1
-        self.probe = [float(v) for v in self.dataset.inputs[0]]
-        self._reset_probe_target()
-
-    def _reset_probe_target(self) -> None:
-        targets = self.dataset.targets_for(self.session.loss)
-        self.probe_target = float(targets.reshape(self.dataset.size, -1)[0, 0])
-
-    def _restore_inputs(self, panels: PanelSettings) -> None:
-        if panels.probe is not None and len(panels.probe) == len(self.probe):
-            self.probe = list(panels.probe)
-        if panels.probe_target is not None:
-            self.probe_target = panels.probe_target
-        if panels.stepping_batch is not None:
-            self.use_probe = panels.stepping_batch < 0
-            self.stepping_batch_size = max(panels.stepping_batch, 0)
-
     def set_probe(self, feature: int, value: float) -> None:
-        self.probe[feature] = value
-        self.use_probe = True
+        self.stepping_inputs.probe[feature] = value
+        self.stepping_inputs.use_probe = True
         self.recompute()
 
     def set_probe_target(self, value: float) -> None:
-        self.probe_target = value
-        self.use_probe = True
+        self.stepping_inputs.probe_target = value
+        self.stepping_inputs.use_probe = True
         self.recompute()
 
     def set_stepping_batch(self, use_probe: bool, batch_size: int = 0) -> None:
-        self.use_probe, self.stepping_batch_size = use_probe, batch_size
+        self.stepping_inputs.use_probe = use_probe
+        self.stepping_inputs.batch_size = batch_size
         self.recompute()
 
     def data_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -454,16 +390,11 @@ class AppState(QObject):
 
     def stepping_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The stepping batch; raises SessionError or TargetError."""
-        if self.use_probe:
-            loss, chain = self.session.loss, self.chain
-            inputs = torch.tensor([self.probe], dtype=chain.dtype)
-            width = 1 if loss == "cross_entropy" else chain.output_size
-            raw = torch.full((1, width), self.probe_target, dtype=chain.dtype)
-            return inputs, prepare_targets(loss, raw, chain.output_size)
-        inputs, targets = self.data_tensors()
-        if 0 < self.stepping_batch_size < len(inputs):
-            return inputs[:self.stepping_batch_size], targets[:self.stepping_batch_size]
-        return inputs, targets
+        return self.stepping_inputs.tensors(self.dataset, self.session.loss, self.chain)
+
+    def probe_ranges(self) -> list[tuple[float, float]]:
+        """Slider range per input feature (:func:`slider_ranges`)."""
+        return slider_ranges(self.dataset)
 
     # -- training and evolution, as the toolbar and status bar see them -------------------
 
@@ -624,18 +555,3 @@ class AppState(QObject):
                 self.chain, self.session.loss, extent, LIVE_RESOLUTION)
             self._boundary_known = True
         return self._boundary
-
-    def probe_ranges(self) -> list[tuple[float, float]]:
-        """Slider range per input feature: the data's range with a margin of a fifth, and
-        wide enough to matter: a single point x gets ±1.2|x| (the seed example's x = 10
-        spans −12…12, so a slider can take tanh out of saturation), at least ±1."""
-        low, high = self.dataset.inputs.min(0), self.dataset.inputs.max(0)
-        ranges = []
-        for a, b in zip(low.tolist(), high.tolist(), strict=True):
-            span = b - a
-            if span < 1e-9 * max(abs(a), abs(b), 1.0):  # one point: symmetric about 0
-                half = 1.2 * max(abs(a), 1.0)
-                ranges.append((-half, half))
-            else:
-                ranges.append((a - 0.2 * span, b + 0.2 * span))
-        return ranges

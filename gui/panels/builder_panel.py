@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.core.activations import ACTIVATIONS
+from engine.core.spec_edits import chain_norm_kind
 from engine.core.specs import (
     INIT_KINDS,
     NORM_KINDS,
@@ -39,7 +40,7 @@ from engine.core.specs import (
 from gui.busy import busy
 from gui.layer_editor import LayerEditor
 from gui.presets import PRESETS
-from gui.state import AppState, chain_norm_kind
+from gui.state import AppState
 
 
 def describe(spec: object) -> str:

@@ -168,8 +168,9 @@ class InputsPanel(QWidget):
                 widget.deleteLater()
         self.sliders = []
         names = self.state.dataset.feature_names
+        inputs = self.state.stepping_inputs
         for feature, (low, high) in enumerate(self.state.probe_ranges()):
-            slider = ValueSlider(low, high, self.state.probe[feature],
+            slider = ValueSlider(low, high, inputs.probe[feature],
                                  partial(self._throttled_probe, feature))
             self.slider_grid.addWidget(QLabel(names[feature]), feature, 0)
             self.slider_grid.addWidget(slider, feature, 1)
@@ -177,7 +178,7 @@ class InputsPanel(QWidget):
         targets = self.state.dataset.targets_for(self.state.session.loss)
         low, high = float(targets.min()), float(targets.max())
         pad = max(high - low, 1.0) * 0.25
-        self.target_slider = ValueSlider(low - pad, high + pad, self.state.probe_target,
+        self.target_slider = ValueSlider(low - pad, high + pad, inputs.probe_target,
                                          self._throttled_target)
         row = len(self.sliders)
         self.slider_grid.addWidget(QLabel("target"), row, 0)
@@ -188,10 +189,11 @@ class InputsPanel(QWidget):
     def _sync_batch_mode(self) -> None:
         for widget in (self.sample_radio, self.dataset_radio, self.batch_spin):
             widget.blockSignals(True)
-        self.sample_radio.setChecked(self.state.use_probe)
-        self.dataset_radio.setChecked(not self.state.use_probe)
-        self.batch_spin.setValue(self.state.stepping_batch_size)
-        self.batch_spin.setEnabled(not self.state.use_probe)
+        inputs = self.state.stepping_inputs
+        self.sample_radio.setChecked(inputs.use_probe)
+        self.dataset_radio.setChecked(not inputs.use_probe)
+        self.batch_spin.setValue(inputs.batch_size)
+        self.batch_spin.setEnabled(not inputs.use_probe)
         for widget in (self.sample_radio, self.dataset_radio, self.batch_spin):
             widget.blockSignals(False)
 
@@ -200,5 +202,5 @@ class InputsPanel(QWidget):
         self.state.set_stepping_batch(self.sample_radio.isChecked(), self.batch_spin.value())
 
     def _on_pass_changed(self) -> None:
-        if self.sample_radio.isChecked() != self.state.use_probe:
+        if self.sample_radio.isChecked() != self.state.stepping_inputs.use_probe:
             self._sync_batch_mode()

@@ -125,4 +125,4 @@ def test_saved_session_keeps_running_statistics_and_every_panel(qtbot, window,
     assert reopened.evolution.task.mutation_rate == 0.03
     assert fresh.training.lr_spin.value() == 0.02
     assert fresh.evolution.population_spin.value() == 77
-    assert reopened.probe[0] == 1.25
+    assert reopened.stepping_inputs.probe[0] == 1.25
