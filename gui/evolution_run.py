@@ -60,6 +60,9 @@ class EvolutionRun(GenerationRun):
     def title(self) -> str:
         return f"GA run {self.run_number}"
 
+    def failure_name(self) -> str:
+        return "GA"
+
     # -- beside the GA ---------------------------------------------------------------------
 
     def quantisation(self) -> QuantisationReport | None:

@@ -55,7 +55,6 @@ class GenerationRun(QObject):
     history_cleared = Signal()
     boundary_computed = Signal(object)
     message_posted = Signal(str)
-    failure_name = "evolution"  # "<name> failed: …"
 
     def __init__(self, live: LiveSession, slot: RunSlot,
                  numbers: Callable[[], int] | None = None) -> None:
@@ -98,6 +97,10 @@ class GenerationRun(QObject):
 
     def title(self) -> str:
         """The run as messages name it: "GA run 3"."""
+        raise NotImplementedError
+
+    def failure_name(self) -> str:
+        """What "<name> failed: …" calls the algorithm."""
         raise NotImplementedError
 
     # -- running ---------------------------------------------------------------------------
@@ -212,7 +215,7 @@ class GenerationRun(QObject):
 
     def on_ended(self, error: str | None) -> None:
         if error is not None:
-            self.message_posted.emit(f"{self.failure_name} failed: {error}")
+            self.message_posted.emit(f"{self.failure_name()} failed: {error}")
             self._generations = None
             return
         if self.finished():

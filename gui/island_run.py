@@ -40,8 +40,6 @@ class IslandRun(GenerationRun):
     """Signals: those of :class:`gui.generation_run.GenerationRun`, with
     :class:`IslandGeneration` records."""
 
-    failure_name = "GA (islands)"
-
     def __init__(self, live: LiveSession, slot: RunSlot, task_of: Callable[[], EvolveTask],
                  numbers: Callable[[], int]) -> None:
         super().__init__(live, slot, numbers)
@@ -74,3 +72,6 @@ class IslandRun(GenerationRun):
     def title(self) -> str:
         islands = len(self.history[-1].islands) if self.history else self.task.islands
         return f"GA run {self.run_number} ({islands} islands)"
+
+    def failure_name(self) -> str:
+        return "GA (islands)"

@@ -128,6 +128,11 @@ class AppState(QObject):
         self.slot.stop()
         yield
         self.pass_ = None  # of the old chain or data: never shown beside the new ones
+        self._reset_runs(resets, why)
+        if dirty:
+            self._set_dirty()
+
+    def _reset_runs(self, resets: tuple[str, ...], why: str = "") -> None:
         if "training" in resets:
             self.training.reset()
         if "evolution" in resets or "algorithm" in resets:
@@ -136,8 +141,6 @@ class AppState(QObject):
             self.islands.reset()
         if "evolution" in resets:
             self.grid_comparison.reset(why)
-        if dirty:
-            self._set_dirty()
 
     # -- session ---------------------------------------------------------------------------
 
@@ -433,9 +436,7 @@ class AppState(QObject):
             if old_run.history else ""
         if self.slot.running == "comparison":  # it needs no stop: it runs both
             self.evolution.set_task(task)
-            self.evolution.reset()
-            self.strategy.reset()
-            self.islands.reset()
+            self._reset_runs(("algorithm",))
             self._set_dirty()
         else:
             with self._edit(resets=("algorithm",)):

@@ -33,8 +33,7 @@ class StrategyRun(GenerationRun):
     def task(self) -> EvolveTask:
         return self._task_of()
 
-    @property
-    def failure_name(self) -> str:  # type: ignore[override]
+    def failure_name(self) -> str:
         return self._name()
 
     def _name(self) -> str:

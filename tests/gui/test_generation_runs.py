@@ -93,3 +93,26 @@ def test_another_algorithm_ends_a_paused_run_and_says_so(qtbot, window) -> None:
     assert "the GA's best weights" in window.statusBar().currentMessage()
     panel.islands_spin.setValue(1)
     assert panel.status.text() == "GA run 2 (3 islands) ended: GA chosen"
+
+
+@pytest.mark.parametrize(("algorithm", "islands", "name"), [
+    ("ga", 1, "GA"), ("ga", 2, "GA (islands)"), ("openes", 1, "OpenES"), ("pso", 1, "PSO")])
+def test_a_run_that_fails_says_which_algorithm_and_why(
+        qtbot, window, monkeypatch, algorithm: str, islands: int, name: str) -> None:
+    prepare(qtbot, window)
+    panel = window.evolution
+    choose(qtbot, panel.algorithm_box, ALGORITHMS[algorithm])
+    panel.population_spin.setValue(20)
+    if islands > 1:
+        panel.islands_spin.setValue(islands)
+    run = window.state.evolution_run()
+
+    def failing(_setup):  # the worker meets an error in the first generation
+        raise RuntimeError("out of memory")
+        yield
+
+    monkeypatch.setattr(run, "_generations_of", failing)
+    click(qtbot, panel.start_button)
+    qtbot.waitUntil(lambda: not run.is_running(), timeout=20_000)
+    assert panel.status.text() == f"{name} failed: RuntimeError: out of memory"
+    assert not run.can_continue()
