@@ -245,6 +245,8 @@ class EvolutionPanel(QWidget):
         now = time.monotonic()  # the rate counts the time the run ran, not idle time
         if self._running_since is not None:
             self._ran_seconds += now - self._running_since
+        elif evolving:  # (re)started: a rate from its first generation on, so that
+            self._rates = []  # a Step's start-up is never counted as generation time
         self._running_since = now if evolving else None
 
     _comparing = False

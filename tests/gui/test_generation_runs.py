@@ -33,10 +33,13 @@ def test_step_continue_and_stop_say_where_the_run_is(
     best = run.history[-1].best
     assert panel.status.text().startswith(
         f"{title} paused at generation 1, best loss {best:.4g}; \u201cUse the best")
+    # a Step is mostly start-up: no generations/s from it
+    assert panel.rate_label.text() == f"best {best:.4g}"
     assert run.can_continue()
     click(qtbot, panel.continue_button)
     assert panel.status.text() == f"{title} continued from generation 1"
     qtbot.waitUntil(lambda: len(run.history) >= 4, timeout=20_000)
+    qtbot.waitUntil(lambda: "generations/s" in panel.rate_label.text(), timeout=20_000)
     click(qtbot, panel.stop_button)
     qtbot.waitUntil(lambda: not run.is_running(), timeout=20_000)
     last = run.history[-1]
