@@ -105,6 +105,8 @@ class TrainingPanel(QWidget):
         plots.addWidget(self.ratio_plot, 1, 0)
         plots.addWidget(self.weight_plot, 1, 1)
         self.plot_grid = plots
+        for row in range(3):  # equal rows: re-placing a plot must not shrink its row
+            plots.setRowStretch(row, 1)
         self._swamped_shown: bool | None = None  # placed by _sync_precision
         layout.addLayout(plots, 1)
         # the layer curves are made once; a new chain recolours and shows the ones it uses

@@ -219,3 +219,14 @@ def test_the_loss_plot_takes_the_boundarys_place_when_the_data_is_not_2d(qtbot,
     assert not panel.boundary_plot.isVisible()
     use_spiral(qtbot, window)
     qtbot.waitUntil(lambda: panel.boundary_plot.isVisible() and not wide(), timeout=5_000)
+    # and back: the row keeps its share of the height (it shrank to the plot's minimum,
+    # 120 px, after a 2-D session and File > New)
+    window.state.new_session()
+    qtbot.waitUntil(wide, timeout=5_000)
+
+    def rows_alike() -> bool:
+        return abs(panel.loss_plot.height() - panel.ratio_plot.height()) <= 4
+
+    qtbot.waitUntil(rows_alike, timeout=5_000)
+    use_spiral(qtbot, window)
+    qtbot.waitUntil(lambda: panel.boundary_plot.isVisible() and rows_alike(), timeout=5_000)
