@@ -91,6 +91,7 @@ class ChainViewPanel(QWidget):
         super().__init__()
         self.state = state
         self.selected = -1
+        self.weights_layer = -1  # the layer the weights table shows
         layout = QVBoxLayout(self)
         self.phase_label = QLabel()
         layout.addWidget(self.phase_label)
@@ -161,7 +162,7 @@ class ChainViewPanel(QWidget):
             self.details.setHtml("")
             self.item.set_look(NodeLook(), self.selected)
             self.view.direction.setText("")
-            self._show_weights()
+            self._show_weights(self.selected)
             return
         current, colour, arrow = _current(pass_)
         self.item.set_look(NodeLook(current, colour, _edge_shares(self._stats, pass_.size)),
@@ -179,11 +180,13 @@ class ChainViewPanel(QWidget):
             self.details.setHtml(layer_html(pass_.record(index), len(pass_.inputs)))
         else:
             self.details.setHtml("<p>Click a layer to see its numbers and the chain rule.</p>")
-        self._show_weights()
+        self._show_weights(index)
 
-    def _show_weights(self) -> None:
+    def _show_weights(self, index: int) -> None:
+        """The weights table of the layer whose details are shown (the clicked one, else
+        the current one), when it is a linear layer."""
         layers = self.state.chain.layers
-        index = self.selected
+        self.weights_layer = index
         if not 0 <= index < len(layers) or not isinstance(layers[index], Linear):
             self.weights.hide()
             return
@@ -238,10 +241,10 @@ class ChainViewPanel(QWidget):
                                   value: float) -> None:
         label = f"{name}[{', '.join(map(str, position))}]"
         self.state.inspect_number(value, self._parameter_format(),
-                                  f"layer {self.selected} {label}")
+                                  f"layer {self.weights_layer} {label}")
 
     def _on_weight_edited(self, name: str, position: tuple[int, ...], value: float) -> None:
-        self.state.set_parameter(self.selected, name, position, value)
+        self.state.set_parameter(self.weights_layer, name, position, value)
 
 
 def _current(pass_: Pass) -> tuple[int, QColor, str]:

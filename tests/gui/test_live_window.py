@@ -93,6 +93,27 @@ def test_a_weight_typed_in_the_table_changes_the_chain_rule(qtbot, window) -> No
     assert table.item(0, 0).text() == "0.05"
 
 
+def test_the_weights_table_follows_the_layer_the_details_show(qtbot, window) -> None:
+    """With no layer clicked the details show the current layer: its weights too (the
+    table stayed hidden until a click)."""
+    view = window.chain_view
+    window.show_page("chain")
+    assert view.selected == -1
+    assert "Layer 0" in view.details.toPlainText()
+    qtbot.waitUntil(view.weights.isVisible, timeout=5_000)
+    view.weights.table.item(0, 0).setText("0.125")  # edits the layer it shows
+    assert float(window.state.chain.layers[0].params["weight"][0, 0]) == 0.125
+    window.state.step_forward()  # a new pass: layer 0 again, then the tanh (no table)
+    window.state.step_forward()
+    qtbot.waitUntil(lambda: "Layer 1" in view.details.toPlainText(), timeout=5_000)
+    assert not view.weights.isVisible()
+    window.state.step_forward()
+    qtbot.waitUntil(lambda: "Layer 2" in view.details.toPlainText(), timeout=5_000)
+    assert view.weights.isVisible()
+    view.weights.table.item(0, 0).setText("0.5")
+    assert float(window.state.chain.layers[2].params["weight"][0, 0]) == 0.5
+
+
 def test_weight_decay_nesterov_and_precision_reach_the_engine(qtbot, window) -> None:
     panel = window.training
     panel.decay_spin.setValue(0.01)
