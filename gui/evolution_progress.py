@@ -21,7 +21,14 @@ from engine.evolution.ga import GenerationStats
 from engine.evolution.islands import IslandGeneration
 from engine.evolution.strategy_record import StrategyGeneration
 from gui.boundary_view import BoundaryView
-from gui.plot_widgets import GrowingTable, StickyRanges, reset_range, set_keys, titled_plot
+from gui.plot_widgets import (
+    GrowingTable,
+    StickyRanges,
+    downsample_to_pixels,
+    reset_range,
+    set_keys,
+    titled_plot,
+)
 
 COLUMNS = ("run", "generation", "best", "mean", "std", "worst", "diversity", "seconds",
            "evaluations")
@@ -77,7 +84,7 @@ class ProgressPlots(QWidget):
                                      point_size=5)
         self.boundary_plot = self.boundary.widget
         for plot in (self.loss_plot, self.diversity_plot):
-            plot.setDownsampling(auto=True, mode="peak")
+            downsample_to_pixels(plot)
         self.ranges = {"loss": StickyRanges(self.loss_plot),
                        "diversity": StickyRanges(self.diversity_plot)}
         grid = self._grid = QGridLayout(self)
@@ -132,6 +139,7 @@ class ProgressPlots(QWidget):
             colour = ISLAND_COLOURS[len(self.island_curves) % len(ISLAND_COLOURS)]
             self.island_curves.append(self.loss_plot.plot(
                 [], [], pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine)))
+            downsample_to_pixels(self.loss_plot)
 
     def clear(self) -> None:
         """No rows; the plots' ranges fit the next run's data afresh."""

@@ -24,7 +24,7 @@ FRAME_MS = 16  # at most one redraw per 60 Hz display frame
 # interpreter to the worker (every frame the GUI thread paints, the worker waits).
 PROGRESS_FRAME_MS = 100
 FRAME_BUDGET_MS = 8  # then the rest of the frame is the event loop's
-FEW_POINTS = 30  # a curve with at most this many points marks each (see mark_while_few)
+FEW_POINTS = 30  # a curve with at most this many points dots each (see show_few_points)
 
 
 def representative(count: int, at_most: int) -> list[int]:
@@ -122,8 +122,9 @@ KEYS_PER_LINE = 4
 
 def title_with_keys(title: str, keys: Sequence[tuple[str, str]]) -> str:
     """A plot title with its legend as coloured keys under it (at most four a line): the
-    legend never covers data."""
-    swatches = [f'<span style="color:{colour}">■</span>&nbsp;{label}' for label, colour in keys]
+    legend never covers data. A key without a colour is a note, with no swatch."""
+    swatches = [f'<span style="color:{colour}">■</span>&nbsp;{label}' if colour else label
+                for label, colour in keys]
     lines = ["&nbsp;&nbsp;".join(swatches[i:i + KEYS_PER_LINE])
              for i in range(0, len(swatches), KEYS_PER_LINE)]
     return "<br>".join([title, *(f'<span style="font-size:8pt">{line}</span>'
@@ -171,11 +172,37 @@ def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool
     return widget
 
 
-def mark_while_few(curve: pg.PlotDataItem, count: int) -> None:
-    """Dot each of ``curve``'s ``count`` points while there are few: a line through one
-    point draws nothing, so a single step would leave the plot blank, and a few dots show
-    the steps taken one by one."""
-    few = 0 < count <= FEW_POINTS
+PEAK_BINS_PER_PIXEL = 1.0
+
+
+def downsample_to_pixels(widget: pg.PlotWidget) -> None:
+    """Draw long curves as each pixel column's min and max (peak downsampling, one bin a
+    pixel; call it again after adding curves). pyqtgraph's five bins a pixel turn a
+    curve that alternates every step into sub-pixel segments, which Qt's aliased
+    rasteriser drops: weights flipping between two values each step vanished from the
+    plot while their numbers were there."""
+    item = widget.getPlotItem()
+    item.setDownsampling(auto=True, mode="peak")
+    for curve in item.listDataItems():
+        if curve.opts["autoDownsampleFactor"] != PEAK_BINS_PER_PIXEL:
+            curve.opts["autoDownsampleFactor"] = PEAK_BINS_PER_PIXEL
+            curve.updateItems(styleUpdate=False)
+
+
+def show_few_points(curve: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
+    """``curve.setData(x, y)``, with each point dotted while there are few: a line
+    through one point draws nothing, so a single step would leave the plot blank, and a
+    few dots show the steps taken one by one. Points without a finite value are left out
+    while dotted: pyqtgraph's dots at NaN crash its PNG export (a segfault in
+    ``QGraphicsScene.render``)."""
+    few = len(x) <= FEW_POINTS
+    if few:
+        finite = np.isfinite(y)
+        if curve.opts["logMode"][1]:  # log10 of 0 and below is not finite either
+            finite &= y > 0
+        x, y = x[finite], y[finite]
+    curve.setData(x, y)
+    few = few and len(x) > 0
     if few:
         colour = pg.mkPen(curve.opts["pen"]).color()
         if curve.opts.get("symbol") is None or \

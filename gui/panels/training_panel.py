@@ -45,10 +45,11 @@ from gui.plot_widgets import (
     RedrawTimer,
     StickyRanges,
     depth_colour,
-    mark_while_few,
+    downsample_to_pixels,
     representative,
     reset_range,
     set_keys,
+    show_few_points,
     titled_plot,
 )
 from gui.settings import remember_folder, start_folder
@@ -96,7 +97,6 @@ class TrainingPanel(QWidget):
         for plot in (self.loss_plot, self.ratio_plot, self.weight_plot, self.output_plot,
                      self.swamped_plot):
             plot.setClipToView(True)
-            plot.setDownsampling(auto=True, mode="peak")  # long runs: ~2 points a pixel
         for number, plot in enumerate(self._layer_plots()):
             # CSV and SVG data: every linear layer, not only the curves drawn
             plot.getPlotItem().export_table = partial(self._layer_table, number)
@@ -113,6 +113,8 @@ class TrainingPanel(QWidget):
         self.layer_curves: dict[str, list[pg.PlotDataItem]] = {
             key: [plot.plot([], []) for _ in range(MAX_LAYER_CURVES)]
             for (key, _title), plot in zip(LAYER_PLOTS, self._layer_plots(), strict=True)}
+        for plot in (self.loss_plot, *self._layer_plots()):
+            downsample_to_pixels(plot)  # long runs: a pixel column's min and max
 
         # ranges that move only when the curves outgrow them: growing curves then repaint
         # their data, not their axes, at each frame
@@ -400,11 +402,18 @@ class TrainingPanel(QWidget):
     def _on_history_cleared(self) -> None:
         # every linear layer, those inside residual blocks too ("2.body.0"), in the order of
         # the training records' per-linear-layer series
-        linear = [path for path, _ in self.state.chain.linear_layers()]
+        layers = self.state.chain.linear_layers()
+        linear = [path for path, _ in layers]
         self.linear_indices = linear
         self.shown = representative(len(linear), MAX_LAYER_CURVES)  # positions in linear
         self.table = GrowingTable(2 + 4 * len(linear))
         keys = [(f"layer {linear[n]}", depth_colour(n, len(linear)).name()) for n in self.shown]
+        # std(ΔW)/std(W) needs two weights: say so rather than leave a key with no curve
+        lone = [layers[n][1].params["weight"].numel() == 1 for n in self.shown]
+        ratio_keys = [(f"{name}*" if alone else name, colour)
+                      for (name, colour), alone in zip(keys, lone, strict=True)]
+        if any(lone):
+            ratio_keys.append(("*a single weight: no ratio", ""))
         for (key, title), plot in zip(LAYER_PLOTS, self._layer_plots(), strict=True):
             for number, curve in enumerate(self.layer_curves[key]):
                 if number < len(self.shown):
@@ -412,7 +421,7 @@ class TrainingPanel(QWidget):
                                           width=1))
                 curve.setData([], [])
                 curve.setVisible(number < len(self.shown))
-            set_keys(plot, title, keys)
+            set_keys(plot, title, ratio_keys if key == "ratio" else keys)
         for key, ranges in self.ranges.items():
             reset_range(self.plot_of(key), ranges)
         reset_range(self.boundary_plot)
@@ -453,8 +462,7 @@ class TrainingPanel(QWidget):
 
     def _redraw_loss(self) -> None:
         data = self.table.view()
-        self.loss_curve.setData(data[:, 0], data[:, 1])
-        mark_while_few(self.loss_curve, len(data))
+        show_few_points(self.loss_curve, data[:, 0], data[:, 1])
         self.ranges["loss"].fit_curves(data[:, 0], [data[:, 1]], log_y=True)
 
     def _layer_table(self, start: int) -> tuple[list[str], list[list[object]]]:
@@ -469,8 +477,7 @@ class TrainingPanel(QWidget):
         n = len(self.linear_indices)
         columns = [data[:, start * n + 2 + position] for position in self.shown]
         for curve, column in zip(self.layer_curves[key], columns, strict=False):
-            curve.setData(data[:, 0], column)
-            mark_while_few(curve, len(data))
+            show_few_points(curve, data[:, 0], column)
         if key == "swamped":  # a share: the axis stays 0..1
             return
         self.ranges[key].fit_curves(data[:, 0], columns, log_y=key != "weight")

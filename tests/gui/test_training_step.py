@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 
@@ -24,9 +26,16 @@ def test_a_single_step_is_drawn_as_a_point_and_long_runs_as_lines(qtbot, window)
     assert 1 - left >= 0.25 * (right - left)  # off the edge
     pen = panel.loss_curve.opts["pen"].color()
     assert panel.loss_curve.opts["symbolBrush"].color() == pen
-    shown = [curve for curve in panel.layer_curves["ratio"] if curve.isVisible()]
+    # the seed chain's layers hold one weight each: no std, so no ratio, and the keys say so
+    ratio_title = panel.ratio_plot.getPlotItem().chainlab_title
+    assert "layer 0*" in ratio_title
+    assert "a single weight: no ratio" in ratio_title
+    assert "*" not in panel.weight_plot.getPlotItem().chainlab_title
+    shown = [curve for curve in panel.layer_curves["output"] if curve.isVisible()]
     assert shown
     assert all(curve.opts["symbol"] == "o" for curve in shown)
+    # NaN ratios get no dot (pyqtgraph's dots at NaN crash its PNG export)
+    assert all(curve.opts["symbol"] is None for curve in panel.layer_curves["ratio"])
     # past a few points the dots go: lines carry long runs
     panel.steps_spin.setValue(FEW_POINTS + 5)
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
@@ -42,3 +51,41 @@ def test_a_single_step_is_drawn_as_a_point_and_long_runs_as_lines(qtbot, window)
     qtbot.waitUntil(lambda: len(state.history) == 1, timeout=30_000)
     panel.redraw()
     assert panel.loss_curve.opts["symbol"] == "o"
+
+
+def test_a_weight_flipping_every_step_stays_drawn_over_a_long_run(qtbot, window) -> None:
+    """Weights alternating between two norms each step (a 2-wide layer oscillating at
+    lr 0.1) drew nothing past the point where they began: pyqtgraph's 5 bins a pixel
+    made sub-pixel zigzags that Qt's aliased rasteriser drops."""
+    panel = window.training
+    window.show_page("training")
+    panel.resize(1000, 700)
+    steps = np.arange(1, 12_001, dtype=float)
+    flipping = np.where(steps % 2 == 0, 0.0786, 0.0835)
+    settles = 0.08 + 0.3 * np.exp(-steps / 300)
+    layer0 = np.where(steps < 5_000, settles, flipping)
+    nan = np.full_like(steps, np.nan)
+    # step, loss, ratios (2 layers), weight norms, output norms, swamped shares
+    rows = np.column_stack([steps, 0.9 + 0 * steps, nan, nan, layer0, 1.5 + 0 * steps,
+                            nan, nan, nan, nan])
+    panel.table.extend(rows)
+    panel.redraw()
+    qtbot.wait(50)
+    image = panel.weight_plot.grab().toImage()
+    curve = panel.layer_curves["weight"][0]
+    colour = curve.opts["pen"].color()
+    view = panel.weight_plot.getPlotItem().getViewBox()
+    box = view.mapRectToScene(view.boundingRect()).toRect()
+    columns = set()
+    for x in range(box.left(), box.right()):
+        for y in range(box.top(), box.bottom()):
+            pixel = image.pixelColor(x, y)
+            if abs(pixel.red() - colour.red()) + abs(pixel.green() - colour.green()) \
+                    + abs(pixel.blue() - colour.blue()) < 60:
+                columns.add(x)
+    # the curve fills every pixel column from step 1 to 12 000 (its x range is 0.8 of
+    # the view's: it grows by a quarter when outgrown)
+    left = view.mapViewToScene(pg.Point(1, 0)).x()
+    right = view.mapViewToScene(pg.Point(12_000, 0)).x()
+    wanted = set(range(int(left) + 2, int(right) - 1))
+    assert len(wanted & columns) >= 0.97 * len(wanted)
