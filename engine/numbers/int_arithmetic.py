@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.numbers.exact import parse_value
 from engine.numbers.formats import IntFormat, NumberError, get_format
-from engine.numbers.integers import as_integer, saturate, wrap
+from engine.numbers.integers import parse_integer, saturate, wrap
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def add(fmt_name: str, a_text: str, b_text: str) -> IntSum:
     fmt = get_format(fmt_name)
     if not isinstance(fmt, IntFormat):
         raise NumberError(f"{fmt_name} is not an integer format")
-    a, b = (as_integer(fmt, parse_value(text), text) for text in (a_text, b_text))
+    a, b = (parse_integer(fmt, text) for text in (a_text, b_text))
     for name, value in (("a", a), ("b", b)):
         if not fmt.min <= value <= fmt.max:
             raise NumberError(f"{name} = {value} is outside {fmt.name}'s range "

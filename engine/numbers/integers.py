@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-from engine.numbers.exact import ExactValue
+from engine.numbers.exact import ExactValue, parse_value
 from engine.numbers.formats import IntFormat, NumberError
+
+INTEGER_EXAMPLES = "42, -128, 0x7f, 1e3"
+
+
+def parse_integer(fmt: IntFormat, text: str) -> int:
+    """The integer ``text`` writes (decimal, hex, or an exponent that leaves no
+    fraction), for a field of ``fmt``; NumberError with integer examples otherwise (the
+    float fields' examples, "inf, nan, 0x1.8p3", mislead here)."""
+    try:
+        value = parse_value(text)
+    except NumberError as error:
+        if not str(error).startswith("not a number"):
+            raise
+        raise NumberError(f"not an integer: {text.strip()[:40]!r} (examples: "
+                          f"{INTEGER_EXAMPLES})") from None
+    return as_integer(fmt, value, text)
 
 
 def as_integer(fmt: IntFormat, value: ExactValue, text: str) -> int:

@@ -152,12 +152,12 @@ def encode(fmt: NumberFormat | str, text: str) -> Reading:
         infinity for ga4.
     """
     fmt = get_format(fmt) if isinstance(fmt, str) else fmt
-    value = parse_value(text)
     if isinstance(fmt, IntFormat):
-        number = integers.as_integer(fmt, value, text)
+        number = integers.parse_integer(fmt, text)
         stored = integers.wrap(fmt, number)
-        return _int_reading(fmt, integers.bits_of(fmt, number), text, value,
+        return _int_reading(fmt, integers.bits_of(fmt, number), text, parse_value(text),
                             wrapped=stored != number, saturated=integers.saturate(fmt, number))
+    value = parse_value(text)
     if isinstance(fmt, FloatFormat):
         return _float_reading(fmt, binary.round_into(fmt, value), text, value)
     return _log_reading(fmt, log_codes.round_into(fmt, value), text, value)

@@ -49,6 +49,7 @@ def test_torch_wraps_exactly_modulo_two_to_the_bits(name: str, data: st.DataObje
 @pytest.mark.parametrize(("fmt", "a", "b", "message"), [
     ("int8", "200", "1", "outside int8's range"),
     ("int8", "1.5", "1", "integers only"),
+    ("int32", "1", "abc", r"not an integer: 'abc' \(examples: 42, -128, 0x7f, 1e3\)"),
     ("float32", "1", "1", "not an integer format"),
 ])
 def test_refusals_name_the_problem(fmt: str, a: str, b: str, message: str) -> None:

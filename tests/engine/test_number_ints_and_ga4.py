@@ -86,6 +86,14 @@ def test_ints_take_integers_only(text: str) -> None:
         encode("int8", text)
 
 
+@pytest.mark.parametrize("text", ["abc", "", "0x", "1e"])
+def test_an_int_field_gives_integer_examples(text: str) -> None:
+    """Not the float fields' examples ("inf, nan, 0x1.8p3"), which an int refuses."""
+    with pytest.raises(NumberError, match=r"not an integer: .*\(examples: 42, -128, 0x7f, "
+                                          r"1e3\)$"):
+        encode("int8", text)
+
+
 def test_integer_valued_text_is_an_integer() -> None:
     assert encode("int16", "1e3").stored == 1000
     assert encode("int16", "0x7fff").stored == 32767
