@@ -59,6 +59,7 @@ class ActivationCurve:
     df: np.ndarray
     max_df: float  # the largest f' in the plotted range ...
     argmax_df: float  # ... and the first x where it is reached
+    where_max: str  # where it is reached, in words (a plateau: "for every x > 0")
     sup: DerivativeSup  # over the fine grid on [-20, 20], whatever the range
 
 
@@ -80,21 +81,31 @@ def derivative_sup(kind: str) -> DerivativeSup:
     _, df = _evaluate(kind, x)
     value = float(df.max())
     hits = np.flatnonzero(df == value)
-    first, last = int(hits[0]), int(hits[-1])
-    at = float(x[first])
-    contiguous = last - first + 1 == hits.size
-    if hits.size == 1 and last == count - 1:
+    at = float(x[hits[0]])
+    if hits.size == 1 and hits[0] == count - 1:
         where = f"at the grid's end x = {at:g} (still rising: not attained)"
-    elif hits.size == 1:
-        where = f"at x = {at:.4g}" if abs(at) > SUP_STEP / 2 else "at x = 0"
-    elif contiguous and last == count - 1 and first == 0:
-        where = "for every x"
-    elif contiguous and last == count - 1:
-        before = float(x[first - 1])
-        where = "for every x > 0" if before == 0 else f"for every x ≥ {at:g}"
+    elif hits.size == 1 and abs(at) <= SUP_STEP / 2:
+        where = "at x = 0"
     else:
-        where = f"at {hits.size} grid points from x = {at:g} to x = {float(x[last]):g}"
+        where = where_reached(x, hits)
     return DerivativeSup(value=value, at=0.0 if at == 0 else at, where=where)
+
+
+def where_reached(x: np.ndarray, hits: np.ndarray) -> str:
+    """Where on the grid ``x`` the points ``hits`` (sorted indices: where a maximum is
+    reached) lie, in words: "at x = 0.5", "for every x > 0" (a plateau up to the grid's
+    end, as ReLU's f' = 1), "for every x from -1 to 1", "at 3 points from x = …"."""
+    first, last = int(hits[0]), int(hits[-1])
+    at, end = float(x[first]), float(x[last])
+    if hits.size == 1:
+        return f"at x = {at:.4g}"
+    if last - first + 1 != hits.size:
+        return f"at {hits.size} points from x = {at:g} to x = {end:g}"
+    if first == 0 and last == len(x) - 1:
+        return "for every x"
+    if last == len(x) - 1:
+        return "for every x > 0" if x[first - 1] <= 0 < at else f"for every x ≥ {at:g}"
+    return f"for every x from {at:g} to {end:g}"
 
 
 def curves(kind: str, low: float, high: float, points: int = 801) -> ActivationCurve:
@@ -114,8 +125,10 @@ def curves(kind: str, low: float, high: float, points: int = 801) -> ActivationC
     x = np.linspace(low, high, points)
     f, df = _evaluate(kind, x)
     best = int(np.argmax(df))
+    hits = np.flatnonzero(df == df[best])
     return ActivationCurve(kind=kind, x=x, f=f, df=df, max_df=float(df[best]),
-                           argmax_df=float(x[best]), sup=derivative_sup(kind))
+                           argmax_df=float(x[best]), where_max=where_reached(x, hits),
+                           sup=derivative_sup(kind))
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,7 @@ class ActivationLabPanel(QWidget):
         self.max_marker.setData([curve.argmax_df], [curve.max_df])
         share = (curve.argmax_df - low) / (high - low)  # keep the label inside the plot
         self.max_label.setAnchor((0.0 if share < 0.3 else 1.0 if share > 0.7 else 0.5, 1.2))
-        self.max_label.setText(f"max f' = {curve.max_df:.4g} at x = {curve.argmax_df:.3g}")
+        self.max_label.setText(f"max f' = {curve.max_df:.4g} {curve.where_max}")
         self.max_label.setPos(curve.argmax_df, curve.max_df)
         self.curve_plot.enableAutoRange()
         sup = curve.sup

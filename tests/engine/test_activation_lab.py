@@ -20,6 +20,7 @@ from engine.data.activation_lab import (
     curves,
     derivative_sup,
     seed_trace,
+    where_reached,
 )
 from tests.engine.helpers import torch_twin
 
@@ -202,3 +203,15 @@ def test_seed_example_saturates_the_first_tanh() -> None:
     assert round(second.z, 5) == 0.59918  # 0.3·0.99728 + 0.3 = 0.599184 by hand
     assert round(second.a, 5) == 0.53647
     assert second.df == pytest.approx(1 - math.tanh(second.z) ** 2, rel=1e-12)
+
+
+@pytest.mark.parametrize(("hits", "expected"), [
+    ([3], "at x = 0.5"), ([0, 1, 2, 3, 4, 5, 6], "for every x"),
+    ([4, 5, 6], "for every x ≥ 1"), ([3, 4, 5, 6], "for every x > 0"),
+    ([1, 2, 3], "for every x from -0.5 to 0.5"),
+    ([1, 5], "at 2 points from x = -0.5 to x = 1.5")])
+def test_where_a_maximum_is_reached_in_words(hits: list[int], expected: str) -> None:
+    x = np.array([-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0])
+    assert where_reached(x, np.array(hits)) == expected
+    # 0 falls between two grid points: the plateau still starts right of 0
+    assert where_reached(x + 0.25, np.array([2, 3, 4, 5, 6])) == "for every x > 0"

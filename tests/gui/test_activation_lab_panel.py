@@ -89,6 +89,17 @@ def test_the_max_marker_sits_at_a_quarter_at_zero_for_sigmoid(qtbot, panel) -> N
     assert panel.max_label.toPlainText() == f"max f' = {expected:.4g} at x = 1"
 
 
+def test_a_plateau_of_the_largest_slope_is_said_as_one(qtbot, panel) -> None:
+    """ReLU's f' = 1 everywhere right of 0: it read "at x = 0.015", the first grid
+    point."""
+    choose(qtbot, panel.kind_box, "relu")
+    assert panel.max_label.toPlainText() == "max f' = 1 for every x > 0"
+    type_value(qtbot, panel.low_spin, "-4.3")  # 0 is no longer a grid point
+    assert panel.max_label.toPlainText() == "max f' = 1 for every x > 0"
+    type_value(qtbot, panel.high_spin, "-1")  # left of 0 f' is 0 throughout
+    assert panel.max_label.toPlainText() == "max f' = 0 for every x"
+
+
 def test_an_empty_range_is_refused_not_drawn(qtbot, panel) -> None:
     before = shown(panel.f_curve)[0].tolist()
     type_value(qtbot, panel.low_spin, "7")
