@@ -17,6 +17,7 @@ from engine.data.session import SessionError, write_atomic
 from gui.export import export_plot, export_through_dialog, export_widget_png
 from gui.settings import (
     add_recent_file,
+    forget_recent_file,
     open_settings,
     recent_files,
     remember_folder,
@@ -63,7 +64,12 @@ class SessionFiles:
         try:
             self.state.open_session(path)
         except SessionError as error:
-            QMessageBox.warning(self.window, "Cannot open session", f"{path}\n\n{error}")
+            gone = not Path(path).exists() and str(path) in recent_files(self.settings)
+            if gone:  # a file moved or deleted: not offered again
+                forget_recent_file(self.settings, str(path))
+                self.refresh_recent_menu()
+            QMessageBox.warning(self.window, "Cannot open session", f"{path}\n\n{error}" + (
+                "\n\nIt is no longer listed under Open recent." if gone else ""))
             return False
         self._remember(Path(path))
         return True

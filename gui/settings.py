@@ -34,6 +34,12 @@ def add_recent_file(settings: QSettings, path: str) -> list[str]:
     return files
 
 
+def forget_recent_file(settings: QSettings, path: str) -> list[str]:
+    files = [f for f in recent_files(settings) if f != path]
+    settings.setValue("recent_files", files)
+    return files
+
+
 def start_folder(kind: str) -> str:
     """Where a file dialog for ``kind`` ("sessions", "exports", "data") opens: the last
     folder used for it, else the user's documents (never the app's own folder)."""

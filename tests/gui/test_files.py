@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,30 @@ def test_save_and_reopen_round_trip(qtbot, window, tmp_path: Path) -> None:
     assert fresh.open_path(path, ask=False)
     assert fresh.state.chain.to_spec() == window.state.chain.to_spec()
     assert str(path.resolve()) in [a.text() for a in fresh.recent_menu.actions()]
+
+
+def test_a_recent_file_that_is_gone_is_said_and_dropped_from_the_menu(
+        qtbot, window, dialogs, tmp_path: Path) -> None:
+    path = tmp_path / "gone.json"
+    shutil.copy(ROOT / "examples" / "seed.json", path)
+    assert window.open_path(path, ask=False)
+    entry = str(path.resolve())
+    assert entry in [a.text() for a in window.recent_menu.actions()]
+    path.unlink()
+    (action,) = [a for a in window.recent_menu.actions() if a.text() == entry]
+    action.trigger()  # File > Open recent > gone.json
+    title, text = dialogs[-1]
+    assert title == "Cannot open session"
+    assert "no longer listed under Open recent" in text
+    assert entry not in [a.text() for a in window.recent_menu.actions()]
+    # a file that is there but broken stays listed: it may be fixed and opened again
+    broken = tmp_path / "broken.json"
+    shutil.copy(ROOT / "examples" / "seed.json", broken)
+    assert window.open_path(broken, ask=False)
+    broken.write_text("{")
+    assert not window.open_path(str(broken.resolve()), ask=False)
+    assert "no longer listed" not in dialogs[-1][1]
+    assert str(broken.resolve()) in [a.text() for a in window.recent_menu.actions()]
 
 
 def test_unsaved_changes_are_asked_about(qtbot, window, dialogs) -> None:
