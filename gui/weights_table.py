@@ -37,6 +37,10 @@ class WeightsTable(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.caption = QLabel()
         self.table = QTableWidget()
+        # wide enough for any float's repr: a value cut to "0.299915429…" cannot be read
+        # against the 8 digits a lesson quotes
+        widest = self.table.fontMetrics().horizontalAdvance("-0.29991542927366497e-100")
+        self.table.horizontalHeader().setDefaultSectionSize(widest + 12)
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_context_menu)

@@ -103,6 +103,12 @@ def test_the_weights_table_follows_the_layer_the_details_show(qtbot, window) -> 
     qtbot.waitUntil(view.weights.isVisible, timeout=5_000)
     view.weights.table.item(0, 0).setText("0.125")  # edits the layer it shows
     assert float(window.state.chain.layers[0].params["weight"][0, 0]) == 0.125
+    # a float64 is shown whole, not cut to "0.299915429…" (lesson 7 quotes 8 digits)
+    table = view.weights.table
+    table.item(0, 1).setText("-0.29991542927366497")
+    text = table.item(0, 1).text()
+    assert text == "-0.29991542927366497"
+    assert table.columnWidth(1) > table.fontMetrics().horizontalAdvance(text) + 6
     window.state.step_forward()  # a new pass: layer 0 again, then the tanh (no table)
     window.state.step_forward()
     qtbot.waitUntil(lambda: "Layer 1" in view.details.toPlainText(), timeout=5_000)
