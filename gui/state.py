@@ -497,13 +497,15 @@ class AppState(QObject):
         return True
 
     def step_forward(self) -> None:
-        if self.pass_ is None or self.pass_.loss is not None:
+        """The next layer forward; past the loss, a new pass begins (and that is said)."""
+        restarted = self.pass_ is not None and self.pass_.loss is not None
+        if self.pass_ is None or restarted:
             self.pass_ = self._new_pass()
             if self.pass_ is None:
                 self.pass_changed.emit()
                 return
-        self._guarded(self.pass_.step_forward)
-        self.pass_changed.emit()
+        self._step(self.pass_.step_forward, "a new pass from the input: the last one had "
+                   "reached the loss" if restarted else "")
 
     def step_backward(self) -> None:
         if self.pass_ is None:
@@ -513,7 +515,11 @@ class AppState(QObject):
             self.message_posted.emit("the backward pass is complete; step forward to start "
                                      "a new pass")
             return
-        self._guarded(self.pass_.step_backward)
+        self._step(self.pass_.step_backward)
+
+    def _step(self, step: Callable[[], object], note: str = "") -> None:
+        if self._guarded(step):
+            self.message_posted.emit(note)  # also clears a refusal shown before: stale now
         self.pass_changed.emit()
 
     # -- read-only views for panels --------------------------------------------------------

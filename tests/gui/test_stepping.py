@@ -62,6 +62,16 @@ def test_backward_before_forward_is_a_message_not_a_crash(qtbot, window) -> None
         click_action(qtbot, window, "Step backward")
     assert "finish the forward pass first" in blocker.args[0]
     assert window.state.pass_.backward_done == 0
+    assert "finish the forward pass first" in window.statusBar().currentMessage()
+    # once the person does as asked, the refusal goes: it would contradict the pass
+    click_action(qtbot, window, "Step forward")
+    assert window.statusBar().currentMessage() == ""
+    for _ in range(2):  # to the loss, then a new pass, which is said
+        click_action(qtbot, window, "Step forward")
+    assert window.state.pass_.loss is not None
+    click_action(qtbot, window, "Step forward")
+    assert window.state.pass_.forward_done == 1
+    assert window.statusBar().currentMessage().startswith("a new pass from the input")
 
 
 def test_dragging_a_slider_recomputes_live(qtbot, window) -> None:
