@@ -66,6 +66,7 @@ LAYER_PLOTS = (("ratio", "Update-to-data ratio std(ΔW)/std(W)"),
                ("weight", "Weight norm ‖W‖"), ("output", "Output norm ‖z‖ of linear layers"),
                ("swamped", "Swamped weight updates (share lost)"))
 OFF = "off"
+FEW_SAMPLES = 10  # below this a chosen dataset starts at the session format's default count
 
 
 class TrainingPanel(QWidget):
@@ -347,12 +348,16 @@ class TrainingPanel(QWidget):
         self._swamped_shown = precision_on
 
     def _on_dataset_chosen(self) -> None:
-        if self.dataset_box.currentText() == SESSION_ITEM:
+        name = self.dataset_box.currentText()
+        if name == SESSION_ITEM:
             return  # already the data
-        if self.dataset_box.currentText() == CSV_ITEM:
+        if name == CSV_ITEM:
             self._load_csv()
-        else:
-            self._on_apply_data()
+            return
+        if name != "seed_example" and self.samples_spin.value() < FEW_SAMPLES:
+            # the seed example's single sample would make a one-point "spiral"
+            self.samples_spin.setValue(GeneratedData.model_fields["samples"].default)
+        self._on_apply_data()
 
     def _on_apply_data(self) -> None:
         name = self.dataset_box.currentText()

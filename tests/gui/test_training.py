@@ -230,3 +230,15 @@ def test_the_loss_plot_takes_the_boundarys_place_when_the_data_is_not_2d(qtbot,
     qtbot.waitUntil(rows_alike, timeout=5_000)
     use_spiral(qtbot, window)
     qtbot.waitUntil(lambda: panel.boundary_plot.isVisible() and rows_alike(), timeout=5_000)
+
+
+def test_choosing_a_dataset_after_the_seed_example_gives_a_cloud_not_one_point(
+        qtbot, window) -> None:
+    panel, state = window.training, window.state
+    assert state.dataset.size == 1  # the seed example
+    choose(qtbot, panel.dataset_box, "spiral")
+    assert state.dataset.size == 200
+    assert panel.samples_spin.value() == 200
+    panel.samples_spin.setValue(40)  # a count the person chose is kept
+    choose(qtbot, panel.dataset_box, "circle")
+    assert state.dataset.size == 40
