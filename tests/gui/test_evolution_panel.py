@@ -35,6 +35,7 @@ def test_start_pause_step_reset(qtbot, window) -> None:
     assert run.task.population == 60
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: len(run.history) >= 20, timeout=20_000)
+    qtbot.waitUntil(lambda: "generations/s" in panel.rate_label.text(), timeout=20_000)
     click(qtbot, panel.pause_button)
     assert not run.is_running()  # Pause joins the worker: nothing arrives after it
     paused_at = len(run.history)
@@ -50,7 +51,7 @@ def test_start_pause_step_reset(qtbot, window) -> None:
     panel.redraw()
     _x, y = panel.plots_view.best_curve.getData()
     np.testing.assert_array_equal(y, best)
-    assert "generations/s" in panel.rate_label.text()
+    assert panel.rate_label.text() == f"best {best[-1]:.4g}"  # a Step shows no rate
     panel.tabs.setCurrentWidget(panel.genome_view)
     panel.redraw()
     assert panel.genome_view.population_image.image.shape[:2] == (run.history[-1].sample.shape[1],
