@@ -258,7 +258,8 @@ class MainWindow(QMainWindow):
         self.save_as_action = self._action("Save &As…", lambda: self.files.save_as(),
                                            keys.SaveAs)
         self.export_plot_action = self._action(
-            "Export &plot…", lambda: self.files.export_plot_dialog(self.all_plots()), "Ctrl+E")
+            "Export &plot…", lambda: self.files.export_plot_dialog(self.plot_choices()),
+            "Ctrl+E")
         self.export_window_action = self._action(
             "Export &window as PNG…", lambda: self.files.export_window_dialog())
         self.export_torch_action = self._action(
@@ -436,12 +437,21 @@ class MainWindow(QMainWindow):
         self.files.new_session()
 
     def all_plots(self) -> dict[str, pg.PlotWidget]:
-        """Every plot there is to export (a lab never opened has none)."""
-        labs = [dock.panel for dock in self.labs.values() if dock.panel is not None]
-        return {plot.export_name: plot
-                for plot in [*self.gradients.plots(), *self.training.plots(),
-                             *self.evolution.plots(), *(p for lab in labs for p in lab.plots())]
-                if hasattr(plot, "export_name")}
+        """Every plot there is to export (a lab never opened has none), by export name."""
+        return {plot.export_name: plot for _, plot in self.plot_choices()}
+
+    def plot_choices(self) -> list[tuple[str, pg.PlotWidget]]:
+        """Every plot as File > Export plot lists it, "Training ▸ Training loss": the
+        page on screen first, then the other pages and the opened labs."""
+        sources: list[tuple[str, Any]] = [(self.pages.tabText(index), self.pages.widget(index))
+                                          for index in range(self.pages.count())]
+        current = self.pages.currentIndex()
+        sources = [sources[current], *sources[:current], *sources[current + 1:]]
+        sources += [(LAB_TITLES[name], dock.panel) for name, dock in self.labs.items()
+                    if dock.panel is not None]
+        return [(f"{where} \u25b8 {_plot_title(plot)}", plot)
+                for where, panel in sources if hasattr(panel, "plots")
+                for plot in panel.plots() if hasattr(plot, "export_name")]
 
     # -- layout persistence ----------------------------------------------------------------
 
@@ -488,3 +498,8 @@ class MainWindow(QMainWindow):
 def _dock_name(title: str) -> str:
     """A dock's object name, by which saved window states find it."""
     return f"dock_{title.lower().replace(' ', '_')}"
+
+
+def _plot_title(plot: pg.PlotWidget) -> str:
+    title = getattr(plot, "export_title", "") or plot.export_name.replace("_", " ")
+    return f"{title} ({plot.export_name})"

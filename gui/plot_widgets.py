@@ -168,6 +168,7 @@ def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool
         item.setLogMode(x=log_x, y=log_y)
     widget.setMinimumSize(160, 120)
     widget.export_name = name or title.lower().replace(" ", "_")
+    widget.export_title = title  # what File > Export plot lists it as
     install_export_menu(widget)
     return widget
 

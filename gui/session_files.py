@@ -108,13 +108,18 @@ class SessionFiles:
 
     # -- exports ---------------------------------------------------------------------------
 
-    def export_plot_dialog(self, plots: dict[str, pg.PlotWidget]) -> None:
-        name, ok = QInputDialog.getItem(self.window, "Export plot", "Plot:", list(plots), 0,
-                                        False)
+    def export_plot_dialog(self, choices: list[tuple[str, pg.PlotWidget]]) -> None:
+        """Pick one of ``choices`` (label, plot), the first preselected, then a file."""
+        if not choices:
+            return
+        plots = dict(choices)
+        label, ok = QInputDialog.getItem(self.window, "Export plot", "Plot:", list(plots), 0,
+                                         False)
         if ok:
-            export_through_dialog(self.window, "Export plot", f"{name}.png",
+            plot = plots[label]
+            export_through_dialog(self.window, "Export plot", f"{plot.export_name}.png",
                                   "PNG (*.png);;SVG (*.svg);;CSV (*.csv)",
-                                  lambda path: export_plot(plots[name], path))
+                                  lambda path: export_plot(plot, path))
 
     def export_window_dialog(self) -> None:
         export_through_dialog(self.window, "Export window", "chainlab.png", "PNG (*.png)",

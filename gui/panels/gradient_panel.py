@@ -154,7 +154,7 @@ class GradientFlowPanel(QWidget):
         self.health_plot.addItem(self.dead_bars)
         self.health_plot.getPlotItem().export_table = self._health_table
         self.images = {of: DistributionImage(of, self.pick) for of in ("output", "grad")}
-        self.detail = {of: titled_plot("picked layer", AXES[of], "density",
+        self.detail = {of: titled_plot(f"picked layer: {AXES[of]}", AXES[of], "density",
                                        name=f"picked_{of}_histogram")
                        for of in ("output", "grad")}
         self.detail_curves = {of: plot.plot([], [], pen=pg.mkPen("#333", width=1.5),

@@ -247,3 +247,30 @@ def test_export_dialog_opens_in_documents_then_the_last_folder(
     answers.append("")
     ask_and_export(widget, ".csv")
     assert asked[-1] == str(home / "dialogs.csv")
+
+
+def test_export_plot_lists_titles_with_the_page_on_screen_first(
+        qtbot, window, monkeypatch) -> None:
+    """It listed ~35 snake_case ids and preselected the Gradient flow's on the Training
+    page."""
+    from PySide6.QtWidgets import QInputDialog
+
+    offered: list[tuple[list[str], int]] = []
+
+    def get_item(parent, title, label, items, current, editable):
+        offered.append((list(items), current))
+        return items[current], False  # cancelled: no file dialog
+
+    monkeypatch.setattr(QInputDialog, "getItem", get_item)
+    window.show_page("training")
+    qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    items, current = offered[-1]
+    assert items[current] == "Training \u25b8 Training loss (loss)"
+    assert all(item.startswith("Training \u25b8") for item in items[:5])
+    assert "Gradient flow \u25b8 Activation distributions" not in items[current]
+    assert any(item.startswith("Evolution \u25b8 Loss per generation") for item in items)
+    window.show_page("evolution")
+    qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    items, current = offered[-1]
+    assert items[current].startswith("Evolution \u25b8 Loss per generation")
+    assert len(items) == len(window.all_plots())  # every plot, each once
