@@ -327,7 +327,7 @@ class MainWindow(QMainWindow):
         dock.show()  # before sizing: showing applies the size hint
         if place:  # over the middle of the window, a size that fits a laptop screen
             frame = self.frameGeometry()
-            width, height = min(1100, frame.width() - 40), min(720, frame.height() - 60)
+            width, height = min(1240, frame.width() - 40), min(740, frame.height() - 60)
             dock.resize(width, height)
             dock.move(frame.x() + (frame.width() - width) // 2,
                       frame.y() + (frame.height() - height) // 2)

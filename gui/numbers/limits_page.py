@@ -53,8 +53,12 @@ class LimitsPage(QWidget):
                 exact = decimal_string(Fraction(value))
                 self.table.setItem(row, column, _item(_short(Fraction(value)), exact))
         self.table.resizeColumnsToContents()
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        # every row shown, with room for the horizontal scroll bar a narrow window needs
+        # (without it the bar took the last row's place and a vertical one appeared)
         self.table.setFixedHeight(self.table.verticalHeader().length()
-                                  + self.table.horizontalHeader().height() + 6)
+                                  + self.table.horizontalHeader().height()
+                                  + self.table.horizontalScrollBar().sizeHint().height() + 6)
         layout.addWidget(self.table)
         self.claims = QLabel(claims_html(self.limits["float32"]))
         self.claims.setWordWrap(True)

@@ -83,6 +83,10 @@ def test_limits_and_claims_are_exact(qtbot, window) -> None:
     assert limits.cell("max", "float8_e4m3fn").text() == "448"
     assert str(largest) in limits.claims.text()
     assert "hash" in limits.claims.text()
+    # every format's row on screen: the horizontal scroll bar took the last one's place
+    window.numbers.tabs.setCurrentWidget(limits)
+    qtbot.waitUntil(limits.table.isVisible, timeout=5_000)
+    assert not limits.table.verticalScrollBar().isVisible()
 
 
 def test_integer_overflow_wraps_as_torch_does(qtbot, window) -> None:
