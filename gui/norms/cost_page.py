@@ -81,6 +81,7 @@ class CostPage(QWidget):
         self.timings = QTableWidget(0, len(TIMING_COLUMNS))
         self.timings.setHorizontalHeaderLabels(list(TIMING_COLUMNS))
         self.timings.verticalHeader().setVisible(False)
+        self.timings.resizeColumnsToContents()  # the headers whole before any row
         layout.addWidget(self.timings, 1)
 
     def measure(self, budget_s: float = 2.5) -> None:

@@ -36,6 +36,12 @@ class Subject:
         """Linear layers before the output layer: the blocks a norm can follow."""
         return max(sum(isinstance(s, LinearSpec) for s in self.network.layers) - 1, 0)
 
+    def widest_hidden(self) -> int:
+        """The most units a hidden linear layer has (0 without one): a norm over one
+        feature has nothing to normalise (layer norm makes it 0)."""
+        linear = [s for s in self.network.layers if isinstance(s, LinearSpec)]
+        return max((s.out_features for s in linear[:-1]), default=0)
+
 
 def subject_for(name: str, state: AppState) -> Subject:
     """The subject called ``name`` (one of ``SUBJECTS``), read from ``state`` when current."""

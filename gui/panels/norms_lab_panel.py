@@ -25,7 +25,7 @@ from gui.norms.axis_page import AxisPage
 from gui.norms.compare_page import ComparePage
 from gui.norms.cost_page import CostPage
 from gui.norms.shift_page import ShiftPage
-from gui.norms.subject import CURRENT, SUBJECTS, Subject, subject_for
+from gui.norms.subject import CURRENT, PRESET_XAVIER, SUBJECTS, Subject, subject_for
 from gui.state import AppState
 
 
@@ -44,9 +44,11 @@ class NormsLabPanel(QWidget):
         self.subject_box.addItems(list(SUBJECTS))
         self.subject_box.currentIndexChanged.connect(lambda _index: self._on_subject_chosen())
         self.subject_label = QLabel("subject")
+        self.subject_note = QLabel()  # why the lab shows a preset, or that a tab has none
+        self.subject_note.setStyleSheet("color: #555")
         row.addWidget(self.subject_label)
         row.addWidget(self.subject_box)
-        row.addStretch(1)
+        row.addWidget(self.subject_note, 1)
         layout.addLayout(row)
         self.tabs = QTabWidget()
         self.compare = ComparePage(self.subject)
@@ -62,7 +64,15 @@ class NormsLabPanel(QWidget):
         for signal in (state.chain_changed, state.data_changed, state.settings_changed):
             signal.connect(self._on_session_changed)
         self._stale = True
+        current = subject_for(CURRENT, state)
+        if current.widest_hidden() <= 1:  # the seed example: every norm of it is trivial
+            self.subject_box.setCurrentText(PRESET_XAVIER)
+            self._narrow_note = "the session's chain has no hidden layer wider than one " \
+                "unit, where a norm has nothing to average over: a preset is shown"
+        self._on_page_shown(self.tabs.currentIndex())
         self._on_subject_chosen()
+
+    _narrow_note = ""
 
     def subject(self) -> Subject:
         return subject_for(self.subject_box.currentText(), self.state)
@@ -81,11 +91,17 @@ class NormsLabPanel(QWidget):
 
     def _on_page_shown(self, index: int) -> None:
         # the axis and cost pages work on their own small tensors, not on the subject
+        # (disabled, not hidden: hiding the row made the tab bar jump under the pointer)
         uses_subject = self.tabs.widget(index) in (self.compare, self.shift)
-        self.subject_label.setVisible(uses_subject)
-        self.subject_box.setVisible(uses_subject)
+        self.subject_label.setEnabled(uses_subject)
+        self.subject_box.setEnabled(uses_subject)
+        self.subject_note.setText(self._narrow_note if uses_subject else
+                                  "not used here: this tab works on its own small tensors")
 
     def _on_subject_chosen(self) -> None:
+        if self.subject_box.currentText() == CURRENT:
+            self._narrow_note = ""
+            self.subject_note.setText("")
         if not self.isVisible():  # a hidden lab costs nothing: it catches up when shown
             self._stale = True
             return

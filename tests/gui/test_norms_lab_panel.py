@@ -14,6 +14,7 @@ from engine.data.covariate_shift import record_covariate_shift
 from engine.data.norms_lab import side_by_side
 from engine.data.session import GeneratedData, Session
 from engine.data.tasks import TrainTask
+from gui.norms.subject import CURRENT, PRESET_XAVIER
 from gui.panels.norms_lab_panel import NormsLabPanel
 from gui.state import AppState
 from tests.gui.conftest import choose
@@ -112,8 +113,15 @@ def click_cell(qtbot, grid, row: int, column: int) -> None:
 def test_axis_grid_highlights_a_column_for_batch_norm_and_a_row_for_layer_norm(
         qtbot, panel) -> None:
     page = panel.axis
+    tab_bar_at = panel.tabs.tabBar().mapTo(panel, panel.tabs.tabBar().rect().topLeft())
     panel.tabs.setCurrentWidget(page)
-    assert not panel.subject_box.isVisible()  # the axis page has its own small batch
+    # the axis page has its own small batch: the subject is greyed out, not hidden (the
+    # tab bar jumped up under the pointer when the row hid)
+    assert not panel.subject_box.isEnabled()
+    assert "not used here" in panel.subject_note.text()
+    qtbot.wait(20)
+    assert panel.tabs.tabBar().mapTo(panel, panel.tabs.tabBar().rect().topLeft()) \
+        == tab_bar_at
     qtbot.mouseClick(page.kind_buttons["batch"], Qt.MouseButton.LeftButton)
     click_cell(qtbot, page.grid, 2, 3)
     assert page.grid.highlighted() == [(0, 3), (1, 3), (2, 3), (3, 3)]
@@ -162,3 +170,17 @@ def test_plots_and_subjects(qtbot, panel) -> None:
     qtbot.waitUntil(lambda: page.result is not None and len(page.result.without.pre_std) == 21,
                     timeout=60_000)
     assert panel.shift.block_spin.maximum() == 19
+
+
+def test_the_seed_example_session_starts_the_lab_on_a_preset_and_says_why(qtbot) -> None:
+    """A chain one unit wide gave every plot std 0 and no gradient with layer norm."""
+    lab = NormsLabPanel(AppState())  # the default session: the seed example
+    qtbot.addWidget(lab)
+    lab.show()
+    qtbot.waitUntil(lambda: lab.compare.result is not None, timeout=30_000)
+    assert lab.subject_box.currentText() == PRESET_XAVIER
+    assert "wider than one unit" in lab.subject_note.text()
+    assert max(lab.compare.result.without.pre_std) > 0
+    choose(qtbot, lab.subject_box, CURRENT)  # still there for whoever wants it
+    assert lab.subject_note.text() == ""
+    lab.stop()
