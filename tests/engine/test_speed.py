@@ -116,6 +116,24 @@ def test_a_case_too_slow_for_its_share_runs_smaller() -> None:
     assert add.repeats == matmul.repeats == 1
 
 
+def test_one_slow_probe_call_does_not_shrink_the_measurement(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first measurement of bfloat16 matmul ran at 128 x 128 instead of 512: its one
+    timed probe call had met a waking thread pool."""
+    calls = iter([1.0])  # the first timed call takes a second, the rest are quick
+    quick = speed._time_once
+
+    def timed(run, device):  # type: ignore[no-untyped-def]
+        slow = next(calls, None)
+        return quick(run, device) if slow is None else slow
+
+    monkeypatch.setattr(speed, "_time_once", timed)
+    report = measure_arithmetic(dtypes=["float32"], size=1 << 16, matmul_size=128,
+                                repeats=2, budget_s=0.5)
+    assert report.entry("add", "float32").size == 1 << 16
+    assert report.entry("add", "float32").note == ""
+
+
 def test_the_table_has_a_line_per_case(report: SpeedReport) -> None:
     lines = report.table().splitlines()
     assert torch.__version__ in lines[0]
