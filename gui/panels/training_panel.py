@@ -59,7 +59,7 @@ GENERATED = ("circle", "xor", "gaussian", "spiral", "spirals", "blobs", "plane",
              "multi_gaussian", "sin", "seed_example")
 MULTI_CLASS = ("spirals", "blobs")
 CSV_ITEM = "CSV file…"
-SESSION_ITEM = "the session's own samples"
+SESSION_ITEM = "the session's data"  # inline samples: no generator to name
 BOUNDARY_PART = 4  # index of _redraw_boundary among the redraw timer's parts
 MAX_LAYER_CURVES = 8
 LAYER_PLOTS = (("ratio", "Update-to-data ratio std(ΔW)/std(W)"),
