@@ -66,6 +66,9 @@ LAYER_PLOTS = (("ratio", "Update-to-data ratio std(ΔW)/std(W)"),
                ("weight", "Weight norm ‖W‖"), ("output", "Output norm ‖z‖ of linear layers"),
                ("swamped", "Swamped weight updates (share lost)"))
 OFF = "off"
+# two losses a student compares: say which is which
+LOSS_NOTE = ("The loss each step computed, before its own update. The Chain page's pass "
+             "uses the parameters after the last update, so its loss is one step on.")
 FEW_SAMPLES = 10  # below this a chosen dataset starts at the session format's default count
 
 
@@ -78,8 +81,9 @@ class TrainingPanel(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(self._controls())
         plots = QGridLayout()
-        self.loss_plot = titled_plot("Training loss", "step", "loss", name="loss", log_y=True,
-                                     integer_x=True)
+        self.loss_plot = titled_plot("Training loss", "step", "loss before the step's update",
+                                     name="loss", log_y=True, integer_x=True)
+        self.loss_plot.setToolTip(LOSS_NOTE)
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2))
         self.boundary = BoundaryView("Decision boundary", "decision_boundary")
         self.boundary_plot = self.boundary.widget
@@ -177,6 +181,7 @@ class TrainingPanel(QWidget):
         column.addLayout(buttons)
         self.status = QLabel("Not trained yet.")
         self.status.setWordWrap(True)
+        self.status.setToolTip(LOSS_NOTE)
         # fixed: a label that changes height on every step would re-lay out every plot
         self.status.setFixedHeight(self.status.fontMetrics().lineSpacing() * 3 + 4)
         self.status.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
