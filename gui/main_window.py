@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         state.dirty_changed.connect(self.setWindowModified)
         for source in (state, state.training, state.evolution, state.evolution.comparison):
             source.message_posted.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        state.refusal_withdrawn.connect(self._on_refusal_withdrawn)
         state.pass_changed.connect(self._update_status)
         state.training.progressed.connect(self._update_status)
         state.slot.changed.connect(self._on_slot_changed)
@@ -227,6 +228,10 @@ class MainWindow(QMainWindow):
         height = self.height()
         self.resizeDocks([self.docks["builder"], self.docks["inputs"]],
                          [int(height * 0.52), int(height * 0.48)], Qt.Orientation.Vertical)
+
+    def _on_refusal_withdrawn(self, refusal: str) -> None:
+        if self.statusBar().currentMessage() == refusal:  # not a newer message
+            self.statusBar().clearMessage()
 
     def show_page(self, name: str) -> None:
         self.pages.setCurrentIndex(PAGES.index(name))

@@ -79,6 +79,8 @@ class AppState(QObject):
     session_changed : a session was opened, created or saved (path, name).
     dirty_changed(bool) : unsaved changes appeared or were saved.
     message_posted(str) : something the user should read in the status bar.
+    refusal_withdrawn(str) : a stepping refusal posted before no longer holds (the pass
+        moved on): take it down if it is still shown.
     number_inspected(str, str, str) : a value to show in the Numbers lab: its exact text,
         its format, and where it came from ("Show bits").
     """
@@ -92,6 +94,7 @@ class AppState(QObject):
     session_changed = Signal()
     dirty_changed = Signal(bool)
     message_posted = Signal(str)
+    refusal_withdrawn = Signal(str)
     number_inspected = Signal(str, str, str)
 
     def __init__(self, session: Session | None = None) -> None:
@@ -484,17 +487,29 @@ class AppState(QObject):
     def recompute(self) -> None:
         """A full forward and backward pass on the stepping batch (live view)."""
         self.pass_ = self._new_pass()
-        if self.pass_ is not None:
-            self._guarded(self.pass_.run)
+        if self.pass_ is not None and self._guarded(self.pass_.run):
+            self._withdraw_refusal()
         self.pass_changed.emit()
 
     def _guarded(self, action: Callable[[], object]) -> bool:
         try:
             action()
         except (StepOrderError, ValueError) as error:
-            self.message_posted.emit(str(error))
+            self._refuse(str(error))
             return False
         return True
+
+    def _refuse(self, why: str) -> None:
+        """Say why a stepping action was refused; the pass moving on withdraws it."""
+        self._refusal = why
+        self.message_posted.emit(why)
+
+    def _withdraw_refusal(self) -> None:
+        if self._refusal:
+            self.refusal_withdrawn.emit(self._refusal)
+            self._refusal = ""
+
+    _refusal = ""
 
     def step_forward(self) -> None:
         """The next layer forward; past the loss, a new pass begins (and that is said)."""
@@ -509,17 +524,18 @@ class AppState(QObject):
 
     def step_backward(self) -> None:
         if self.pass_ is None:
-            self.message_posted.emit("finish the forward pass first (no pass started)")
+            self._refuse("finish the forward pass first (no pass started)")
             return
         if self.pass_.phase == "done":
-            self.message_posted.emit("the backward pass is complete; step forward to start "
-                                     "a new pass")
+            self._refuse("the backward pass is complete; step forward to start a new pass")
             return
         self._step(self.pass_.step_backward)
 
     def _step(self, step: Callable[[], object], note: str = "") -> None:
         if self._guarded(step):
-            self.message_posted.emit(note)  # also clears a refusal shown before: stale now
+            self._withdraw_refusal()  # a refusal still shown would contradict the pass
+            if note:
+                self.message_posted.emit(note)
         self.pass_changed.emit()
 
     # -- read-only views for panels --------------------------------------------------------

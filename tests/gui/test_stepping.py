@@ -66,12 +66,20 @@ def test_backward_before_forward_is_a_message_not_a_crash(qtbot, window) -> None
     # once the person does as asked, the refusal goes: it would contradict the pass
     click_action(qtbot, window, "Step forward")
     assert window.statusBar().currentMessage() == ""
-    for _ in range(2):  # to the loss, then a new pass, which is said
-        click_action(qtbot, window, "Step forward")
-    assert window.state.pass_.loss is not None
+    # ... and a full pass (F5, a slider) does the same; other messages stay
+    click_action(qtbot, window, "Reset")
+    click_action(qtbot, window, "Step forward")
+    click_action(qtbot, window, "Step backward")
+    assert "finish the forward pass first" in window.statusBar().currentMessage()
+    click_action(qtbot, window, "Full pass")
+    assert window.statusBar().currentMessage() == ""
+    # past the loss Step forward begins a new pass, and says so
     click_action(qtbot, window, "Step forward")
     assert window.state.pass_.forward_done == 1
     assert window.statusBar().currentMessage().startswith("a new pass from the input")
+    window.statusBar().showMessage("GA run 1 ended: PSO chosen")  # not a refusal: it stays
+    click_action(qtbot, window, "Step forward")
+    assert window.statusBar().currentMessage() == "GA run 1 ended: PSO chosen"
 
 
 def test_dragging_a_slider_recomputes_live(qtbot, window) -> None:
