@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import queue
 import shutil
 import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -83,16 +84,21 @@ def test_real_app_in_x_server(xvfb_display: str, tmp_path: Path) -> None:
     app = subprocess.Popen([sys.executable, str(ROOT / "main.py"),
                             str(ROOT / "examples" / "deep_tanh.json")],
                            stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    reader: threading.Thread | None = None
     try:
+        # a start that never reports (an error dialog waiting for OK) fails here, within
+        # the minute, rather than blocking in readline forever; a thread reads the lines
+        # (select on the pipe misses lines already in readline's buffer)
+        arrived: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=lambda: [arrived.put(line) for line in app.stdout],
+                                  daemon=True)
+        reader.start()
         lines = []
         deadline = time.monotonic() + 60
-        # a start that never reports (an error dialog waiting for OK) fails here, within
-        # the minute, rather than blocking in readline forever
         while (remaining := deadline - time.monotonic()) > 0:
-            if not select.select([app.stdout], [], [], remaining)[0]:
-                break
-            line = app.stdout.readline()
-            if not line:
+            try:
+                line = arrived.get(timeout=remaining)
+            except queue.Empty:
                 break
             lines.append(line)
             if line.startswith("ready-seconds"):
@@ -118,6 +124,8 @@ def test_real_app_in_x_server(xvfb_display: str, tmp_path: Path) -> None:
         if app.poll() is None:
             app.kill()
             app.wait()
+        if reader is not None:
+            reader.join(10)  # it ends at the pipe's end, which the exit gave it
         app.stdout.close()
         log.close()
 
