@@ -208,8 +208,9 @@ class EvolutionPanel(QWidget):
         self._latest = last.islands[last.best_island] \
             if isinstance(last, IslandGeneration) else last
         self.progress.setValue(min(last.generation, self.progress.maximum()))
-        # the rate over the time the run ran: Steps and pauses add no idle time
-        self._rates = [*self._rates[-19:], (self._ran(), last.generation)]
+        # the rate from each Start, Step or Continue's first generation on: a Step's
+        # start-up and the idle time between runs never count as generation time
+        self._rates = [*self._rates[-19:], (time.monotonic(), last.generation)]
         (ran0, first), (ran1, latest) = self._rates[0], self._rates[-1]
         if ran1 > ran0 and latest > first:
             rate = (latest - first) / (ran1 - ran0)
@@ -242,22 +243,12 @@ class EvolutionPanel(QWidget):
         elif self._comparing and not comparing:
             self.status.setText(" ")
         self._comparing = comparing
-        now = time.monotonic()  # the rate counts the time the run ran, not idle time
-        if self._running_since is not None:
-            self._ran_seconds += now - self._running_since
-        elif evolving:  # (re)started: a rate from its first generation on, so that
-            self._rates = []  # a Step's start-up is never counted as generation time
-        self._running_since = now if evolving else None
+        if evolving and not self._evolving:  # (re)started: the rate starts afresh
+            self._rates = []
+        self._evolving = evolving
 
     _comparing = False
-    _running_since: float | None = None
-    _ran_seconds = 0.0
-
-    def _ran(self) -> float:
-        """Seconds this panel's run has been running (not paused, not between Steps)."""
-        running = 0.0 if self._running_since is None else \
-            time.monotonic() - self._running_since
-        return self._ran_seconds + running
+    _evolving = False
 
     def _sync_buttons(self) -> None:
         self._on_slot_changed(self.state.slot.running)
@@ -281,9 +272,7 @@ class EvolutionPanel(QWidget):
         self._redraw_timer.mark_dirty(BOUNDARY_PART)
         self.progress.setValue(0)
         self.rate_label.setText(" ")
-        self._ran_seconds, self._rates = 0.0, []
-        if self._running_since is not None:
-            self._running_since = time.monotonic()
+        self._rates = []
         self._redraw_timer.mark_dirty()
 
     def _on_pause(self) -> None:
