@@ -92,7 +92,9 @@ class LogAxis(pg.AxisItem):
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
         low, high = min(minVal, maxVal), max(minVal, maxVal)
         major, minor = log_ticks(low, high)
-        return [(1.0, self._spaced(major, (high - low) / max(size, 1.0))), (0.5, minor)]
+        labelled = self._spaced(major, (high - low) / max(size, 1.0))
+        # a value whose label would not fit keeps its tick, unlabelled
+        return [(1.0, labelled), (0.5, sorted([*minor, *set(major) - set(labelled)]))]
 
     def _spaced(self, values: list[float], per_pixel: float) -> list[float]:
         """The labels that fit without touching ("0.60.70.80.91" where a log axis is
@@ -182,11 +184,13 @@ def downsample_to_pixels(widget: pg.PlotWidget) -> None:
     curve that alternates every step into sub-pixel segments, which Qt's aliased
     rasteriser drops: weights flipping between two values each step vanished from the
     plot while their numbers were there."""
-    item = widget.getPlotItem()
-    item.setDownsampling(auto=True, mode="peak")
-    for curve in item.listDataItems():
+    # curve by curve: PlotItem.setDownsampling fails on a plot holding a scatter item
+    for curve in widget.getPlotItem().listDataItems():
+        if not isinstance(curve, pg.PlotDataItem):
+            continue
         if curve.opts["autoDownsampleFactor"] != PEAK_BINS_PER_PIXEL:
             curve.opts["autoDownsampleFactor"] = PEAK_BINS_PER_PIXEL
+            curve.setDownsampling(auto=True, method="peak")
             curve.updateItems(styleUpdate=False)
 
 
@@ -255,7 +259,7 @@ class StickyRanges:
         if len(x) == 0:
             return
         first, last = float(np.min(x)), float(np.max(x))
-        if self.x is None or last > self.x[1]:
+        if self.x is None or last >= self.x[1]:  # the newest point never on the edge
             # the first few points stand off the left edge (their dots would be halved)
             low = first - 0.5 if last - first < FEW_POINTS else first
             self.x = (low, max(1.25 * last, first + 1.0))

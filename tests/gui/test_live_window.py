@@ -252,9 +252,13 @@ def test_log_axis_labels_never_touch_and_keep_the_roundest(qtbot, orientation: s
 
     axis = LogAxis(orientation)
     low, high = math.log10(0.55), math.log10(3.6)
-    (spacing, major), _minor = axis.tickValues(low, high, pixels)
+    (spacing, major), (minor_spacing, minor) = axis.tickValues(low, high, pixels)
     labels = axis.tickStrings(major, 1.0, spacing)
     assert 0.0 in major  # 1, the roundest, is always labelled
+    # a value whose label does not fit keeps its (unlabelled) tick: 0.6 ... 0.9, 1, 2, 3
+    assert sorted([*major, *minor]) == pytest.approx(
+        [math.log10(v) for v in (0.6, 0.7, 0.8, 0.9, 1, 2, 3)])
+    assert not any(axis.tickStrings(minor, 1.0, minor_spacing))
     assert len(major) >= 2
     per_pixel = (high - low) / pixels
     pairs = zip(major, labels, strict=True)

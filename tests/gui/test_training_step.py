@@ -7,7 +7,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 
-from gui.plot_widgets import FEW_POINTS
+from gui.plot_widgets import FEW_POINTS, PEAK_BINS_PER_PIXEL, downsample_to_pixels, titled_plot
 
 
 def test_a_single_step_is_drawn_as_a_point_and_long_runs_as_lines(qtbot, window) -> None:
@@ -24,6 +24,11 @@ def test_a_single_step_is_drawn_as_a_point_and_long_runs_as_lines(qtbot, window)
     (left, right), _ = panel.loss_plot.getPlotItem().viewRange()
     assert left < 1 < right
     assert 1 - left >= 0.25 * (right - left)  # off the edge
+    qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)  # a second step
+    qtbot.waitUntil(lambda: len(state.history) == 2, timeout=30_000)
+    panel.redraw()
+    (left, right), _ = panel.loss_plot.getPlotItem().viewRange()
+    assert right > 2  # the newest point is not on the right edge either
     pen = panel.loss_curve.opts["pen"].color()
     assert panel.loss_curve.opts["symbolBrush"].color() == pen
     # the seed chain's layers hold one weight each: no std, so no ratio, and the keys say so
@@ -89,3 +94,15 @@ def test_a_weight_flipping_every_step_stays_drawn_over_a_long_run(qtbot, window)
     right = view.mapViewToScene(pg.Point(12_000, 0)).x()
     wanted = set(range(int(left) + 2, int(right) - 1))
     assert len(wanted & columns) >= 0.97 * len(wanted)
+
+
+def test_pixel_downsampling_sets_every_curve_and_passes_over_scatters(qtbot) -> None:
+    plot = titled_plot("t", "step", "loss")
+    qtbot.addWidget(plot)
+    curve = plot.plot([1.0, 2.0], [3.0, 4.0])
+    plot.addItem(pg.ScatterPlotItem([1.0], [2.0]))  # no downsampling options of its own
+    downsample_to_pixels(plot)
+    assert curve.opts["autoDownsampleFactor"] == PEAK_BINS_PER_PIXEL
+    later = plot.plot([1.0, 2.0], [1.0, 1.0])  # a curve added afterwards: call it again
+    downsample_to_pixels(plot)
+    assert later.opts["autoDownsampleFactor"] == PEAK_BINS_PER_PIXEL
