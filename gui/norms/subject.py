@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.core.specs import InitSpec, LinearSpec, NetworkSpec, repeated_block
+from engine.core.specs import InitSpec, LinearSpec, NetworkSpec, repeated_block, walk_specs
 from engine.data.datasets import Dataset, make_dataset
 from engine.data.tasks import TrainTask
 from gui.state import AppState
@@ -39,8 +39,9 @@ class Subject:
     def widest_hidden(self) -> int:
         """The most units a hidden linear layer has (0 without one): a norm over one
         feature has nothing to normalise (layer norm makes it 0)."""
-        linear = [s for s in self.network.layers if isinstance(s, LinearSpec)]
-        return max((s.out_features for s in linear[:-1]), default=0)
+        linear = [spec for _, spec in walk_specs(self.network.layers)
+                  if isinstance(spec, LinearSpec)]  # residual blocks' own included
+        return max((spec.out_features for spec in linear[:-1]), default=0)
 
 
 def subject_for(name: str, state: AppState) -> Subject:

@@ -64,15 +64,9 @@ class NormsLabPanel(QWidget):
         for signal in (state.chain_changed, state.data_changed, state.settings_changed):
             signal.connect(self._on_session_changed)
         self._stale = True
-        current = subject_for(CURRENT, state)
-        if current.widest_hidden() <= 1:  # the seed example: every norm of it is trivial
+        if self._session_is_narrow():  # the seed example: every norm of it is trivial
             self.subject_box.setCurrentText(PRESET_XAVIER)
-            self._narrow_note = "the session's chain has no hidden layer wider than one " \
-                "unit, where a norm has nothing to average over: a preset is shown"
-        self._on_page_shown(self.tabs.currentIndex())
         self._on_subject_chosen()
-
-    _narrow_note = ""
 
     def subject(self) -> Subject:
         return subject_for(self.subject_box.currentText(), self.state)
@@ -95,13 +89,28 @@ class NormsLabPanel(QWidget):
         uses_subject = self.tabs.widget(index) in (self.compare, self.shift)
         self.subject_label.setEnabled(uses_subject)
         self.subject_box.setEnabled(uses_subject)
-        self.subject_note.setText(self._narrow_note if uses_subject else
-                                  "not used here: this tab works on its own small tensors")
+        self._say_why()
+
+    def _session_is_narrow(self) -> bool:
+        return subject_for(CURRENT, self.state).widest_hidden() <= 1
+
+    def _say_why(self) -> None:
+        """The note beside the subject: a tab that does not use it, or a session chain
+        too narrow for a norm to mean anything (shown, or replaced by a preset)."""
+        if not self.subject_box.isEnabled():
+            note = "not used here: this tab works on its own small tensors"
+        elif not self._session_is_narrow():
+            note = ""
+        elif self.subject_box.currentText() == CURRENT:
+            note = "no hidden layer of this chain is wider than one unit: a norm has " \
+                "nothing to average over (a preset shows more)"
+        else:
+            note = "the session's chain has no hidden layer wider than one unit, where a " \
+                "norm has nothing to average over: a preset is shown"
+        self.subject_note.setText(note)
 
     def _on_subject_chosen(self) -> None:
-        if self.subject_box.currentText() == CURRENT:
-            self._narrow_note = ""
-            self.subject_note.setText("")
+        self._say_why()
         if not self.isVisible():  # a hidden lab costs nothing: it catches up when shown
             self._stale = True
             return
@@ -117,6 +126,8 @@ class NormsLabPanel(QWidget):
     def _on_session_changed(self) -> None:
         if self.subject_box.currentText() == CURRENT:
             self._on_subject_chosen()
+        else:
+            self._say_why()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.stop()

@@ -4,17 +4,19 @@ Expected numbers come from the engine's functions called here, and masks by hand
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.core.specs import repeated_block
+from engine.core.specs import NetworkSpec, repeated_block
 from engine.data.covariate_shift import record_covariate_shift
 from engine.data.norms_lab import side_by_side
 from engine.data.session import GeneratedData, Session
 from engine.data.tasks import TrainTask
-from gui.norms.subject import CURRENT, PRESET_XAVIER
+from gui.norms.subject import CURRENT, PRESET_XAVIER, subject_for
 from gui.panels.norms_lab_panel import NormsLabPanel
 from gui.state import AppState
 from tests.gui.conftest import choose
@@ -182,5 +184,20 @@ def test_the_seed_example_session_starts_the_lab_on_a_preset_and_says_why(qtbot)
     assert "wider than one unit" in lab.subject_note.text()
     assert max(lab.compare.result.without.pre_std) > 0
     choose(qtbot, lab.subject_box, CURRENT)  # still there for whoever wants it
+    assert "nothing to average over" in lab.subject_note.text()
+    # the note follows the session: a wide chain needs none, File > New brings it back
+    lab.state.set_network(NETWORK)
     assert lab.subject_note.text() == ""
+    lab.state.new_session()
+    assert "nothing to average over" in lab.subject_note.text()
     lab.stop()
+
+
+def test_a_residual_chains_inner_layers_count_as_hidden_width() -> None:
+    network = NetworkSpec.model_validate({"input_size": 2, "layers": [
+        {"type": "residual", "layers": [{"type": "linear", "out_features": 2},
+                                        {"type": "activation", "kind": "tanh"}]},
+        {"type": "residual", "layers": [{"type": "linear", "out_features": 2}]},
+        {"type": "linear", "out_features": 1}]})
+    subject = subject_for(CURRENT, AppState())
+    assert dataclasses.replace(subject, network=network).widest_hidden() == 2
