@@ -69,7 +69,6 @@ OFF = "off"
 # two losses a student compares: say which is which
 LOSS_NOTE = ("The loss each step computed, before its own update. The Chain page's pass "
              "uses the parameters after the last update, so its loss is one step on.")
-FEW_SAMPLES = 10  # below this a chosen dataset starts at the session format's default count
 
 
 class TrainingPanel(QWidget):
@@ -359,8 +358,11 @@ class TrainingPanel(QWidget):
         if name == CSV_ITEM:
             self._load_csv()
             return
-        if name != "seed_example" and self.samples_spin.value() < FEW_SAMPLES:
-            # the seed example's single sample would make a one-point "spiral"
+        data = self.state.session.data
+        leaving_seed = isinstance(data, GeneratedData) and data.dataset == "seed_example"
+        if name != "seed_example" and leaving_seed and self.samples_spin.value() == data.samples:
+            # the seed example's single sample (not one the person typed) would make a
+            # one-point "spiral": the session format's default count instead
             self.samples_spin.setValue(GeneratedData.model_fields["samples"].default)
         self._on_apply_data()
 

@@ -242,3 +242,7 @@ def test_choosing_a_dataset_after_the_seed_example_gives_a_cloud_not_one_point(
     panel.samples_spin.setValue(40)  # a count the person chose is kept
     choose(qtbot, panel.dataset_box, "circle")
     assert state.dataset.size == 40
+    choose(qtbot, panel.dataset_box, "seed_example")
+    panel.samples_spin.setValue(5)  # ... also when leaving the seed example
+    choose(qtbot, panel.dataset_box, "xor")
+    assert state.dataset.size == 5
