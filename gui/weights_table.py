@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 MAX_SHOWN = 64
+MIN_COLUMN_PX = 60
 
 
 class WeightsTable(QWidget):
@@ -37,10 +38,6 @@ class WeightsTable(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.caption = QLabel()
         self.table = QTableWidget()
-        # wide enough for any float's repr: a value cut to "0.299915429…" cannot be read
-        # against the 8 digits a lesson quotes
-        widest = self.table.fontMetrics().horizontalAdvance("-0.29991542927366497e-100")
-        self.table.horizontalHeader().setDefaultSectionSize(widest + 12)
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_context_menu)
@@ -67,20 +64,30 @@ class WeightsTable(QWidget):
             self.table.setHorizontalHeaderLabels(
                 [f"x{k}" for k in range(shown_columns)] + ["bias"])
             self.table.setVerticalHeaderLabels([f"y{j}" for j in range(shown_rows)])
+        longest = ""
         for j in range(shown_rows):
             for k in range(shown_columns + 1):
                 value = float(bias[j]) if k == shown_columns else float(weight[j, k])
-                self._set_cell(j, k, value)
+                text = self._set_cell(j, k, value)
+                longest = max(longest, text, key=len)
+        # columns as wide as the longest value: one cut to "0.299915429…" cannot be read
+        # against the 8 digits a lesson quotes (a float64 repr is up to ~24 characters)
+        width = max(self.table.fontMetrics().horizontalAdvance(longest + "0") + 12,
+                    MIN_COLUMN_PX)
+        for column in range(shown_columns + 1):
+            if self.table.columnWidth(column) != width:
+                self.table.setColumnWidth(column, width)
         self.shape = (shown_rows, shown_columns)
         self._showing = False
 
-    def _set_cell(self, row: int, column: int, value: float) -> None:
+    def _set_cell(self, row: int, column: int, value: float) -> str:
         text = repr(value)
         item = self.table.item(row, column)
         if item is None:
             self.table.setItem(row, column, QTableWidgetItem(text))
         elif item.text() != text and not self.table.isPersistentEditorOpen(item):
             item.setText(text)
+        return text
 
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
         if self._showing:

@@ -359,8 +359,8 @@ class TrainingPanel(QWidget):
             self._load_csv()
             return
         data = self.state.session.data
-        leaving_seed = isinstance(data, GeneratedData) and data.dataset == "seed_example"
-        if name != "seed_example" and leaving_seed and self.samples_spin.value() == data.samples:
+        if name != "seed_example" and isinstance(data, GeneratedData) \
+                and data.dataset == "seed_example" and self.samples_spin.value() == data.samples:
             # the seed example's single sample (not one the person typed) would make a
             # one-point "spiral": the session format's default count instead
             self.samples_spin.setValue(GeneratedData.model_fields["samples"].default)
