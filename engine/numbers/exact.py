@@ -14,7 +14,7 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Literal
 
-from engine.numbers.formats import NumberError
+from engine.numbers.formats import NotANumberError, NumberError
 
 MAX_DIGITS = 5000
 # Far beyond every format (float64 ends near 1e308 and 5e-324), yet small enough that the
@@ -102,10 +102,10 @@ def parse_value(text: str) -> ExactValue:
         match, base = _DECIMAL.fullmatch(stripped), 10
     whole, frac = (match["whole"], match["frac"] or "") if match else ("", "")
     if match is None or not (whole or frac):
-        raise NumberError(f"not a number: {_shorten(text)!r} (examples: 0.1, -3.4e38, "
+        raise NotANumberError(f"not a number: {shorten(text)!r} (examples: 0.1, -3.4e38, "
                           f"1e-45, 0x1.8p3, inf, nan)")
     if len(whole) + len(frac) > MAX_DIGITS:
-        raise NumberError(f"too many digits in {_shorten(text)!r}: "
+        raise NumberError(f"too many digits in {shorten(text)!r}: "
                           f"{len(whole) + len(frac)}, at most {MAX_DIGITS}")
     exponent = _exponent(match["exp"], text)
     digits = _digits(whole + frac, base)
@@ -123,7 +123,7 @@ def _exponent(text: str | None, whole_text: str) -> int:
         return 0
     unsigned = text.lstrip("+-").lstrip("0")
     if len(unsigned) > len(str(MAX_EXPONENT)) or int(unsigned or "0") > MAX_EXPONENT:
-        raise NumberError(f"exponent out of range in {_shorten(whole_text)!r}: at most "
+        raise NumberError(f"exponent out of range in {shorten(whole_text)!r}: at most "
                           f"±{MAX_EXPONENT}")
     return -int(unsigned or "0") if text.startswith("-") else int(unsigned or "0")
 
@@ -135,7 +135,8 @@ def _digits(text: str, base: int) -> int:
     return int(Decimal(text)) if base == 10 else int(text, 16)
 
 
-def _shorten(text: str) -> str:
+def shorten(text: str) -> str:
+    """``text`` as an error message quotes it: a long one cut, with its length."""
     return text if len(text) <= 60 else f"{text[:40]}…({len(text)} characters)"
 
 

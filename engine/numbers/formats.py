@@ -38,6 +38,10 @@ class NumberError(ValueError):
     """Text, bits or a format name that a number format cannot take; the message says why."""
 
 
+class NotANumberError(NumberError):
+    """Text that does not write a number at all (not one a format merely cannot hold)."""
+
+
 @dataclass(frozen=True)
 class FloatFormat:
     """A binary floating-point format.

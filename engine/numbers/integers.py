@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.numbers.exact import ExactValue, parse_value
-from engine.numbers.formats import IntFormat, NumberError
+from engine.numbers.exact import ExactValue, parse_value, shorten
+from engine.numbers.formats import IntFormat, NotANumberError, NumberError
 
 INTEGER_EXAMPLES = "42, -128, 0x7f, 1e3"
 
@@ -14,11 +14,9 @@ def parse_integer(fmt: IntFormat, text: str) -> int:
     float fields' examples, "inf, nan, 0x1.8p3", mislead here)."""
     try:
         value = parse_value(text)
-    except NumberError as error:
-        if not str(error).startswith("not a number"):
-            raise
-        raise NumberError(f"not an integer: {text.strip()[:40]!r} (examples: "
-                          f"{INTEGER_EXAMPLES})") from None
+    except NotANumberError:
+        raise NotANumberError(f"not an integer: {shorten(text.strip())!r} (examples: "
+                              f"{INTEGER_EXAMPLES})") from None
     return as_integer(fmt, value, text)
 
 
