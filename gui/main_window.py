@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -448,14 +448,15 @@ class MainWindow(QMainWindow):
     def plot_choices(self) -> list[tuple[str, pg.PlotWidget]]:
         """Every plot as File > Export plot lists it, "Training ▸ Training loss": the
         page on screen first, then the other pages and the opened labs."""
-        sources: list[tuple[str, Any]] = [(self.pages.tabText(index), self.pages.widget(index))
-                                          for index in range(self.pages.count())]
+        sources: list[tuple[str, object]] = [
+            (self.pages.tabText(index), self.pages.widget(index))
+            for index in range(self.pages.count())]
         current = self.pages.currentIndex()
         sources = [sources[current], *sources[:current], *sources[current + 1:]]
         sources += [(LAB_TITLES[name], dock.panel) for name, dock in self.labs.items()
                     if dock.panel is not None]
         return [(f"{where} \u25b8 {_plot_title(plot)}", plot)
-                for where, panel in sources if hasattr(panel, "plots")
+                for where, panel in sources if isinstance(panel, HasPlots)
                 for plot in panel.plots() if hasattr(plot, "export_name")]
 
     # -- layout persistence ----------------------------------------------------------------
@@ -503,6 +504,13 @@ class MainWindow(QMainWindow):
 def _dock_name(title: str) -> str:
     """A dock's object name, by which saved window states find it."""
     return f"dock_{title.lower().replace(' ', '_')}"
+
+
+@runtime_checkable
+class HasPlots(Protocol):
+    """A page or lab with plots to export (the Chain page has none)."""
+
+    def plots(self) -> list[pg.PlotWidget]: ...
 
 
 def _plot_title(plot: pg.PlotWidget) -> str:

@@ -376,18 +376,15 @@ class AppState(QObject):
         return network, loss
 
     def set_probe(self, feature: int, value: float) -> None:
-        self.stepping_inputs.probe[feature] = value
-        self.stepping_inputs.use_probe = True
+        self.stepping_inputs.set_probe(feature, value)
         self.recompute()
 
     def set_probe_target(self, value: float) -> None:
-        self.stepping_inputs.probe_target = value
-        self.stepping_inputs.use_probe = True
+        self.stepping_inputs.set_target(value)
         self.recompute()
 
     def set_stepping_batch(self, use_probe: bool, batch_size: int = 0) -> None:
-        self.stepping_inputs.use_probe = use_probe
-        self.stepping_inputs.batch_size = batch_size
+        self.stepping_inputs.set_batch(use_probe, batch_size)
         self.recompute()
 
     def data_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -34,6 +34,19 @@ class SteppingInputs:
         targets = dataset.targets_for(loss)
         self.probe_target = float(targets.reshape(dataset.size, -1)[0, 0])
 
+    def set_probe(self, feature: int, value: float) -> None:
+        """A slider moved: its sample is what is stepped now."""
+        self.probe[feature] = value
+        self.use_probe = True
+
+    def set_target(self, value: float) -> None:
+        self.probe_target = value
+        self.use_probe = True
+
+    def set_batch(self, use_probe: bool, batch_size: int = 0) -> None:
+        """The slider sample, or the dataset's first ``batch_size`` samples (0: all)."""
+        self.use_probe, self.batch_size = use_probe, batch_size
+
     def restore(self, panels: PanelSettings) -> None:
         """What a saved session's Inputs panel held (a probe of another width is not)."""
         if panels.probe is not None and len(panels.probe) == len(self.probe):

@@ -1,4 +1,4 @@
-"""The Chain page's stepping batch and the builder's whole-chain edits, without Qt."""
+"""The Chain page's stepping batch and the Inputs panel's slider sample, without Qt."""
 
 from __future__ import annotations
 
@@ -6,18 +6,10 @@ import pytest
 import torch
 
 from engine.core.chain import Chain
-from engine.core.spec_edits import chain_norm_kind, with_activation, with_block_norms
 from engine.core.specs import NetworkSpec
 from engine.data.datasets import make_dataset
 from engine.data.session import PanelSettings
 from engine.data.stepping_inputs import SteppingInputs, slider_ranges
-
-RESIDUAL = NetworkSpec.model_validate({"input_size": 2, "layers": [
-    {"type": "linear", "out_features": 4}, {"type": "norm", "kind": "layer"},
-    {"type": "activation", "kind": "tanh"},
-    {"type": "residual", "layers": [{"type": "linear", "out_features": 4},
-                                    {"type": "activation", "kind": "relu"}]},
-    {"type": "linear", "out_features": 1}]})
 
 
 def test_the_sliders_start_at_the_first_sample_and_round_trip_through_a_session() -> None:
@@ -27,13 +19,18 @@ def test_the_sliders_start_at_the_first_sample_and_round_trip_through_a_session(
     assert inputs.probe == dataset.inputs[0].tolist()
     assert inputs.probe_target == float(dataset.targets_for("bce_with_logits").reshape(-1)[0])
     assert not inputs.use_probe  # many samples: the data is stepped
-    inputs.probe, inputs.use_probe, inputs.batch_size = [0.5, -0.25], False, 7
+    inputs.set_probe(0, 0.5)
+    inputs.set_target(0.75)
+    assert inputs.use_probe  # a slider moved: its sample is stepped
+    inputs.set_probe(1, -0.25)
+    inputs.set_batch(use_probe=False, batch_size=7)
     panels = inputs.saved_in(PanelSettings())
     assert panels.stepping_batch == 7
     reopened = SteppingInputs()
     reopened.reset(dataset, "bce_with_logits")
     reopened.restore(panels)
     assert (reopened.probe, reopened.use_probe, reopened.batch_size) == ([0.5, -0.25], False, 7)
+    assert reopened.probe_target == 0.75
     # a probe saved for another number of features is not forced onto this data
     reopened.restore(PanelSettings(probe=[1.0, 2.0, 3.0]))
     assert reopened.probe == [0.5, -0.25]
@@ -64,20 +61,3 @@ def test_slider_ranges_span_the_data_with_a_margin_and_a_lone_point_symmetricall
         assert low == pytest.approx(column.min() - 0.2 * span)
         assert high == pytest.approx(column.max() + 0.2 * span)
     assert slider_ranges(make_dataset("seed_example", 1, 0.0, seed=0)) == [(-12.0, 12.0)]
-
-
-def test_whole_chain_edits_reach_inside_residual_blocks() -> None:
-    layers = with_activation(list(RESIDUAL.layers), "sigmoid")
-    kinds = [spec.kind for spec in (layers[2], layers[3].layers[1])]
-    assert kinds == ["sigmoid", "sigmoid"]
-    normed = NetworkSpec(input_size=2, layers=with_block_norms(layers, "rms"))
-    assert [spec.type for spec in normed.layers] == ["linear", "activation", "residual",
-                                                      "linear"]  # the post-norm went
-    assert normed.layers[2].layers[0].kind == "rms"  # pre-norm, first in the block
-    assert chain_norm_kind(normed) == "rms"
-    assert chain_norm_kind(NetworkSpec(input_size=2, layers=with_block_norms(layers, None))) \
-        == "none"
-    assert chain_norm_kind(RESIDUAL) == "layer"
-    mixed = NetworkSpec(input_size=2, layers=[*RESIDUAL.layers[:3],
-                                              *with_block_norms(RESIDUAL.layers[3:], "batch")])
-    assert chain_norm_kind(mixed) is None

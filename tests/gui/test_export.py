@@ -273,4 +273,8 @@ def test_export_plot_lists_titles_with_the_page_on_screen_first(
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     items, current = offered[-1]
     assert items[current].startswith("Evolution \u25b8 Loss per generation")
-    assert len(items) == len(window.all_plots())  # every plot, each once
+    # every page's plots, each once (no lab is open)
+    pages = [*window.gradients.plots(), *window.training.plots(), *window.evolution.plots()]
+    listed = [plot for _, plot in window.plot_choices()]
+    assert len(items) == len(listed) == len(pages)
+    assert {id(plot) for plot in listed} == {id(plot) for plot in pages}
