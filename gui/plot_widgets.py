@@ -24,6 +24,9 @@ FRAME_MS = 16  # at most one redraw per 60 Hz display frame
 # interpreter to the worker (every frame the GUI thread paints, the worker waits).
 PROGRESS_FRAME_MS = 100
 FRAME_BUDGET_MS = 8  # then the rest of the frame is the event loop's
+# the tick labels' 8-9 pt font, as the axes below budget their room
+TICK_CHARACTER_PX = 7
+TICK_LABEL_GAP_PX = 12  # between two labels side by side
 FEW_POINTS = 30  # a curve with at most this many points dots each (see show_few_points)
 
 
@@ -86,8 +89,8 @@ class LogAxis(pg.AxisItem):
     """An axis whose coordinates are log10 values (pyqtgraph's log mode, or data plotted
     as log10 such as :class:`LogBars`): labelled ticks at any range, read as numbers."""
 
-    LABEL_HEIGHT_PX = 16  # a label of the 8-9 pt tick font, with a gap
-    CHARACTER_PX = 7
+    LABEL_HEIGHT_PX = 16  # a label of the tick font, with a gap
+    CHARACTER_PX = TICK_CHARACTER_PX
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
         low, high = min(minVal, maxVal), max(minVal, maxVal)
@@ -106,7 +109,7 @@ class LogAxis(pg.AxisItem):
         def room(value: float) -> float:
             if self.orientation in ("left", "right"):
                 return self.LABEL_HEIGHT_PX
-            return len(log_tick_string(value)) * self.CHARACTER_PX + 12
+            return len(log_tick_string(value)) * self.CHARACTER_PX + TICK_LABEL_GAP_PX
 
         kept: list[float] = []
         for value in sorted(values, key=roundness):
@@ -225,8 +228,8 @@ class IntegerAxis(pg.AxisItem):
     10, 20, 50, … apart, as many as fit the axis's length without their labels running
     together ("1000200030004000" on a half-width plot at 1280×800)."""
 
-    LABEL_GAP_PX = 12  # between two labels
-    DIGIT_PX = 7  # a digit of the 8-9 pt tick font
+    LABEL_GAP_PX = TICK_LABEL_GAP_PX
+    DIGIT_PX = TICK_CHARACTER_PX
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
         low, high = math.ceil(min(minVal, maxVal)), math.floor(max(minVal, maxVal))

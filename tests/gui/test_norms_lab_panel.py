@@ -121,7 +121,7 @@ def test_axis_grid_highlights_a_column_for_batch_norm_and_a_row_for_layer_norm(
     # tab bar jumped up under the pointer when the row hid)
     assert not panel.subject_box.isEnabled()
     assert "not used here" in panel.subject_note.text()
-    qtbot.wait(20)
+    panel.layout().activate()  # lay the panel out now, as the next paint would
     assert panel.tabs.tabBar().mapTo(panel, panel.tabs.tabBar().rect().topLeft()) \
         == tab_bar_at
     qtbot.mouseClick(page.kind_buttons["batch"], Qt.MouseButton.LeftButton)

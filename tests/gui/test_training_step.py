@@ -75,8 +75,7 @@ def test_a_weight_flipping_every_step_stays_drawn_over_a_long_run(qtbot, window)
                             nan, nan, nan, nan])
     panel.table.extend(rows)
     panel.redraw()
-    qtbot.wait(50)
-    image = panel.weight_plot.grab().toImage()
+    image = panel.weight_plot.grab().toImage()  # grab() paints the plot as it is now
     curve = panel.layer_curves["weight"][0]
     colour = curve.opts["pen"].color()
     view = panel.weight_plot.getPlotItem().getViewBox()
