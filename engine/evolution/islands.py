@@ -96,8 +96,7 @@ class Island:
         if plan.genome is not None:  # as prepare_evolution grows it for the plain run
             initial = seeded_population(plan.genome, task.population, task.mutation_rate,
                                         torch.Generator().manual_seed(self.seed))
-        generator = torch.Generator(device=evaluator.device).manual_seed(self.seed)
-        self.population = Population(evaluator, task, generator, initial)
+        self.population = Population(evaluator, task, self.seed, initial)
         self.generation = 0
 
     def stats(self) -> GenerationStats:
@@ -109,22 +108,11 @@ class Island:
         return self.stats()
 
     def emigrants(self, count: int) -> Migrants:
-        best = self.population.order()[:count]
-        return Migrants(self.population.codes[best].cpu().numpy().copy(),
-                        self.population.losses[best].cpu().numpy().copy())
+        return Migrants(*self.population.best(count))
 
     def immigrate(self, migrants: Migrants) -> None:
         """The best migrant replaces the worst individual, the next the second worst, …"""
-        population = self.population
-        count = len(migrants.codes)
-        if count == 0:
-            return
-        worst = population.order()[-count:].flip(0)  # worst first
-        # copies: arrays out of Ray's object store are read-only views of shared memory
-        population.codes[worst] = torch.tensor(migrants.codes, device=population.device)
-        population.losses[worst] = torch.tensor(
-            migrants.losses, device=population.device, dtype=population.losses.dtype)
-        population.forget_order()  # the losses changed: order() must sort again
+        self.population.replace_worst(migrants.codes, migrants.losses)
 
 
 Round = tuple[list[tuple[GenerationStats, ...]], dict[int, Migrants]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
@@ -14,8 +15,9 @@ from engine.core.losses import prepare_targets
 from engine.core.specs import ActivationSpec, LinearSpec, NetworkSpec, NormSpec
 from engine.core.stepper import Pass
 from engine.data.tasks import EvolveTask
-from engine.evolution import ga
+from engine.evolution import ga_arrays
 from engine.evolution.ga import Population, evolve, resolve_device
+from engine.evolution.ga_arrays import NumpyArrays, TorchArrays
 from engine.evolution.genome import GenomeLayout, load_genome
 from engine.evolution.population import PopulationEvaluator
 from engine.evolution.population_plan import LinearStep, TableStep
@@ -64,16 +66,27 @@ def test_chunked_evaluation_matches_unchunked(seed: int) -> None:
     assert torch.allclose(chunked, whole, rtol=1e-14, atol=0)
 
 
-def population(task: EvolveTask, seed: int = 0) -> Population:
+# The GA's arrays: numpy's on the CPU, torch's on a GPU (run here on the CPU); the
+# operator tests run on both.
+BACKENDS = ["numpy", "torch"]
+
+
+def population(task: EvolveTask, seed: int = 0, backend: str = "numpy") -> Population:
     _, evaluator = setup()
-    return Population(evaluator, task, torch.Generator().manual_seed(seed))
+    arrays = NumpyArrays(seed) if backend == "numpy" else TorchArrays(torch.device("cpu"), seed)
+    return Population(evaluator, task, seed, arrays=arrays)
 
 
+def as_numpy(array: np.ndarray | torch.Tensor) -> np.ndarray:
+    return array.numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("rate", [0.015, 0.05, 0.3])
-def test_mutation_flips_each_bit_at_the_rate(rate: float) -> None:
-    pop = population(EvolveTask(population=10, mutation_rate=rate))
-    masks = pop._mutation_masks(torch.Size((4000, 50)))
-    bits = np.unpackbits(masks.numpy().reshape(-1, 1), axis=1)[:, 4:]  # low 4 bits
+def test_mutation_flips_each_bit_at_the_rate(rate: float, backend: str) -> None:
+    pop = population(EvolveTask(population=10, mutation_rate=rate), backend=backend)
+    masks = as_numpy(pop._mutation_masks((4000, 50)))
+    bits = np.unpackbits(masks.reshape(-1, 1), axis=1)[:, 4:]  # low 4 bits
     assert masks.max() < 16
     n = bits.size
     assert abs(bits.mean() - rate) < 5 * math.sqrt(rate * (1 - rate) / n)
@@ -84,62 +97,96 @@ def test_mutation_flips_each_bit_at_the_rate(rate: float) -> None:
     assert abs(both - rate**2) < 5 * math.sqrt(rate**2 / (n / 4)) + 1e-4
 
 
-def test_no_mutation_at_rate_zero_and_all_bits_at_one() -> None:
-    assert population(EvolveTask(mutation_rate=0.0))._mutation_masks(
-        torch.Size((10, 10))).sum() == 0
-    assert torch.all(population(EvolveTask(mutation_rate=1.0))._mutation_masks(
-        torch.Size((10, 10))) == 15)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_mutation_at_rate_zero_and_all_bits_at_one(backend: str) -> None:
+    assert as_numpy(population(EvolveTask(mutation_rate=0.0), backend=backend)
+                    ._mutation_masks((10, 10))).sum() == 0
+    assert np.all(as_numpy(population(EvolveTask(mutation_rate=1.0), backend=backend)
+                           ._mutation_masks((10, 10))) == 15)
 
 
-def test_crossover_takes_each_code_from_one_parent_half_the_time() -> None:
-    pop = population(EvolveTask(population=200, elite=0, mutation_rate=0.0))
-    old = pop.codes.clone()
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_crossover_takes_each_code_from_one_parent_half_the_time(backend: str) -> None:
+    pop = population(EvolveTask(population=200, elite=0, mutation_rate=0.0),
+                     backend=backend)
+    old = as_numpy(pop.codes).copy()
     pop.step()
     lineage = pop.lineage
     assert lineage is not None
-    a, b = old[lineage.parents[0]].numpy(), old[lineage.parents[1]].numpy()
+    a, b = old[lineage.parents[0]], old[lineage.parents[1]]
     child = lineage.child_codes
     mask = lineage.from_first_parent
     assert np.array_equal(child, np.where(mask, a, b))
-    masks = pop._coin_flips(2000, 37).numpy()
+    assert np.array_equal(as_numpy(pop.codes[0]), child)
+    masks = as_numpy(pop._coin_flips(2000, 37))
     assert set(np.unique(masks)) == {0x00, 0xFF}
     coins = masks == 0xFF
     assert abs(coins.mean() - 0.5) < 0.01
     assert abs(coins[:, 0].mean() - 0.5) < 0.05
 
 
-def test_two_children_are_complementary_and_no_crossover_copies() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_children_are_complementary_and_no_crossover_copies(backend: str) -> None:
     pop = population(EvolveTask(population=50, elite=0, mutation_rate=0.0,
-                                children_per_pair=2))
-    old = pop.codes.clone()
+                                children_per_pair=2), backend=backend)
+    old = as_numpy(pop.codes).copy()
     pop.step()
     lineage = pop.lineage
     a, b = old[lineage.parents[0]], old[lineage.parents[1]]
-    assert torch.equal(pop.codes[0], torch.where(torch.tensor(lineage.from_first_parent), a, b))
-    assert torch.equal(pop.codes[1], torch.where(torch.tensor(lineage.from_first_parent), b, a))
-    copy = population(EvolveTask(population=50, elite=0, mutation_rate=0.0, crossover=False))
-    before = copy.codes.clone()
+    assert np.array_equal(as_numpy(pop.codes[0]), np.where(lineage.from_first_parent, a, b))
+    assert np.array_equal(as_numpy(pop.codes[1]), np.where(lineage.from_first_parent, b, a))
+    copy = population(EvolveTask(population=50, elite=0, mutation_rate=0.0, crossover=False),
+                      backend=backend)
+    before = as_numpy(copy.codes).copy()
     copy.step()
     parents = copy.lineage.parents
-    assert torch.equal(copy.codes[0], before[parents[0]])
-    assert torch.equal(copy.codes[1], before[parents[1]])
+    assert np.array_equal(as_numpy(copy.codes[0]), before[parents[0]])
+    assert np.array_equal(as_numpy(copy.codes[1]), before[parents[1]])
 
 
-def test_elites_are_copied_unchanged() -> None:
-    pop = population(EvolveTask(population=30, elite=3, mutation_rate=0.5))
-    order = pop.losses.argsort(stable=True)
-    best = pop.codes[order[:3]].clone()
-    best_losses = pop.losses[order[:3]].clone()
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_elites_are_copied_unchanged(backend: str) -> None:
+    pop = population(EvolveTask(population=30, elite=3, mutation_rate=0.5), backend=backend)
+    losses = as_numpy(pop.losses).copy()
+    order = np.argsort(losses, kind="stable")
+    best = as_numpy(pop.codes)[order[:3]].copy()
     pop.step()
-    assert torch.equal(pop.codes[:3], best)
-    assert torch.equal(pop.losses[:3], best_losses)
+    assert np.array_equal(as_numpy(pop.codes[:3]), best)
+    assert np.array_equal(as_numpy(pop.losses[:3]), losses[order[:3]])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_best_leave_as_copies_and_arrivals_replace_the_worst(backend: str) -> None:
+    pop = population(EvolveTask(population=12, elite=1), backend=backend)
+    codes, losses = as_numpy(pop.codes).copy(), as_numpy(pop.losses).copy()
+    order = np.argsort(losses, kind="stable")
+    best_codes, best_losses = pop.best(3)
+    assert np.array_equal(best_codes, codes[order[:3]])
+    assert np.array_equal(best_losses, losses[order[:3]])
+    best_codes[:] = 0  # a copy: the population keeps its own
+    assert np.array_equal(as_numpy(pop.codes), codes)
+    arrivals = np.full((2, codes.shape[1]), 7, dtype=np.uint8)
+    arrivals[1] = 9
+    arrivals.flags.writeable = False  # as they come out of Ray's object store
+    pop.replace_worst(arrivals, np.array([-2.0, -1.0]))
+    worst, second_worst = order[-1], order[-2]
+    assert np.all(as_numpy(pop.codes)[worst] == 7)
+    assert np.all(as_numpy(pop.codes)[second_worst] == 9)
+    assert as_numpy(pop.losses)[[worst, second_worst]].tolist() == [-2.0, -1.0]
+    assert int(as_numpy(pop.order())[0]) == worst  # sorted again
+    others = order[:-2]
+    assert np.array_equal(as_numpy(pop.codes)[others], codes[others])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("selection", ["uniform", "tournament", "rank"])
-def test_selection_prefers_the_fit(selection: str) -> None:
-    pop = population(EvolveTask(population=100, selection=selection, tournament_size=4))
-    pop.losses = torch.arange(100, dtype=torch.float64)  # individual i has rank i
-    picks = pop.select_parents(20000).double()
+def test_selection_prefers_the_fit(selection: str, backend: str) -> None:
+    pop = population(EvolveTask(population=100, selection=selection, tournament_size=4),
+                     backend=backend)
+    # individual i has rank i
+    pop.losses = pop.arrays.losses_from(np.arange(100, dtype=np.float64), pop.losses)
+    pop.forget_order()
+    picks = torch.as_tensor(as_numpy(pop.select_parents(20000))).double()
     if selection == "uniform":
         assert abs(picks.mean() - 49.5) < 1.5
     elif selection == "tournament":
@@ -152,7 +199,23 @@ def test_selection_prefers_the_fit(selection: str) -> None:
         assert abs(picks.mean() - expected) < 1.5
 
 
-def test_best_loss_never_rises_and_history_is_deterministic() -> None:
+def test_small_cpu_populations_run_on_numpy_and_large_ones_on_torch() -> None:
+    cpu = torch.device("cpu")
+    assert isinstance(ga_arrays.arrays_for(cpu, 0, ga_arrays.NUMPY_MAX_CODES), NumpyArrays)
+    large = ga_arrays.arrays_for(cpu, 0, ga_arrays.NUMPY_MAX_CODES + 1)
+    assert isinstance(large, TorchArrays)
+    assert large.device == cpu
+    _, evaluator = setup()
+    few = Population(evaluator, EvolveTask(population=10), 0)
+    assert isinstance(few.codes, np.ndarray)
+    assert isinstance(few.losses, np.ndarray)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_best_loss_never_rises_and_history_is_deterministic(
+        backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend == "torch":  # as a large population would
+        monkeypatch.setattr(ga_arrays, "NUMPY_MAX_CODES", 0)
     _, evaluator = setup()
     task = EvolveTask(population=40, elite=2, generations=25, mutation_rate=0.05)
     first = list(evolve(evaluator, task, seed=3))
@@ -166,16 +229,22 @@ def test_best_loss_never_rises_and_history_is_deterministic() -> None:
     assert np.array_equal(first[-1].best_genome, second[-1].best_genome)
     assert best != [s.best for s in other]
     assert first[-1].evaluations == 40 + 25 * 38
+    # the best genome is real: the evaluator gives it the loss reported
+    genome = torch.as_tensor(first[-1].best_genome).reshape(1, -1)
+    assert float(evaluator.losses(genome)[0]) == first[-1].best
+    assert isinstance(Population(evaluator, task, 0).codes,
+                      torch.Tensor if backend == "torch" else np.ndarray)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("packed", [True, False])  # bit counts packed in int64 fields or not
 @pytest.mark.parametrize("size", [2, 12, 255, 600])  # counts go by blocks of 255 rows
 def test_diversity_is_the_mean_pairwise_hamming_distance(
-        size: int, packed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        size: int, packed: bool, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if not packed:  # the path of populations too large for 16-bit fields
-        monkeypatch.setattr(ga, "PACKED_COUNT_LIMIT", 1)
-    pop = population(EvolveTask(population=size))
-    codes = pop.codes.numpy()
+        monkeypatch.setattr(ga_arrays, "PACKED_COUNT_LIMIT", 1)
+    pop = population(EvolveTask(population=size), backend=backend)
+    codes = as_numpy(pop.codes)
     bits = np.unpackbits(codes[:, :, None], axis=2)[:, :, 4:].reshape(size, -1)
     # each pair once: the Gram matrices of the bits and of their complements count the
     # positions where both are 1 and both are 0
@@ -188,11 +257,14 @@ def test_diversity_is_the_mean_pairwise_hamming_distance(
 @pytest.mark.parametrize("losses", [
     [0.5, 0.25, 2.0, 1.0], [0.5, math.nan, 0.25, math.inf], [math.nan, math.nan, 3.0],
     [math.inf, math.inf], [4.0, math.nan]])
-def test_statistics_summarise_the_finite_losses(losses: list[float]) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_statistics_summarise_the_finite_losses(losses: list[float], backend: str) -> None:
     """Best and worst of all (NaN counts as inf), mean and sample standard deviation of
     the finite ones (inf and 0 when there are too few)."""
-    pop = population(EvolveTask(population=len(losses), elite=1))
-    pop.losses = Population._nan_to_inf(torch.tensor(losses, dtype=torch.float64))
+    pop = population(EvolveTask(population=len(losses), elite=1), backend=backend)
+    # as the evaluation leaves them: NaN is inf
+    pop.losses = pop.arrays.losses_from(
+        np.nan_to_num(np.array(losses), nan=math.inf, posinf=math.inf), pop.losses)
     pop.forget_order()
     stats = pop.stats(0, 0.0)
     ordered = sorted(math.inf if math.isnan(v) else v for v in losses)
@@ -203,35 +275,47 @@ def test_statistics_summarise_the_finite_losses(losses: list[float]) -> None:
                          else 0.0)
 
 
-def clone(generator: torch.Generator) -> torch.Generator:
-    return torch.Generator().set_state(generator.get_state())
-
-
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("rate", [1e-300, 1e-4, 0.003, 0.05])
-def test_sparse_mutation_flips_the_bits_of_geometric_gaps(rate: float) -> None:
+def test_sparse_mutation_flips_the_bits_of_geometric_gaps(rate: float, backend: str) -> None:
     """The mask holds exactly the bits at the successes of a Bernoulli process drawn as
-    geometric gaps (torch's Geometric(p) draws, in the same batches as the engine's)."""
-    pop = population(EvolveTask(population=30, mutation_rate=rate))
-    shape = torch.Size((30, pop.codes.shape[1]))
-    total = shape.numel() * 4
-    draws = clone(pop.generator)
-    masks = pop._mutation_masks(shape).numpy().reshape(-1)
-    expected = np.zeros(shape.numel(), dtype=np.uint8)
+    geometric gaps (the backend's Geometric(p) draws, in the same batches as the
+    engine's)."""
+    pop = population(EvolveTask(population=30, mutation_rate=rate), backend=backend)
+    shape = (30, pop.codes.shape[1])
+    total = math.prod(shape) * 4
+    draws = copy.deepcopy(pop.arrays)  # the same generator state
+    masks = as_numpy(pop._mutation_masks(shape)).reshape(-1)
+    expected = np.zeros(math.prod(shape), dtype=np.uint8)
     position = -1
     while True:  # the same draws, in the same batches as the engine takes them
         remaining = max((total - position) * rate, 1.0) if position >= 0 else total * rate
         count = int(remaining + 6 * math.sqrt(remaining) + 16)
-        # at tiny rates a gap can pass int64: drawn in float64 there
-        dtype = torch.int64 if rate >= 1e-12 else torch.float64
-        gaps = torch.empty(count, dtype=dtype).geometric_(rate, generator=draws).tolist()
+        gaps = as_numpy(draws.geometric(rate, count, total)).tolist()
         for gap in gaps:
-            position += int(min(gap, total + 1))
+            assert 1 <= gap <= total + 1 or rate >= 1e-12
+            position += int(gap)
             if position >= total:
                 break
             expected[position // 4] |= 1 << (position % 4)
         if position >= total:
             break
     assert np.array_equal(masks, expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("rate", [1e-300, 0.05, 0.5])
+def test_geometric_gaps_have_the_geometric_law(rate: float, backend: str) -> None:
+    """Trials up to and including the first success: mean 1/p, at least 1, and at tiny
+    rates clamped just past the end instead of wrapping."""
+    arrays = population(EvolveTask(population=2), backend=backend).arrays
+    gaps = as_numpy(arrays.geometric(rate, 20000, 1000)).astype(np.float64)
+    assert gaps.min() >= 1
+    if rate < 1e-12:
+        assert np.all(gaps == 1001)
+    else:
+        sd = math.sqrt((1 - rate) / rate**2 / len(gaps))
+        assert abs(gaps.mean() - 1 / rate) < 5 * sd
 
 
 def test_cuda_request_falls_back_with_a_note() -> None:

@@ -119,7 +119,7 @@ def ranked(losses: list[float]) -> list[int]:
 
 def test_migration_puts_the_best_into_the_worst_slots() -> None:
     islands = [Island(plan(population=8, elite=1), k, 0.0) for k in range(2)]
-    before = [(i.population.codes.clone(), i.population.losses.tolist()) for i in islands]
+    before = [(i.population.codes.copy(), i.population.losses.tolist()) for i in islands]
     _, departures = advance(islands, {}, 0, 3)
     advance(islands, {1: departures[0], 0: departures[1]}, 0, 0)
     for sender, receiver in ((0, 1), (1, 0)):
@@ -128,10 +128,10 @@ def test_migration_puts_the_best_into_the_worst_slots() -> None:
         worst = ranked(before[receiver][1])[::-1][:3]  # worst first
         population = islands[receiver].population
         for migrant, slot in zip(best, worst, strict=True):
-            assert torch.equal(population.codes[slot], codes[migrant])
+            assert np.array_equal(population.codes[slot], codes[migrant])
             assert population.losses[slot].item() == losses[migrant]
         for slot in set(range(8)) - set(worst):
-            assert torch.equal(population.codes[slot], before[receiver][0][slot])
+            assert np.array_equal(population.codes[slot], before[receiver][0][slot])
             assert population.losses[slot].item() == before[receiver][1][slot]
 
 
