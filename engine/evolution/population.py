@@ -10,7 +10,7 @@ evaluated in chunks, so that the activations stay in the CPU's cache.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from engine.core import activations
 from engine.core.chain import Chain
 from engine.core.layers import Activation, Layer, Norm
 from engine.core.residual import Residual
+from engine.evolution.chunk_pool import pieces, shared_pool
 from engine.evolution.genome import GenomeLayout
 from engine.evolution.population_plan import (
     LinearStep,
@@ -29,6 +30,8 @@ from engine.evolution.population_plan import (
     linear_steps,
     plan_evaluation,
 )
+
+Buffers = dict[int, torch.Tensor]  # a lane's reused outputs, by step number
 
 # Chunks of about this many activation values (2 MB in float32) measured fastest on a
 # 2-core CPU (with numpy's tanh, 10-20 % ahead of 8 MB ones at N = 1 000 and 10 000):
@@ -83,19 +86,45 @@ class PopulationEvaluator:
         budget = CHUNK_ELEMENTS_CPU if device.type == "cpu" else CHUNK_ELEMENTS_GPU
         self.chunk = max(1, budget // (samples * max(widths)))
         # Outputs go into buffers reused from call to call: fresh multi-megabyte tensors
-        # would come from mmap and be page-faulted in every time.
-        self._buffers: dict[int, torch.Tensor] = {}
+        # would come from mmap and be page-faulted in every time. One set per lane: the
+        # calling thread's (-1) and each pool worker's.
+        self._lanes: dict[int, Buffers] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        # the reused buffers are scratch: a pickled copy (an island worker's) makes its own
+        return {**self.__dict__, "_lanes": {}}
 
     def losses(self, genomes: torch.Tensor) -> torch.Tensor:
         """Loss of each genome (N,) from codes (N, genome size)."""
-        result = torch.empty(genomes.shape[0], dtype=self.dtype, device=self.device)
-        with torch.inference_mode():
-            for start in range(0, genomes.shape[0], self.chunk):
-                chunk = genomes[start:start + self.chunk]
-                result[start:start + chunk.shape[0]] = self._losses(chunk)
+        return self._each_piece(genomes.shape[0], lambda start, stop, buffers: self._losses(
+            genomes[start:stop], buffers))
+
+    def _each_piece(self, count: int,
+                    piece_losses: Callable[[int, int, Buffers], torch.Tensor]) -> torch.Tensor:
+        """The losses (count,) of a population, piece by piece (see
+        :mod:`engine.evolution.chunk_pool`): on the CPU's pool where there is one."""
+        result = torch.empty(count, dtype=self.dtype, device=self.device)
+        on_cpu = self.device.type == "cpu"
+        spans = pieces(count, self.chunk, halve=on_cpu)
+        pool = shared_pool() if on_cpu and len(spans) > 1 else None
+        if pool is None:
+            with torch.inference_mode():
+                for start, stop in spans:
+                    result[start:stop] = piece_losses(start, stop, self._lane(-1))
+            return result
+
+        def job(start: int, stop: int) -> Callable[[int], None]:
+            def run(worker: int) -> None:
+                result[start:stop] = piece_losses(start, stop, self._lane(worker))
+            return run
+
+        pool.run([job(start, stop) for start, stop in spans])
         return result
 
-    def _losses(self, genomes: torch.Tensor) -> torch.Tensor:
+    def _lane(self, number: int) -> Buffers:
+        return self._lanes.setdefault(number, {})
+
+    def _losses(self, genomes: torch.Tensor, buffers: Buffers) -> torch.Tensor:
         plan = self.plan
         # the parameters the products need, decoded in genome order: (N, parameters);
         # int32 is the cheapest conversion from uint8 that index_select takes
@@ -105,7 +134,7 @@ class PopulationEvaluator:
             if isinstance(step, LinearStep) and step.alpha != 1.0:
                 values[:, step.weight_at:step.bias_at + step.out_features].mul_(step.alpha)
         h = self.shared.unsqueeze(0)  # (N, features, samples)
-        h = self._run(plan.steps, h, values, genomes, [0])
+        h = self._run(plan.steps, h, values, genomes, [0], buffers)
         return self._loss(h.expand(genomes.shape[0], *h.shape[1:]))
 
     def losses_from_weights(self, weights: torch.Tensor) -> torch.Tensor:
@@ -117,14 +146,13 @@ class PopulationEvaluator:
         """
         steps = self._weight_steps()
         values = weights.to(self.device, self.dtype)
-        result = torch.empty(values.shape[0], dtype=self.dtype, device=self.device)
-        with torch.inference_mode():
-            for start in range(0, values.shape[0], self.chunk):
-                chunk = values[start:start + self.chunk]
-                h = self._run(steps, self.shared.unsqueeze(0), chunk, chunk, [0])
-                result[start:start + chunk.shape[0]] = self._loss(
-                    h.expand(chunk.shape[0], *h.shape[1:]))
-        return result
+
+        def piece_losses(start: int, stop: int, buffers: Buffers) -> torch.Tensor:
+            piece = values[start:stop]
+            h = self._run(steps, self.shared.unsqueeze(0), piece, piece, [0], buffers)
+            return self._loss(h.expand(piece.shape[0], *h.shape[1:]))
+
+        return self._each_piece(values.shape[0], piece_losses)
 
     def _weight_steps(self) -> list[Step]:
         """The plan for float weights, made on first use: every linear layer a product
@@ -138,58 +166,61 @@ class PopulationEvaluator:
         return steps
 
     def _run(self, steps: Iterable[Step], h: torch.Tensor, values: torch.Tensor,
-             genomes: torch.Tensor, counter: list[int]) -> torch.Tensor:
+             genomes: torch.Tensor, counter: list[int], buffers: Buffers) -> torch.Tensor:
         """Apply ``steps`` to h (N, features, samples). ``counter`` numbers the steps that
-        write a buffer of their own, in the same order on every call."""
+        write a buffer of their own (one of ``buffers``), in the same order on every
+        call."""
         for step in steps:
             if isinstance(step, TableStep | LinearStep):
                 number = counter[0]
                 counter[0] += 1
-                h = (self._look_up(number, step, genomes) if isinstance(step, TableStep)
-                     else self._product(number, step, values, h))
+                h = (self._look_up(buffers, number, step, genomes)
+                     if isinstance(step, TableStep)
+                     else self._product(buffers, number, step, values, h))
             elif isinstance(step, ResidualStep):
                 # the branch must not overwrite x, which the skip adds back: a product
                 # writes a buffer of its own, anything else (in place) works on a copy
                 first = step.steps[0] if step.steps else None
                 branch = h if isinstance(first, LinearStep) else h.clone()
-                branch = self._run(step.steps, branch, values, genomes, counter)
+                branch = self._run(step.steps, branch, values, genomes, counter, buffers)
                 h = branch.add_(h) if branch.shape[0] >= h.shape[0] else h + branch
             else:
                 h = _apply(step, h)
         return h
 
-    def _look_up(self, number: int, step: TableStep, genomes: torch.Tensor) -> torch.Tensor:
+    def _look_up(self, buffers: Buffers, number: int, step: TableStep,
+                 genomes: torch.Tensor) -> torch.Tensor:
         """The first layer's outputs (N, units, samples): each unit's table row, whose
         number is the unit's codes read as base-16 digits."""
         count, units = genomes.shape[0], step.out_features
         weights = genomes[:, step.weight_at:step.bias_at].view(count, units, -1)
         rows = (weights.int() * step.powers).sum(-1, dtype=torch.int32)
         rows.add_(genomes[:, step.bias_at:step.bias_at + units])  # (N, units)
-        out = self._buffer(number, (count * units, step.table.shape[1]))
+        out = self._buffer(buffers, number, (count * units, step.table.shape[1]))
         return torch.index_select(step.table, 0, rows.view(-1), out=out).view(count, units, -1)
 
-    def _product(self, number: int, step: LinearStep, values: torch.Tensor,
+    def _product(self, buffers: Buffers, number: int, step: LinearStep, values: torch.Tensor,
                  h: torch.Tensor) -> torch.Tensor:
         count, units = values.shape[0], step.out_features
         weights = values[:, step.weight_at:step.bias_at].view(count, units, step.in_features)
         bias = values[:, step.bias_at:step.bias_at + units].unsqueeze(-1)
         samples = h.shape[2]
         if h.shape[0] == 1:  # the input is shared: one (N·out, in) @ (in, samples) product
-            out = self._buffer(number, (count * units, samples))
+            out = self._buffer(buffers, number, (count * units, samples))
             torch.mm(weights.reshape(count * units, -1), h[0], out=out)
             return out.view(count, units, samples).add_(bias)
-        out = self._buffer(number, (count, units, samples))
+        out = self._buffer(buffers, number, (count, units, samples))
         # bias + W·h in one call, the order of the ordinary pass's addmm
         return torch.baddbmm(bias, weights, h, out=out)
 
-    def _buffer(self, number: int, shape: tuple[int, ...]) -> torch.Tensor:
+    def _buffer(self, buffers: Buffers, number: int, shape: tuple[int, ...]) -> torch.Tensor:
         size = 1
         for extent in shape:
             size *= extent
-        buffer = self._buffers.get(number)
+        buffer = buffers.get(number)
         if buffer is None or buffer.shape[0] < size:
             buffer = torch.empty(size, dtype=self.dtype, device=self.device)
-            self._buffers[number] = buffer
+            buffers[number] = buffer
         return buffer[:size].view(shape)
 
     def _loss(self, output: torch.Tensor) -> torch.Tensor:

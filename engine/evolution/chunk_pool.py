@@ -1,0 +1,118 @@
+"""Chunks of a population evaluated side by side, one single-threaded worker per core.
+
+The evaluator works through a population in chunks of about 2 MB of activations. torch's
+intra-op threads split each operation of a chunk (a 16 x 16 batched product, a gather)
+between the cores, and at these sizes every operation then pays for waking the other
+thread and waiting for it; numpy's tanh runs on one core only. Whole chunks on
+single-threaded workers, one per core, keep every core on its own chunk instead: on the
+benchmark's task on 2 cores, the evaluation of 1 000 individuals took 0.67x the time
+(paired, interleaved runs), and of 98 in two halves 0.89x.
+
+One pool serves the process; it is made on first use with as many workers as the
+calling thread's torch threads, and none where that is one (island worker processes and
+Ray actors run one thread each: there the processes are the parallelism).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+# Below this many individuals a population is one chunk: halves would pay more for the
+# hand-over than they gain.
+MIN_SPLIT = 64
+
+
+@dataclass
+class _Batch:
+    """One call's jobs: how many are left, and the first error."""
+
+    left: int
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def finish(self, error: BaseException | None) -> None:
+        with self.lock:
+            if error is not None and self.error is None:
+                self.error = error
+            self.left -= 1
+            if self.left == 0:
+                self.done.set()
+
+
+class ChunkPool:
+    """``workers`` daemon threads, each with one torch thread, that run jobs in turn."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._jobs: queue.SimpleQueue[tuple[Callable[[int], None], _Batch]] = \
+            queue.SimpleQueue()
+        threads = torch.get_num_threads()
+        for number in range(workers):
+            ready = threading.Event()
+            threading.Thread(target=self._work, args=(number, ready), daemon=True,
+                             name=f"chunk-pool-{number}").start()
+            ready.wait()
+            # the worker's torch.set_num_threads(1) also set the count that threads
+            # starting later take: give it back at once
+            torch.set_num_threads(threads)
+
+    def _work(self, number: int, ready: threading.Event) -> None:
+        # torch sets a thread's OpenMP team size on its first parallel operation, from
+        # the process-wide count: make that happen now, then make this thread's one
+        torch.ones(1 << 16).add_(1)
+        torch.set_num_threads(1)
+        ready.set()
+        while True:
+            job, batch = self._jobs.get()
+            try:
+                with torch.inference_mode():
+                    job(number)
+            except BaseException as error:  # handed to the caller, which raises it
+                batch.finish(error)
+            else:
+                batch.finish(None)
+
+    def run(self, jobs: Sequence[Callable[[int], None]]) -> None:
+        """Run every job (each is given its worker's number) and return when all are done;
+        the first error raised by any is raised here."""
+        batch = _Batch(len(jobs))
+        for job in jobs:
+            self._jobs.put((job, batch))
+        batch.done.wait()
+        if batch.error is not None:
+            raise batch.error
+
+
+_POOL: ChunkPool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def shared_pool() -> ChunkPool | None:
+    """The process's pool, or None where the calling thread has one torch thread."""
+    global _POOL
+    if torch.get_num_threads() < 2:
+        return None
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ChunkPool(torch.get_num_threads())
+        return _POOL
+
+
+def pieces(count: int, chunk: int, halve: bool) -> list[tuple[int, int]]:
+    """(start, stop) of the pieces a population of ``count`` is evaluated in: as few
+    chunks of at most ``chunk`` as will do, of equal sizes, and with ``halve`` two halves
+    of one chunk of at least MIN_SPLIT individuals. The same whatever the thread count,
+    so that a seed's history does not depend on it (a product's rounding can depend on
+    its batch size)."""
+    parts = -(-count // chunk)
+    if halve and parts == 1 and count >= MIN_SPLIT:
+        parts = 2
+    size = -(-count // parts) if parts else 0
+    return [(start, min(start + size, count)) for start in range(0, count, size)] \
+        if count else []
