@@ -5,8 +5,10 @@ intra-op threads split each operation of a chunk (a 16 x 16 batched product, a g
 between the cores, and at these sizes every operation then pays for waking the other
 thread and waiting for it; numpy's tanh runs on one core only. Whole chunks on
 single-threaded workers, one per core, keep every core on its own chunk instead: on the
-benchmark's task on 2 cores, the evaluation of 1 000 individuals took 0.67x the time
-(paired, interleaved runs), and of 98 in two halves 0.89x.
+benchmark's task on 2 cores, whole generations took 0.69x the time at N = 1 000 and 0.66x
+at N = 10 000 (paired, interleaved runs). A population of one chunk (N = 100) gains
+nothing from halves on two workers (measured 1.01x), so it is evaluated on the calling
+thread.
 
 One pool serves the process; it is made on first use with as many workers as the
 calling thread's torch threads, and none where that is one (island worker processes and
@@ -21,10 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-
-# Below this many individuals a population is one chunk: halves would pay more for the
-# hand-over than they gain.
-MIN_SPLIT = 64
 
 
 @dataclass
@@ -104,15 +102,13 @@ def shared_pool() -> ChunkPool | None:
         return _POOL
 
 
-def pieces(count: int, chunk: int, halve: bool) -> list[tuple[int, int]]:
+def pieces(count: int, chunk: int) -> list[tuple[int, int]]:
     """(start, stop) of the pieces a population of ``count`` is evaluated in: as few
-    chunks of at most ``chunk`` as will do, of equal sizes, and with ``halve`` two halves
-    of one chunk of at least MIN_SPLIT individuals. The same whatever the thread count,
-    so that a seed's history does not depend on it (a product's rounding can depend on
-    its batch size)."""
+    chunks of at most ``chunk`` as will do, of equal sizes. The same whatever the thread
+    count, so that a seed's history does not depend on it (a product's rounding can
+    depend on its batch size)."""
+    if count == 0:
+        return []
     parts = -(-count // chunk)
-    if halve and parts == 1 and count >= MIN_SPLIT:
-        parts = 2
-    size = -(-count // parts) if parts else 0
-    return [(start, min(start + size, count)) for start in range(0, count, size)] \
-        if count else []
+    size = -(-count // parts)
+    return [(start, min(start + size, count)) for start in range(0, count, size)]

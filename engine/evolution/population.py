@@ -104,9 +104,8 @@ class PopulationEvaluator:
         """The losses (count,) of a population, piece by piece (see
         :mod:`engine.evolution.chunk_pool`): on the CPU's pool where there is one."""
         result = torch.empty(count, dtype=self.dtype, device=self.device)
-        on_cpu = self.device.type == "cpu"
-        spans = pieces(count, self.chunk, halve=on_cpu)
-        pool = shared_pool() if on_cpu and len(spans) > 1 else None
+        spans = pieces(count, self.chunk)
+        pool = shared_pool() if self.device.type == "cpu" and len(spans) > 1 else None
         if pool is None:
             with torch.inference_mode():
                 for start, stop in spans:

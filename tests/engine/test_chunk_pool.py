@@ -8,22 +8,19 @@ import pytest
 import torch
 
 from engine.evolution import chunk_pool, population
-from engine.evolution.chunk_pool import MIN_SPLIT, ChunkPool, pieces, shared_pool
+from engine.evolution.chunk_pool import ChunkPool, pieces, shared_pool
 from tests.engine.test_evolution import setup
 
 
-@pytest.mark.parametrize(("count", "chunk", "halve"), [
-    (0, 8, True), (1, 8, True), (7, 8, True), (8, 8, False), (9, 8, True), (100, 7, True),
-    (MIN_SPLIT - 1, 1000, True), (MIN_SPLIT, 1000, True), (MIN_SPLIT + 1, 1000, True),
-    (MIN_SPLIT + 1, 1000, False), (1000, 128, True)])
-def test_pieces_cover_the_population_once_in_few_even_chunks(
-        count: int, chunk: int, halve: bool) -> None:
-    spans = pieces(count, chunk, halve)
+@pytest.mark.parametrize(("count", "chunk"), [
+    (0, 8), (1, 8), (7, 8), (8, 8), (9, 8), (100, 7), (1000, 128), (129, 128)])
+def test_pieces_cover_the_population_once_in_few_even_chunks(count: int, chunk: int) -> None:
+    spans = pieces(count, chunk)
     covered = [index for start, stop in spans for index in range(start, stop)]
     assert covered == list(range(count))
     sizes = [stop - start for start, stop in spans]
     assert all(0 < size <= chunk for size in sizes)
-    assert len(spans) == max(-(-count // chunk), 2 if halve and count >= MIN_SPLIT else 0)
+    assert len(spans) == -(-count // chunk)
     assert not sizes or max(sizes) - min(sizes) <= len(sizes)  # as even as they can be
 
 
@@ -71,7 +68,7 @@ def test_no_pool_where_the_caller_has_one_thread(monkeypatch: pytest.MonkeyPatch
         torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("count", [5, MIN_SPLIT, 300])
+@pytest.mark.parametrize("count", [5, 41, 300])
 def test_pooled_losses_equal_the_calling_threads(count: int,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The same pieces give the same losses on the pool's workers and on the calling
@@ -91,7 +88,7 @@ def test_pooled_losses_equal_the_calling_threads(count: int,
 
     monkeypatch.setattr(population, "shared_pool", counted)
     pooled = evaluator.losses(codes), evaluator.losses_from_weights(weights)
-    assert len(calls) == (2 if count >= MIN_SPLIT else 0)  # one piece: no pool
+    assert len(calls) == (2 if count > evaluator.chunk else 0)  # one piece: no pool
     monkeypatch.setattr(population, "shared_pool", lambda: None)
     inline = evaluator.losses(codes), evaluator.losses_from_weights(weights)
     for got, expected in zip(pooled, inline, strict=True):
