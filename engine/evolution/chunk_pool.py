@@ -27,11 +27,13 @@ import torch
 
 @dataclass
 class _Batch:
-    """One call's jobs: how many are left, and the first error."""
+    """One call's jobs: how many are left, the first error, and whether the caller gave
+    up (its jobs not yet started are then skipped)."""
 
     left: int
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    cancelled: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def finish(self, error: BaseException | None) -> None:
@@ -50,24 +52,28 @@ class ChunkPool:
         self.workers = workers
         self._jobs: queue.SimpleQueue[tuple[Callable[[int], None], _Batch]] = \
             queue.SimpleQueue()
-        threads = torch.get_num_threads()
         for number in range(workers):
+            process_wide: list[int] = []
             ready = threading.Event()
-            threading.Thread(target=self._work, args=(number, ready), daemon=True,
-                             name=f"chunk-pool-{number}").start()
+            threading.Thread(target=self._work, args=(number, ready, process_wide),
+                             daemon=True, name=f"chunk-pool-{number}").start()
             ready.wait()
             # the worker's torch.set_num_threads(1) also set the count that threads
-            # starting later take: give it back at once
-            torch.set_num_threads(threads)
+            # starting later take: give it back at once (a thread starting torch work in
+            # between would take one thread)
+            torch.set_num_threads(process_wide[0])
 
-    def _work(self, number: int, ready: threading.Event) -> None:
-        # torch sets a thread's OpenMP team size on its first parallel operation, from
-        # the process-wide count: make that happen now, then make this thread's one
-        torch.ones(1 << 16).add_(1)
+    def _work(self, number: int, ready: threading.Event, process_wide: list[int]) -> None:
+        # torch sets up a thread's team size on first use, from the process-wide count:
+        # make that happen now (reading that count), then make this thread's one
+        process_wide.append(torch.get_num_threads())
         torch.set_num_threads(1)
         ready.set()
         while True:
             job, batch = self._jobs.get()
+            if batch.cancelled:
+                batch.finish(None)
+                continue
             try:
                 with torch.inference_mode():
                     job(number)
@@ -78,11 +84,20 @@ class ChunkPool:
 
     def run(self, jobs: Sequence[Callable[[int], None]]) -> None:
         """Run every job (each is given its worker's number) and return when all are done;
-        the first error raised by any is raised here."""
+        the first error raised by any is raised here. Interrupted (Ctrl-C), the jobs not
+        yet started are dropped and the running ones finished before the interrupt goes
+        on, so that no worker is left computing for a caller that has gone."""
+        if not jobs:
+            return
         batch = _Batch(len(jobs))
         for job in jobs:
             self._jobs.put((job, batch))
-        batch.done.wait()
+        try:
+            batch.done.wait()
+        except BaseException:
+            batch.cancelled = True
+            batch.done.wait()
+            raise
         if batch.error is not None:
             raise batch.error
 

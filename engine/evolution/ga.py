@@ -64,7 +64,7 @@ class GenerationStats:
 class Population:
     """The population's codes and losses, and the operators that make the next one.
 
-    The arrays are ``arrays``' (numpy on the CPU, torch on a GPU; see
+    The arrays are ``arrays``' (numpy for small CPU populations, torch otherwise; see
     :mod:`engine.evolution.ga_arrays`); ``seed`` seeds its generator.
     """
 
@@ -123,8 +123,10 @@ class Population:
         # arrays are copies (arrays out of Ray's object store are read-only views of
         # shared memory)
         worst = self.order()[self.codes.shape[0] - count:]
-        self.codes[worst] = self.arrays.asarray(codes[::-1])
-        self.losses[worst] = self.arrays.losses_from(losses[::-1], self.losses)
+        # np.array: a real copy (a reversed one-row view is flagged contiguous, and
+        # torch takes no negative strides)
+        self.codes[worst] = self.arrays.asarray(np.array(codes[::-1]))
+        self.losses[worst] = self.arrays.losses_from(np.array(losses[::-1]), self.losses)
         self.forget_order()
 
     def step(self) -> None:
@@ -171,7 +173,7 @@ class Population:
         """Fair coins (rows, columns) as uint8 masks, 0x00 or 0xFF, eight from each random
         byte (the generator, not the arithmetic, is what costs here)."""
         per_row = (columns + 7) // 8
-        random_bytes = self.arrays.integers(256, (rows * per_row,))
+        random_bytes = self.arrays.random_bytes(rows * per_row)
         masks = self.arrays.take(self.arrays.byte_masks, random_bytes)
         return masks.reshape(rows, per_row * 8)[:, :columns]
 
@@ -219,12 +221,12 @@ class Population:
         if offspring.shape[0] == 0:
             self.lineage = None
             return
-        rows = [self.arrays.to_numpy(row[0]) for row in (first, second, offspring, flips,
-                                                          mask)]
-        mother, father = (int(parent) for parent in parents[0])
+        # one copy of the five rows (one read from a GPU), split into views of it
+        rows = self.arrays.to_numpy(self.arrays.stack(
+            [first[0], second[0], offspring[0], flips[0], mask[0]]))
+        mother, father = self.arrays.to_numpy(parents[0]).tolist()
         self.lineage = Lineage(parents=(mother, father), from_first_parent=rows[4].astype(bool),
-                               flipped=rows[3].copy(), parent_codes=np.stack(rows[:2]),
-                               child_codes=rows[2].copy())
+                               flipped=rows[3], parent_codes=rows[:2], child_codes=rows[2])
 
     def diversity(self) -> float:
         """Mean Hamming distance (bits) over all pairs of individuals, from bit counts:

@@ -1,5 +1,5 @@
-"""The array operations the genetic algorithm is written in: numpy's on the CPU, torch's
-on a GPU.
+"""The array operations the genetic algorithm is written in: numpy's for small populations
+on the CPU, torch's for large ones and on a GPU.
 
 A generation of the GA is some 60 operations on small arrays (100 x 337 codes at N = 100).
 On the CPU torch pays several microseconds of dispatch for each, and wakes its second
@@ -7,8 +7,9 @@ thread for anything over 32 768 elements, where numpy pays under one: in torch t
 bookkeeping was 40 % of a generation. So the GA (:mod:`engine.evolution.ga`) is written
 once, in the operators numpy arrays and torch tensors share (``^``, ``&``, ``>>``,
 slicing, ``reshape``, ``argmin``, ``cumsum``) and the methods here; its arrays are numpy's
-on the CPU (the torch evaluator gets zero-copy views) and torch's on a GPU. Each backend is
-deterministic for a seed; their random streams differ.
+for a CPU population of up to NUMPY_MAX_CODES codes (the torch evaluator gets zero-copy
+views) and torch's otherwise. Each backend is deterministic for a seed; their random
+streams differ.
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ class GenerationArrays:
         raise NotImplementedError
 
     def integers(self, high: int, shape: tuple[int, ...]) -> Array:
-        """Uniform integers in [0, high), int64."""
+        """Uniform integers in [0, high), usable as indices."""
+        raise NotImplementedError
+
+    def random_bytes(self, count: int) -> Array:
+        """``count`` uniform integers in [0, 256), usable as indices."""
         raise NotImplementedError
 
     def bits(self, shape: tuple[int, ...], rate: float) -> Array:
@@ -106,6 +111,9 @@ class GenerationArrays:
     def concat(self, arrays: list[Array]) -> Array:
         raise NotImplementedError
 
+    def stack(self, arrays: list[Array]) -> Array:
+        raise NotImplementedError
+
     def as_uint8(self, array: Array) -> Array:
         raise NotImplementedError
 
@@ -117,7 +125,7 @@ class GenerationArrays:
         raise NotImplementedError
 
     def losses(self, evaluator: PopulationEvaluator, codes: Array) -> Array:
-        """The evaluator's losses of ``codes``, NaN as inf (the worst, not an
+        """The evaluator's losses of ``codes``, NaN and ±inf as +inf (the worst, not an
         unorderable one)."""
         raise NotImplementedError
 
@@ -150,8 +158,8 @@ class NumpyArrays(GenerationArrays):
     def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
         self.byte_masks = _BYTE_MASKS
-        # reused by bit_counts: a fresh array of over 128 KiB comes from mmap and is
-        # page-faulted in every time (3x slower at N = 100)
+        # bit_counts' output, reused: a fresh array of over 128 KiB comes from mmap and
+        # is page-faulted in every time
         self._spread = np.empty(0, dtype=np.uint32)
 
     def random_codes(self, rows: int, columns: int) -> np.ndarray:
@@ -160,6 +168,9 @@ class NumpyArrays(GenerationArrays):
     def integers(self, high: int, shape: tuple[int, ...]) -> np.ndarray:
         # int32 draws are a third quicker, and index as well
         return self.rng.integers(0, high, shape, dtype=np.int32 if high < 2**31 else np.int64)
+
+    def random_bytes(self, count: int) -> np.ndarray:
+        return self.rng.integers(0, 256, count, dtype=np.int32)
 
     def bits(self, shape: tuple[int, ...], rate: float) -> np.ndarray:
         return (self.rng.random(shape) < rate).view(np.uint8)
@@ -203,6 +214,9 @@ class NumpyArrays(GenerationArrays):
     def concat(self, arrays: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(arrays)
 
+    def stack(self, arrays: list[np.ndarray]) -> np.ndarray:
+        return np.stack(arrays)
+
     def as_uint8(self, array: np.ndarray) -> np.ndarray:
         return array.astype(np.uint8)
 
@@ -214,9 +228,9 @@ class NumpyArrays(GenerationArrays):
 
     def losses(self, evaluator: PopulationEvaluator, codes: np.ndarray) -> np.ndarray:
         losses = evaluator.losses(torch.from_numpy(codes)).numpy()
-        nan = np.isnan(losses)
-        if nan.any():  # one quick test: np.nan_to_num costs 3x more
-            losses[nan] = math.inf
+        bad = ~np.isfinite(losses)
+        if bad.any():  # one quick test: np.nan_to_num costs 3x more
+            losses[bad] = math.inf
         return losses
 
     def asarray(self, codes: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -240,15 +254,18 @@ class NumpyArrays(GenerationArrays):
         spread, field = (_SPREAD_BYTES, np.uint8) if n <= 0xFF else (_SPREAD_WORDS, np.uint16)
         if self._spread.shape != codes.shape or self._spread.dtype != spread.dtype:
             self._spread = np.empty(codes.shape, dtype=spread.dtype)
-        fields = np.take(spread, codes, out=self._spread).sum(0, dtype=spread.dtype)
+        # mode="clip" (codes are below 16 anyway): "raise" would write to a temporary
+        fields = np.take(spread, codes, out=self._spread, mode="clip").sum(
+            0, dtype=spread.dtype)
         return fields.view(field).astype(np.int64)
 
     def summary(self, losses: np.ndarray, ordered: np.ndarray
                 ) -> tuple[float, float, float, float]:
         best, worst = float(ordered[0]), float(ordered[-1])
-        # NaN losses are inf already: finite ends mean that all are finite
-        finite = losses if -math.inf < best and worst < math.inf \
-            else losses[np.isfinite(losses)]
+        # non-finite losses are inf already: a finite worst means that all are finite;
+        # the moments in float64, as torch accumulates float32 sums (1e35s overflow)
+        finite = (losses if worst < math.inf else losses[np.isfinite(losses)]) \
+            .astype(np.float64)
         if len(finite) < 2:
             return best, worst, float(finite.sum()) if len(finite) else math.inf, 0.0
         mean = finite.mean()
@@ -258,7 +275,8 @@ class NumpyArrays(GenerationArrays):
 
 
 class TorchArrays(GenerationArrays):
-    """A GPU's backend (any torch device): tensors and the device's own generator."""
+    """The backend of large CPU populations and of GPUs: tensors and the device's own
+    generator."""
 
     def __init__(self, device: torch.device, seed: int) -> None:
         self.device = device
@@ -281,6 +299,11 @@ class TorchArrays(GenerationArrays):
 
     def integers(self, high: int, shape: tuple[int, ...]) -> torch.Tensor:
         return torch.randint(0, high, shape, generator=self.generator, device=self.device)
+
+    def random_bytes(self, count: int) -> torch.Tensor:
+        # int32: the cheapest index dtype (half the memory of int64: 170 MB at N = 10^6)
+        return torch.randint(0, 256, (count,), generator=self.generator,
+                             device=self.device, dtype=torch.int32)
 
     def bits(self, shape: tuple[int, ...], rate: float) -> torch.Tensor:
         draws = torch.rand(shape, generator=self.generator, device=self.device)
@@ -327,6 +350,9 @@ class TorchArrays(GenerationArrays):
     def concat(self, arrays: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(arrays)
 
+    def stack(self, arrays: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(arrays)
+
     def as_uint8(self, array: torch.Tensor) -> torch.Tensor:
         return array.to(torch.uint8)
 
@@ -338,7 +364,8 @@ class TorchArrays(GenerationArrays):
         return int(torch.searchsorted(ordered, value))
 
     def losses(self, evaluator: PopulationEvaluator, codes: torch.Tensor) -> torch.Tensor:
-        return torch.nan_to_num(evaluator.losses(codes), nan=math.inf, posinf=math.inf)
+        return torch.nan_to_num(evaluator.losses(codes), nan=math.inf, posinf=math.inf,
+                                neginf=math.inf)
 
     def asarray(self, codes: torch.Tensor | np.ndarray) -> torch.Tensor:
         if isinstance(codes, np.ndarray):  # torch takes no negative strides

@@ -79,19 +79,58 @@ def test_pooled_losses_equal_the_calling_threads(count: int,
                           generator=torch.Generator().manual_seed(count))
     weights = torch.randn(count, evaluator.layout.size, dtype=torch.float64,
                           generator=torch.Generator().manual_seed(count))
-    calls: list[int] = []
-    real = chunk_pool.shared_pool
-
-    def counted() -> ChunkPool | None:
-        calls.append(1)
-        return real()
-
-    monkeypatch.setattr(population, "shared_pool", counted)
+    pool = ChunkPool(2)
+    ran: list[int] = []
+    real_run = pool.run
+    monkeypatch.setattr(pool, "run", lambda jobs: (ran.append(len(jobs)), real_run(jobs)))
+    monkeypatch.setattr(population, "shared_pool", lambda: pool)
     pooled = evaluator.losses(codes), evaluator.losses_from_weights(weights)
-    assert len(calls) == (2 if count > evaluator.chunk else 0)  # one piece: no pool
+    pieces_each = -(-count // evaluator.chunk)
+    assert ran == ([pieces_each] * 2 if pieces_each > 1 else [])  # one piece: no pool
     monkeypatch.setattr(population, "shared_pool", lambda: None)
     inline = evaluator.losses(codes), evaluator.losses_from_weights(weights)
     for got, expected in zip(pooled, inline, strict=True):
         assert torch.equal(got, expected)
     single = torch.stack([evaluator.losses(codes[row:row + 1])[0] for row in range(count)])
     torch.testing.assert_close(pooled[0], single, rtol=1e-13, atol=0)
+
+
+def test_an_interrupted_call_drops_the_jobs_not_started(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the caller waits: the running job finishes, the queued ones are
+    skipped, and the interrupt reaches the caller; the pool then works on."""
+    pool = ChunkPool(1)
+    started: list[int] = []
+    first_running, release = threading.Event(), threading.Event()
+
+    def first(worker: int) -> None:
+        started.append(1)
+        first_running.set()
+        release.wait()
+
+    class InterruptedOnce:
+        """The batch's done event, whose first wait is interrupted as Ctrl-C would."""
+
+        def __init__(self) -> None:
+            self.event, self.waits = threading.Event(), 0
+
+        def set(self) -> None:
+            self.event.set()
+
+        def wait(self) -> None:
+            self.waits += 1
+            if self.waits == 1:
+                first_running.wait()
+                raise KeyboardInterrupt
+            release.set()  # the caller has given up: let the running job end
+            self.event.wait()
+
+    batch = chunk_pool._Batch
+    monkeypatch.setattr(chunk_pool, "_Batch", lambda left: batch(left, InterruptedOnce()))
+    with pytest.raises(KeyboardInterrupt):
+        pool.run([first, lambda worker: started.append(2), lambda worker: started.append(3)])
+    assert started == [1]
+    monkeypatch.undo()
+    pool.run([lambda worker: started.append(4)])
+    assert started == [1, 4]
+    pool.run([])  # nothing to do: returns at once

@@ -156,7 +156,9 @@ def test_elites_are_copied_unchanged(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_the_best_leave_as_copies_and_arrivals_replace_the_worst(backend: str) -> None:
+@pytest.mark.parametrize("count", [1, 2])
+def test_the_best_leave_as_copies_and_arrivals_replace_the_worst(backend: str,
+                                                                  count: int) -> None:
     pop = population(EvolveTask(population=12, elite=1), backend=backend)
     codes, losses = as_numpy(pop.codes).copy(), as_numpy(pop.losses).copy()
     order = np.argsort(losses, kind="stable")
@@ -165,16 +167,18 @@ def test_the_best_leave_as_copies_and_arrivals_replace_the_worst(backend: str) -
     assert np.array_equal(best_losses, losses[order[:3]])
     best_codes[:] = 0  # a copy: the population keeps its own
     assert np.array_equal(as_numpy(pop.codes), codes)
-    arrivals = np.full((2, codes.shape[1]), 7, dtype=np.uint8)
-    arrivals[1] = 9
+    arrivals = np.stack([np.full(codes.shape[1], 7 + 2 * k, dtype=np.uint8)
+                         for k in range(count)])  # 7, then 9
     arrivals.flags.writeable = False  # as they come out of Ray's object store
-    pop.replace_worst(arrivals, np.array([-2.0, -1.0]))
-    worst, second_worst = order[-1], order[-2]
-    assert np.all(as_numpy(pop.codes)[worst] == 7)
-    assert np.all(as_numpy(pop.codes)[second_worst] == 9)
-    assert as_numpy(pop.losses)[[worst, second_worst]].tolist() == [-2.0, -1.0]
-    assert int(as_numpy(pop.order())[0]) == worst  # sorted again
-    others = order[:-2]
+    arrival_losses = np.array([-2.0, -1.0][:count])
+    arrival_losses.flags.writeable = False
+    pop.replace_worst(arrivals, arrival_losses)
+    worst_first = order[::-1][:count]
+    for k, slot in enumerate(worst_first):
+        assert np.all(as_numpy(pop.codes)[slot] == 7 + 2 * k)
+        assert as_numpy(pop.losses)[slot] == arrival_losses[k]
+    assert int(as_numpy(pop.order())[0]) == order[-1]  # sorted again
+    others = order[:-count]
     assert np.array_equal(as_numpy(pop.codes)[others], codes[others])
 
 
@@ -231,7 +235,7 @@ def test_best_loss_never_rises_and_history_is_deterministic(
     assert first[-1].evaluations == 40 + 25 * 38
     # the best genome is real: the evaluator gives it the loss reported
     genome = torch.as_tensor(first[-1].best_genome).reshape(1, -1)
-    assert float(evaluator.losses(genome)[0]) == first[-1].best
+    assert float(evaluator.losses(genome)[0]) == pytest.approx(first[-1].best, rel=1e-13)
     assert isinstance(Population(evaluator, task, 0).codes,
                       torch.Tensor if backend == "torch" else np.ndarray)
 
@@ -273,6 +277,39 @@ def test_statistics_summarise_the_finite_losses(losses: list[float], backend: st
     assert stats.mean == (pytest.approx(finite.mean(), rel=1e-15) if len(finite) else math.inf)
     assert stats.std == (pytest.approx(finite.std(ddof=1), rel=1e-15) if len(finite) > 1
                          else 0.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_non_finite_loss_counts_as_the_worst(backend: str) -> None:
+    """NaN, inf and −inf (a broken network, not a perfect one) all become +inf."""
+
+    class Broken:
+        def losses(self, genomes: torch.Tensor) -> torch.Tensor:
+            return torch.tensor([0.5, math.nan, math.inf, -math.inf, 0.25],
+                                dtype=torch.float32)
+
+    arrays = population(EvolveTask(population=2), backend=backend).arrays
+    codes = arrays.asarray(np.zeros((5, 3), dtype=np.uint8))
+    got = as_numpy(arrays.losses(Broken(), codes))
+    assert got.tolist() == [0.5, math.inf, math.inf, math.inf, 0.25]
+    ordered, _ = arrays.sort(arrays.losses(Broken(), codes))
+    best, worst, mean, std = arrays.summary(arrays.losses(Broken(), codes), ordered)
+    assert (best, worst, mean) == (0.25, math.inf, 0.375)
+    assert std == pytest.approx(np.std([0.5, 0.25], ddof=1), rel=1e-7)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_large_float32_losses_do_not_overflow_the_moments(backend: str) -> None:
+    arrays = population(EvolveTask(population=2), backend=backend).arrays
+    values = np.full(10_000, 1e35, dtype=np.float32)
+    values[0] = 2e35
+    losses = arrays.losses_from(values, arrays.asarray(np.zeros(1)).float()
+                                if backend == "torch" else values)
+    ordered, _ = arrays.sort(losses)
+    _, _, mean, std = arrays.summary(losses, ordered)
+    exact = values.astype(np.float64)
+    assert mean == pytest.approx(exact.mean(), rel=1e-6)
+    assert std == pytest.approx(exact.std(ddof=1), rel=1e-4)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -19,6 +19,8 @@ from engine.core.chain import Chain
 from engine.core.specs import ActivationSpec, LinearSpec, NetworkSpec
 from engine.data.session import SessionError, parse_session
 from engine.data.tasks import EvolveTask
+from engine.evolution import population
+from engine.evolution.chunk_pool import ChunkPool
 from engine.evolution.ga import GenerationStats
 from engine.evolution.islands import (
     Island,
@@ -104,12 +106,28 @@ def test_seeded_runs_repeat_and_islands_differ() -> None:
     assert not same_history(first, other)
 
 
-def test_worker_processes_give_the_same_history() -> None:
+@pytest.mark.parametrize("chunk", [None, 5])
+def test_worker_processes_give_the_same_history(chunk: int | None,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """With chunk 5, this process evaluates the pieces on the chunk pool's workers and
+    the one-thread worker processes on their own thread: the same pieces, the same
+    bits."""
+    def planned() -> IslandPlan:
+        made = plan()
+        if chunk is not None:
+            made.evaluator.chunk = chunk
+        return made
+
+    pooled: list[int] = []
+    pool, real = ChunkPool(2), population.shared_pool
+    monkeypatch.setattr(population, "shared_pool",
+                        lambda: pooled.append(1) or pool if chunk else real())
     # 3 islands on 2 workers: one worker holds two islands; migration every 4 of 9
-    here = list(evolve_islands(plan(), 3, 4, 2))
-    there = list(evolve_islands(plan(), 3, 4, 2, workers=2))
+    here = list(evolve_islands(planned(), 3, 4, 2))
+    there = list(evolve_islands(planned(), 3, 4, 2, workers=2))
     assert same_history(here, there)
     assert [r.generation for r in there] == list(range(10))
+    assert bool(pooled) == bool(chunk)
 
 
 def ranked(losses: list[float]) -> list[int]:
