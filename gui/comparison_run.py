@@ -106,7 +106,8 @@ class GridComparisonRun(QObject):
         last = self.points[-1] if self.points else None
         complete = last is not None and last.curve == "sgd" and (
             last.evaluations >= self.budget or not math.isfinite(last.loss))
-        self.ended.emit(summary_line(self.points) + ("" if complete else " (stopped)"))
+        self.ended.emit(summary_line(self.points, self.budget)
+                        + ("" if complete else " (stopped)"))
 
 
 def _compared(task: EvolveTask) -> dict[str, Any]:

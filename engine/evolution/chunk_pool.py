@@ -5,7 +5,7 @@ intra-op threads split each operation of a chunk (a 16 x 16 batched product, a g
 between the cores, and at these sizes every operation then pays for waking the other
 thread and waiting for it; numpy's tanh runs on one core only. Whole chunks on
 single-threaded workers, one per core, keep every core on its own chunk instead: on the
-benchmark's task on 2 cores, whole generations took 0.69x the time at N = 1 000 and 0.66x
+benchmark's task on 2 cores, whole generations took 0.69-0.77x the time at N = 1 000 and 0.66x
 at N = 10 000 (paired, interleaved runs). A population of one chunk (N = 100) gains
 nothing from halves on two workers (measured 1.01x), so it is evaluated on the calling
 thread.

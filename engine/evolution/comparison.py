@@ -158,7 +158,15 @@ def final_losses(points: list[CurvePoint]) -> dict[str, float]:
     return {curve: last[curve] for curve in CURVES if curve in last}
 
 
-def summary_line(points: list[CurvePoint]) -> str:
-    """"GA 4-bit 0.647 · ES float 0.0231 · …": each curve's final loss, 3 digits."""
-    return " · ".join(f"{CURVE_LABELS[curve]} {value:.3g}"
-                      for curve, value in final_losses(points).items())
+def summary_line(points: list[CurvePoint], budget: int | None = None) -> str:
+    """"GA 4-bit 0.647 · ES float 0.0231 · …": each curve's final loss, 3 digits. With
+    ``budget``, a curve that ended short of it (stopped, or SGD gone non-finite) says
+    after how many forward passes, so that unequal budgets are not read as equal."""
+    reached = {point.curve: point.evaluations for point in points}
+    parts = []
+    for curve, value in final_losses(points).items():
+        part = f"{CURVE_LABELS[curve]} {value:.3g}"
+        if budget is not None and reached[curve] < budget:
+            part += f" after {reached[curve]:,} passes".replace(",", "\u2009")
+        parts.append(part)
+    return " · ".join(parts)

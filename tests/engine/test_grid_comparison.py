@@ -143,6 +143,18 @@ def test_final_losses_and_the_summary_line(run) -> None:
     line = summary_line(points)
     assert line.startswith(f"GA 4-bit {finals['ga']:.3g} · ES float {finals['es']:.3g}")
     assert f"ES→4-bit {finals['es_4bit']:.3g}" in line
+    assert summary_line(points, BUDGET) == line  # every curve used the whole budget
+
+
+def test_a_curve_that_ended_short_of_the_budget_says_after_how_many_passes(run) -> None:
+    """As after Stop during ES: GA whole, ES part of the way, the others not begun."""
+    _, _, by_curve, _ = run
+    es_part = [p for p in by_curve["es"] if p.evaluations < BUDGET][:3]
+    points = [*by_curve["ga"], *es_part]
+    line = summary_line(points, BUDGET)
+    reached = es_part[-1].evaluations
+    assert line == (f"GA 4-bit {by_curve['ga'][-1].loss:.3g} · ES float "
+                    f"{es_part[-1].loss:.3g} after {reached:,} passes".replace(",", "\u2009"))
 
 
 def test_a_budget_below_one_is_refused() -> None:

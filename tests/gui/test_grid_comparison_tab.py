@@ -79,6 +79,9 @@ def test_stop_ends_the_comparison_and_says_so(qtbot, window) -> None:
     assert window.state.slot.running == ""
     assert tab.summary.text().endswith("(stopped)")
     assert tab.summary.text().startswith("GA 4-bit ")
+    # a budget of millions: the curves stopped short of it, and say where
+    assert tab.summary.text().endswith(" passes (stopped)")
+    assert tab.summary.text() == summary_line(run.points, 5_000_000) + " (stopped)"
     assert tab.compare_button.isEnabled()
     assert not tab.stop_button.isEnabled()
     # the evolution's Pause ends a comparison too (the buttons beside it wait for it)
