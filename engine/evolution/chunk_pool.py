@@ -49,7 +49,6 @@ class ChunkPool:
     """``workers`` daemon threads, each with one torch thread, that run jobs in turn."""
 
     def __init__(self, workers: int) -> None:
-        self.workers = workers
         self._jobs: queue.SimpleQueue[tuple[Callable[[int], None], _Batch]] = \
             queue.SimpleQueue()
         for number in range(workers):

@@ -119,14 +119,10 @@ class Population:
         count = len(codes)
         if count == 0:
             return
-        # the worst `count`, best of them first, take the migrants worst first; the
-        # arrays are copies (arrays out of Ray's object store are read-only views of
-        # shared memory)
+        # the worst `count`, best of them first, take the migrants worst first
         worst = self.order()[self.codes.shape[0] - count:]
-        # np.array: a real copy (a reversed one-row view is flagged contiguous, and
-        # torch takes no negative strides)
-        self.codes[worst] = self.arrays.asarray(np.array(codes[::-1]))
-        self.losses[worst] = self.arrays.losses_from(np.array(losses[::-1]), self.losses)
+        self.codes[worst] = self.arrays.asarray(codes[::-1])
+        self.losses[worst] = self.arrays.losses_from(losses[::-1], self.losses)
         self.forget_order()
 
     def step(self) -> None:

@@ -130,7 +130,8 @@ class GenerationArrays:
         raise NotImplementedError
 
     def asarray(self, codes: torch.Tensor | np.ndarray) -> Array:
-        """A copy of ``codes`` (uint8) on this backend."""
+        """A copy of ``codes`` (uint8) on this backend, from any strides (a reversed
+        view) and read-only memory (Ray's object store)."""
         raise NotImplementedError
 
     def losses_from(self, losses: np.ndarray, like: Array) -> Array:
@@ -368,13 +369,14 @@ class TorchArrays(GenerationArrays):
                                 neginf=math.inf)
 
     def asarray(self, codes: torch.Tensor | np.ndarray) -> torch.Tensor:
-        if isinstance(codes, np.ndarray):  # torch takes no negative strides
-            codes = torch.from_numpy(np.ascontiguousarray(codes))
+        if isinstance(codes, np.ndarray):
+            # np.array: a copy with positive strides, which torch needs (a reversed
+            # one-row view is flagged contiguous, so np.ascontiguousarray keeps it)
+            return torch.from_numpy(np.array(codes, dtype=np.uint8)).to(self.device)
         return codes.to(self.device, torch.uint8, copy=True)
 
     def losses_from(self, losses: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-        return torch.tensor(np.ascontiguousarray(losses), device=self.device,
-                            dtype=like.dtype)
+        return torch.from_numpy(np.array(losses)).to(self.device, like.dtype)
 
     def to_numpy(self, array: torch.Tensor) -> np.ndarray:
         return array.cpu().numpy()
