@@ -14,8 +14,10 @@ FIELD_NAMES = {"sign": "sign", "exponent": "exponent", "mantissa": "mantissa",
 
 
 class BitRow(QWidget):
-    """``width`` bits, most significant first. ``fields`` names each bit's field; a click
-    flips that bit and emits ``bits_changed(new_bits)`` (the owner decides what it means).
+    """``width`` bits, most significant first, in lines of at most ``per_line`` cells (a
+    64-bit pattern as two lines of 32 keeps its cells as large as a float32's on a laptop
+    screen). ``fields`` names each bit's field; a click flips that bit and emits
+    ``bits_changed(new_bits)`` (the owner decides what it means).
 
     Bits are passed as a Python int, so 64-bit patterns need no special care; the signal
     carries them as a decimal string (Qt's int is 32-bit).
@@ -23,10 +25,13 @@ class BitRow(QWidget):
 
     bits_changed = Signal(str)
 
-    def __init__(self, width: int, fields: list[str], cell: int = 16) -> None:
+    def __init__(self, width: int, fields: list[str], cell: int = 16,
+                 per_line: int = 32) -> None:
         super().__init__()
         assert len(fields) == width
         self.width_bits, self.fields, self.cell = width, fields, cell
+        self.per_line = min(per_line, width)
+        self.lines = -(-width // self.per_line)
         self.bits = 0
         self.enabled_bits = True
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -34,7 +39,7 @@ class BitRow(QWidget):
         self.setToolTip(self._tooltip())
 
     def sizeHint(self) -> QSize:
-        return QSize(self.width_bits * self.cell + 1, self.cell + 6)
+        return QSize(self.per_line * self.cell + 1, self.lines * (self.cell + 2) + 4)
 
     def minimumSizeHint(self) -> QSize:
         return self.sizeHint()
@@ -49,12 +54,21 @@ class BitRow(QWidget):
         """Bit ``position`` counted from the left (0 = most significant)."""
         return (self.bits >> (self.width_bits - 1 - position)) & 1
 
-    def position_at(self, x: float) -> int | None:
-        position = int(x // self.cell)
-        return position if 0 <= position < self.width_bits else None
+    def cell_rect(self, position: int) -> QRectF:
+        """Where bit ``position`` (0 = most significant) is drawn."""
+        line, column = divmod(position, self.per_line)
+        return QRectF(column * self.cell, 2 + line * (self.cell + 2), self.cell - 1,
+                      self.cell)
+
+    def position_at(self, x: float, y: float) -> int | None:
+        column, line = int(x // self.cell), int((y - 2) // (self.cell + 2))
+        if not (0 <= column < self.per_line and 0 <= line < self.lines):
+            return None
+        position = line * self.per_line + column
+        return position if position < self.width_bits else None
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        position = self.position_at(event.position().x())
+        position = self.position_at(event.position().x(), event.position().y())
         if position is None or event.button() != Qt.MouseButton.LeftButton:
             return
         flipped = self.bits ^ (1 << (self.width_bits - 1 - position))
@@ -66,7 +80,7 @@ class BitRow(QWidget):
         font.setPixelSize(max(8, self.cell - 5))
         painter.setFont(font)
         for position in range(self.width_bits):
-            rect = QRectF(position * self.cell, 2, self.cell - 1, self.cell)
+            rect = self.cell_rect(position)
             colour = FIELD_COLOURS[self.fields[position]] if self.enabled_bits \
                 else QColor("#f2f2f2")
             painter.fillRect(rect, colour)

@@ -99,7 +99,7 @@ class BitsPage(QWidget):
             selector = QRadioButton(name if name != "ga4" else "ga4 (GA code, α = 1)")
             selector.toggled.connect(partial(self._on_selector_toggled, name))
             fields = bit_fields(name)
-            row = BitRow(len(fields), fields, cell=11 if len(fields) > 32 else 15)
+            row = BitRow(len(fields), fields, cell=15)
             row.bits_changed.connect(lambda bits, n=name: self.set_pattern(n, int(bits)))
             stored, error = QLabel(), QLabel()
             for label in (stored, error):

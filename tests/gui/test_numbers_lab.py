@@ -75,6 +75,23 @@ def test_clicking_a_bit_flips_it_and_every_row_follows(qtbot, window) -> None:
     assert "pattern 0xbdcccccd" in bits.source_label.text()
 
 
+def test_a_64_bit_pattern_wraps_into_two_lines_whose_bits_click_true(qtbot, window) -> None:
+    bits = open_lab(qtbot, window).bits
+    type_number(qtbot, bits, "0.1")
+    row, float32_row = bits.rows["float64"], bits.rows["float32"]
+    # as wide as the float32 row, with cells as large, on two lines
+    assert row.sizeHint().width() == float32_row.sizeHint().width()
+    assert row.sizeHint().height() > float32_row.sizeHint().height()
+    assert row.cell == float32_row.cell
+    last = row.cell_rect(63).center().toPoint()  # the last cell of the second line
+    qtbot.mouseClick(row, Qt.MouseButton.LeftButton, pos=last)
+    pattern = struct.unpack(">Q", struct.pack(">d", 0.1))[0]
+    assert row.bits == pattern ^ 1  # the least significant bit flipped
+    first_of_second = row.cell_rect(32).center().toPoint()
+    qtbot.mouseClick(row, Qt.MouseButton.LeftButton, pos=first_of_second)
+    assert row.bits == pattern ^ 1 ^ (1 << 31)
+
+
 def test_limits_and_claims_are_exact(qtbot, window) -> None:
     limits = open_lab(qtbot, window).limits
     largest = (2 - Fraction(1, 2**23)) * 2**127
