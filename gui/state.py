@@ -25,8 +25,8 @@ from PySide6.QtCore import QObject, Signal
 from engine.core.chain import Chain
 from engine.core.losses import TargetError
 from engine.core.plots import LIVE_RESOLUTION, decision_values, grid_extent
-from engine.core.spec_edits import with_activation, with_block_norms
-from engine.core.specs import LayerSpec, LinearSpec, NetworkSpec, ResidualSpec, seed_example
+from engine.core.spec_edits import with_activation
+from engine.core.specs import LayerSpec, LinearSpec, NetworkSpec, seed_example
 from engine.core.stats import LayerStats, layer_stats
 from engine.core.stepper import Pass, StepOrderError
 from engine.core.training import TrainStep
@@ -242,11 +242,7 @@ class AppState(QObject):
     def set_chain_norm(self, kind: str | None) -> None:
         """A norm of ``kind`` in every block, or none at all: after every hidden linear
         layer, or in a residual chain first inside every block (pre-norm)."""
-        layers = list(self.network.layers)
-        if any(isinstance(spec, ResidualSpec) for spec in layers):
-            self.set_layers(with_block_norms(layers, kind))
-        else:
-            self.set_network(with_norm(self.network, kind))
+        self.set_network(with_norm(self.network, kind))
 
     def set_seed(self, seed: int) -> None:
         """A new seed re-draws the initial parameters and a generated dataset, as a

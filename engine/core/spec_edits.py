@@ -27,16 +27,20 @@ def with_activation(layers: list[LayerSpec], kind: str) -> list[LayerSpec]:
 
 
 def with_block_norms(layers: list[LayerSpec], kind: str | None) -> list[LayerSpec]:
-    """Every residual block normalised first (x + f(norm(x))); norms outside the blocks
-    (post-norm placement) removed. ``kind`` None: no norms at all."""
+    """Every residual block normalised first (x + f(norm(x))), nested blocks too; norms
+    outside the blocks (post-norm placement) removed. A block's first norm is kept as it
+    was when it is of ``kind`` already (its eps and parameters). ``kind`` None: no norms
+    at all."""
     changed: list[LayerSpec] = []
     for spec in layers:
         if isinstance(spec, NormSpec):
             continue
         if isinstance(spec, ResidualSpec):
-            inner: list[LayerSpec] = [s for s in spec.layers if not isinstance(s, NormSpec)]
+            first = spec.layers[0] if spec.layers else None
+            inner = with_block_norms(list(spec.layers), kind)
             if kind is not None:
-                inner.insert(0, NormSpec.model_validate({"kind": kind}))
+                kept = first if isinstance(first, NormSpec) and first.kind == kind else None
+                inner.insert(0, kept or NormSpec.model_validate({"kind": kind}))
             spec = spec.model_copy(update={"layers": inner})
         changed.append(spec)
     return changed

@@ -7,7 +7,7 @@ both are run forward, in training mode, on one fixed probe batch, and what the c
 block's nonlinearity receives is recorded: its mean, std, 15/50/85th percentiles (as
 Ioffe & Szegedy's Fig. 1 plots for a sigmoid's input) and a histogram over fixed bins,
 with the probe loss. In the chain with norms that is the norm's output; without, the
-linear output.
+linear output. A residual block's is what its branch receives (norm(x), or x).
 
 :func:`covariate_shift` is a generator of :class:`ShiftFrame` (a GUI worker iterates it);
 :func:`record_covariate_shift` collects the frames into a :class:`ShiftRecord`.
@@ -26,7 +26,7 @@ from engine.core.specs import NetworkSpec
 from engine.core.stepper import Pass
 from engine.data.datasets import Dataset
 from engine.data.experiment import MINIBATCH_SEED_OFFSET, data_tensors, make_trainer
-from engine.data.norms_lab import Blocks, twin_chains
+from engine.data.norms_lab import Blocks, block_tensors, twin_chains
 from engine.data.tasks import TrainTask
 
 PERCENTILES = (15.0, 50.0, 85.0)
@@ -35,7 +35,8 @@ RANGE_STDS = 4.0  # the bins span ± this many initial stds (of the wider of the
 
 @dataclass(frozen=True)
 class ShiftConfig:
-    """What to train and what to record. ``block`` counts linear layers from 0."""
+    """What to train and what to record. ``block`` counts the chain's blocks from 0:
+    its top-level linear layers and residual blocks (:class:`~engine.data.norms_lab.Blocks`)."""
 
     network: NetworkSpec
     kind: str
@@ -126,9 +127,7 @@ def _block_input(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss
     pass_ = Pass(chain, inputs, targets, loss)
     while pass_.loss is None:
         pass_.step_forward()
-    index = Blocks.of(chain).normalised[block]
-    output = pass_.outputs[index]
-    assert output is not None
+    _, output, _ = block_tensors(pass_, Blocks.of(chain).starts[block])
     return output.detach().double().reshape(-1).numpy().copy(), float(pass_.loss)
 
 
@@ -164,7 +163,7 @@ def covariate_shift(config: ShiftConfig, dataset: Dataset) -> Iterator[ShiftFram
         ``config.block`` is not a block of the chain.
     """
     without, normed = twin_chains(config.network, config.kind, config.dtype, config.seed)
-    blocks = len(Blocks.of(without).linear)
+    blocks = len(Blocks.of(without).starts)
     if not 0 <= config.block < blocks:
         raise IndexError(f"block {config.block} out of range: the chain has {blocks}")
     probe = _probe(dataset, config, without)

@@ -1,15 +1,19 @@
 """Normalisation switched on and off for a whole chain, and the two chains side by side.
 
 :func:`with_norm` rewrites a :class:`NetworkSpec` so that every block (linear → [norm] →
-activation) has a norm of one kind right after its linear layer, or none at all.
+activation) has a norm of one kind right after its linear layer, and every residual block
+one first inside it (pre-norm, x + f(norm(x))), or no norm at all.
 :func:`side_by_side` runs one forward and backward pass of the chain without norms and of
 the chain with them, on the same batch and from the same linear weights, and returns per
-block the mean and std of the linear outputs (pre-norm) and of what the block's
-nonlinearity receives (post-norm), and the gradient flow ‖dL/da‖ and ‖dL/dW‖.
+block the mean and std of what the norm takes (the linear outputs; a residual block's
+input x) and of what it gives on (the block's nonlinearity's input; what the residual
+branch receives), and the gradient flow ‖dL/da‖ and ‖dL/dW‖.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,19 +22,31 @@ import torch
 
 from engine.core.chain import Chain
 from engine.core.layers import Linear, Norm
-from engine.core.specs import NORM_KINDS, LinearSpec, NetworkSpec, NormSpec
-from engine.core.stepper import Pass
+from engine.core.residual import Residual
+from engine.core.spec_edits import with_block_norms
+from engine.core.specs import (
+    NORM_KINDS,
+    LinearSpec,
+    NetworkSpec,
+    NormSpec,
+    ResidualSpec,
+    walk_specs,
+)
+from engine.core.stepper import LayerRecord, Pass
 from engine.data.datasets import Dataset
 from engine.data.experiment import MINIBATCH_SEED_OFFSET, build_chain, data_tensors
 
 
 def with_norm(network: NetworkSpec, kind: str | None) -> NetworkSpec:
-    """The chain with a norm of ``kind`` after every hidden linear layer (None: no norms).
+    """The chain with a norm of ``kind`` in every block (None: no norms at all).
 
-    Every norm layer of ``network`` is dropped, wherever it sits; then each linear layer
-    but the last (the output layer) is followed by a norm of ``kind``. A norm that was
-    already there with the same kind is kept as it was (its eps, momentum and any explicit
-    parameters); a new one has the defaults. Linear and activation layers are unchanged.
+    Every norm layer of ``network`` is dropped, wherever it sits, residual blocks' own
+    included. Then, in a chain with residual blocks, each block gets a norm of ``kind``
+    first inside it (pre-norm, x + f(norm(x)): the residual stream itself is never
+    normalised); in a chain without, each linear layer but the last (the output layer) is
+    followed by one. A norm that was already there with the same kind is kept as it was
+    (its eps, momentum and any explicit parameters); a new one has the defaults. Linear
+    and activation layers are unchanged.
 
     Parameters
     ----------
@@ -46,6 +62,9 @@ def with_norm(network: NetworkSpec, kind: str | None) -> NetworkSpec:
     if kind is not None and kind not in NORM_KINDS:
         raise ValueError(f"unknown norm kind {kind!r}; expected one of {NORM_KINDS}")
     layers = list(network.layers)
+    if any(isinstance(spec, ResidualSpec) for spec in layers):
+        return NetworkSpec(input_size=network.input_size,
+                           layers=with_block_norms(layers, kind))
     linear_at = [i for i, spec in enumerate(layers) if isinstance(spec, LinearSpec)]
     hidden = set(linear_at[:-1])
     result: list[Any] = []
@@ -65,38 +84,39 @@ def with_norm(network: NetworkSpec, kind: str | None) -> NetworkSpec:
 def norm_kind_of(network: NetworkSpec) -> str | None:
     """The kind of the chain's norms when they are all of one kind (None: no norms or
     mixed kinds)."""
-    kinds = {spec.kind for spec in network.layers if isinstance(spec, NormSpec)}
+    kinds = {spec.kind for _, spec in walk_specs(network.layers)
+             if isinstance(spec, NormSpec)}
     return kinds.pop() if len(kinds) == 1 else None
 
 
 @dataclass(frozen=True)
 class Blocks:
-    """Where each block sits in a chain: per linear layer, the layer that feeds the
-    block's nonlinearity (the norm, or the linear layer itself) and the block's last
-    layer (before the next linear layer)."""
+    """Where each block sits in a chain, as top-level layer indices: a block starts at a
+    linear layer or a residual block (``starts``) and ends before the next one (``last``:
+    its last layer)."""
 
-    linear: tuple[int, ...]
-    normalised: tuple[int, ...]  # the norm after the linear layer, else the linear layer
-    last: tuple[int, ...]
+    starts: tuple[int, ...]
+    last: tuple[int, ...]  # per start
 
     @classmethod
     def of(cls, chain: Chain) -> Blocks:
-        layers = chain.layers
-        linear = [i for i, layer in enumerate(layers) if isinstance(layer, Linear)]
-        ends = [*linear[1:], len(layers)]
-        normalised = [i + 1 if i + 1 < len(layers) and isinstance(layers[i + 1], Norm) else i
-                      for i in linear]
-        return cls(tuple(linear), tuple(normalised), tuple(end - 1 for end in ends))
+        starts = [i for i, layer in enumerate(chain.layers)
+                  if isinstance(layer, Linear | Residual)]
+        ends = [*starts[1:], len(chain.layers)]
+        return cls(tuple(starts), tuple(end - 1 for end in ends))
 
 
 @dataclass(frozen=True)
 class NormProfile:
-    """One chain's pass on one batch, per block (one entry per linear layer, the output
-    layer last). Statistics are over every entry of the (batch, width) tensor, the std
-    with the biased variance (as the norms themselves use).
+    """One chain's pass on one batch, per block (one entry per linear layer or residual
+    block, the output layer last). Statistics are over every entry of the (batch, width)
+    tensor, the std with the biased variance (as the norms themselves use).
 
-    ``post_*`` describe what the block's nonlinearity receives: the norm's output, or,
-    in a block without a norm, the linear output again (``has_norm`` False).
+    ``pre_*`` describe what a norm there takes: the linear layer's output, or a residual
+    block's input x (the residual stream). ``post_*`` describe what goes on: the block's
+    nonlinearity's input (the norm's output, or, with no norm, the linear output again),
+    or what a residual block's branch receives (norm(x), or x itself). ``residual`` marks
+    the residual blocks; their ‖dL/dW‖ is over all their linear layers' weights.
     """
 
     kind: str | None
@@ -105,8 +125,9 @@ class NormProfile:
     post_mean: np.ndarray
     post_std: np.ndarray
     has_norm: np.ndarray  # (blocks,) bool
+    residual: np.ndarray  # (blocks,) bool
     grad_activation: np.ndarray  # ‖dL/da‖, a the block's output (the next layer's input)
-    grad_weight: np.ndarray  # ‖dL/dW‖ of the block's linear layer
+    grad_weight: np.ndarray  # ‖dL/dW‖ of the block's linear layer(s)
     loss: float
 
 
@@ -128,25 +149,67 @@ def profile(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str
     """
     pass_ = Pass(chain, inputs, targets, loss).run()
     blocks = Blocks.of(chain)
-
-    def moments(indices: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        tensors = [pass_.outputs[i] for i in indices]
-        means = [float(t.double().mean()) for t in tensors if t is not None]
-        stds = [float(t.double().std(unbiased=False)) for t in tensors if t is not None]
-        return np.array(means), np.array(stds)
-
-    pre_mean, pre_std = moments(blocks.linear)
-    post_mean, post_std = moments(blocks.normalised)
-    grad_activation = [_l2(pass_.grad_outputs[i]) for i in blocks.last]
-    grad_weight = [_l2(pass_.grads(i).get("weight")) for i in blocks.linear]
+    pre: list[torch.Tensor | None] = []
+    post: list[torch.Tensor | None] = []
+    has_norm, residual, grad_weight = [], [], []
+    for start in blocks.starts:
+        layer = chain.layers[start]
+        takes, gives, normed = block_tensors(pass_, start)
+        pre.append(takes)
+        post.append(gives)
+        has_norm.append(normed)
+        residual.append(isinstance(layer, Residual))
+        if isinstance(layer, Residual):
+            grads = [record.grads["weight"] for record in _walk_records(pass_.record(start).inner)
+                     if record.type == "linear" and "weight" in record.grads]
+            squares = sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)
+            grad_weight.append(math.sqrt(squares) if grads else float("nan"))
+        else:
+            grad_weight.append(_l2(pass_.grads(start).get("weight")))
+    pre_mean, pre_std = _moments(pre)
+    post_mean, post_std = _moments(post)
     assert pass_.loss is not None
     return NormProfile(
         kind=kind, pre_mean=pre_mean, pre_std=pre_std, post_mean=post_mean,
-        post_std=post_std,
-        has_norm=np.array([n != i for n, i in zip(blocks.normalised, blocks.linear,
-                                                  strict=True)]),
-        grad_activation=np.array(grad_activation), grad_weight=np.array(grad_weight),
-        loss=float(pass_.loss))
+        post_std=post_std, has_norm=np.array(has_norm, dtype=bool),
+        residual=np.array(residual, dtype=bool),
+        grad_activation=np.array([_l2(pass_.grad_outputs[i]) for i in blocks.last]),
+        grad_weight=np.array(grad_weight), loss=float(pass_.loss))
+
+
+def block_tensors(pass_: Pass, start: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """What a norm in the block starting at layer ``start`` takes and what goes on from
+    it, and whether there is a norm: for a linear layer, its output and the input of the
+    block's nonlinearity (the norm after it, else the linear output again); for a residual
+    block, its input x and what its branch receives (its first layer's output when that is
+    a norm, else x). Needs the pass's forward through the block."""
+    layer = pass_.chain.layers[start]
+    if isinstance(layer, Residual):
+        x = pass_.layer_input(start)
+        assert x is not None
+        first = layer.layers[0] if layer.layers else None
+        if not isinstance(first, Norm):
+            return x, x, False
+        return x, torch.from_numpy(pass_.record(start).inner[0].output), True
+    after = start + 1
+    normed = after < pass_.size and isinstance(pass_.chain.layers[after], Norm)
+    takes, gives = pass_.outputs[start], pass_.outputs[after if normed else start]
+    assert takes is not None
+    assert gives is not None
+    return takes, gives, normed
+
+
+def _moments(tensors: list[torch.Tensor | None]) -> tuple[np.ndarray, np.ndarray]:
+    present = [t.double() for t in tensors if t is not None]
+    return (np.array([float(t.mean()) for t in present]),
+            np.array([float(t.std(unbiased=False)) for t in present]))
+
+
+def _walk_records(records: tuple[LayerRecord, ...]) -> Iterator[LayerRecord]:
+    """A residual block's layer records, nested blocks' own included."""
+    for record in records:
+        yield record
+        yield from _walk_records(record.inner)
 
 
 def _l2(tensor: torch.Tensor | None) -> float:

@@ -1,9 +1,10 @@
 """Without vs with: the chain with no norms beside the chain with one kind of norm after
-every hidden linear layer, same linear weights, same batch
-(:func:`engine.data.norms_lab.side_by_side`, computed off the GUI thread).
+every hidden linear layer (first inside every residual block), same linear weights, same
+batch (:func:`engine.data.norms_lab.side_by_side`, computed off the GUI thread).
 
 Per block: mean ± std of the linear outputs (pre-norm) and of what the nonlinearity
-receives (post-norm), and the gradient flow ‖dL/dW‖ and ‖dL/da‖ as log bars.
+receives (post-norm), a residual block's input and what its branch receives, and the
+gradient flow ‖dL/dW‖ and ‖dL/da‖ as log bars.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class ComparePage(QWidget):
         self.norm_box.currentIndexChanged.connect(lambda _index: self.compute())
         self.apply_button = QPushButton("Use this norm in the app's chain")
         self.apply_button.setToolTip("Put this norm after every hidden linear layer of the "
-                                     "window's chain (\"none\" removes every norm)")
+                                     "window's chain, or first inside every residual block "
+                                     "(\"none\" removes every norm)")
         self.apply_button.clicked.connect(
             lambda: self.norm_chosen_for_chain.emit(self.kind() or "none"))
         row.addWidget(QLabel("norm for the whole chain"))
@@ -144,10 +146,13 @@ class ComparePage(QWidget):
     def show_result(self, result: SideBySide) -> None:
         self.result = result
         without, normed = result.without, result.with_norm
+        residual = (" A residual block's pre-norm numbers are its input x (the residual "
+                    "stream), its post-norm ones what its branch receives (norm(x) with "
+                    "norms, x without)." if without.residual.any() else "")
         self.status.setText(
             f"{self.subject().name}: one training-mode pass on a batch of {result.batch}, "
             f"the same linear weights on both sides. Loss without {without.loss:.4g}, "
-            f"with {result.kind or 'no'} norms {normed.loss:.4g}.")
+            f"with {result.kind or 'no'} norms {normed.loss:.4g}.{residual}")
         self.pre_plot.set_series([(without.pre_mean, without.pre_std),
                                   (normed.pre_mean, normed.pre_std)])
         self.post_plot.set_series([(without.post_mean, without.post_std),
@@ -169,7 +174,9 @@ class ComparePage(QWidget):
                    normed.grad_activation)
         self.table.setRowCount(len(without.pre_std))
         for row in range(len(without.pre_std)):
-            label = f"{row}" + ("" if normed.has_norm[row] else " (output)")
+            label = f"{row} (residual)" if normed.residual[row] else f"{row}"
+            if row == len(without.pre_std) - 1:
+                label += " (output)"
             self.table.setItem(row, 0, QTableWidgetItem(label))
             for column, values in enumerate(columns, start=1):
                 self.table.setItem(row, column, QTableWidgetItem(f"{values[row]:.4g}"))

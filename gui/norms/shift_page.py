@@ -130,7 +130,8 @@ class ShiftPage(QWidget):
         self.kind_box.setCurrentText("layer")
         self.block_spin = QSpinBox()
         self.block_spin.setPrefix("block ")
-        self.block_spin.setToolTip("Which block's nonlinearity input to record (0 = first)")
+        self.block_spin.setToolTip("Which block's nonlinearity input to record (0 = first; "
+                                   "a residual block: what its branch receives)")
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, 100_000)
         self.steps_spin.setValue(300)

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.core.specs import InitSpec, LinearSpec, NetworkSpec, repeated_block, walk_specs
+from engine.core.specs import (
+    InitSpec,
+    LinearSpec,
+    NetworkSpec,
+    ResidualSpec,
+    repeated_block,
+    walk_specs,
+)
 from engine.data.datasets import Dataset, make_dataset
 from engine.data.tasks import TrainTask
 from gui.state import AppState
@@ -33,8 +40,10 @@ class Subject:
     task: TrainTask
 
     def hidden_blocks(self) -> int:
-        """Linear layers before the output layer: the blocks a norm can follow."""
-        return max(sum(isinstance(s, LinearSpec) for s in self.network.layers) - 1, 0)
+        """Linear layers and residual blocks before the output layer: the blocks a norm
+        can be in."""
+        starts = sum(isinstance(s, LinearSpec | ResidualSpec) for s in self.network.layers)
+        return max(starts - 1, 0)
 
     def widest_hidden(self) -> int:
         """The most units a hidden linear layer has (0 without one): a norm over one

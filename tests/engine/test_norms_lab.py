@@ -16,7 +16,9 @@ from engine.core.specs import (
     LinearSpec,
     NetworkSpec,
     NormSpec,
+    ResidualSpec,
     repeated_block,
+    walk_specs,
 )
 from engine.data.covariate_shift import (
     ShiftConfig,
@@ -135,6 +137,82 @@ def test_side_by_side_matches_a_torch_twin_with_layer_norm() -> None:
     assert result.batch == 40
 
 
+def test_with_norm_on_a_residual_chain_puts_one_first_in_every_block() -> None:
+    post = repeated_block(2, 6, 3, "tanh", norm="batch", residual=True, norm_placement="post")
+    nested = NetworkSpec(input_size=2, layers=[
+        LinearSpec(out_features=4), NormSpec(kind="layer"),
+        ResidualSpec(layers=[NormSpec(kind="rms", eps=1e-3), LinearSpec(out_features=4),
+                             ActivationSpec(kind="relu"),
+                             ResidualSpec(layers=[LinearSpec(out_features=4)])]),
+        LinearSpec(out_features=1)])
+    for network in (post, nested):
+        bare = with_norm(network, None)
+        assert not any(isinstance(spec, NormSpec) for _, spec in walk_specs(bare.layers))
+        for kind in NORM_KINDS:
+            normed = with_norm(network, kind)
+            blocks = [spec for _, spec in walk_specs(normed.layers)
+                      if isinstance(spec, ResidualSpec)]
+            assert all(block.layers[0] == NormSpec(kind=kind) or
+                       (block.layers[0].kind == kind == "rms" and block.layers[0].eps == 1e-3)
+                       for block in blocks)  # first in every block, nested ones too
+            norms = [spec for _, spec in walk_specs(normed.layers) if isinstance(spec, NormSpec)]
+            assert len(norms) == len(blocks)  # and nowhere else
+            assert norm_kind_of(normed) == kind
+            assert with_norm(normed, None) == bare
+    # the pre-norm preset is its own chain with a norm
+    assert with_norm(post, "layer") == repeated_block(2, 6, 3, "tanh", norm="layer",
+                                                      residual=True)
+
+
+def _keeper(seen: dict[str, torch.Tensor], name: str):
+    """A forward hook keeping a module's input and output (its gradient retained)."""
+    def hook(_module: torch.nn.Module, args: tuple, out: torch.Tensor) -> None:
+        out.retain_grad()
+        seen[name], seen[name + " in"] = out, args[0]
+    return hook
+
+
+def test_side_by_side_on_a_residual_chain_matches_a_torch_twin() -> None:
+    network = repeated_block(2, 8, 3, "tanh", residual=True)
+    dataset = make_dataset("spiral", 30, 0.1, 2)
+    result = side_by_side(network, "rms", dataset, LOSS, dtype="float64", seed=4)
+    without, normed = twin_chains(network, "rms", "float64", 4)
+    inputs, targets = data_tensors(dataset, LOSS, normed)
+    for chain, profile, has_norm in ((without, result.without, False),
+                                     (normed, result.with_norm, True)):
+        model = torch_twin(chain)  # [projection, block, block, block, output]
+        seen: dict[str, torch.Tensor] = {}
+
+        for index, module in enumerate(model):
+            module.register_forward_hook(_keeper(seen, str(index)))
+            if index in (1, 2, 3):
+                module.body[0].register_forward_hook(_keeper(seen, f"{index} first"))
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(inputs), targets)
+        loss.backward()
+        assert profile.residual.tolist() == [False, True, True, True, False]
+        assert profile.has_norm.tolist() == [False, has_norm, has_norm, has_norm, False]
+        for block in (1, 2, 3):
+            x = seen[f"{block} in"].detach()
+            branch_input = seen[f"{block} first"] if has_norm else x
+            linears = [m for m in model[block].body if isinstance(m, torch.nn.Linear)]
+            expected = [x.mean(), x.std(unbiased=False), branch_input.detach().mean(),
+                        branch_input.detach().std(unbiased=False),
+                        seen[str(block)].grad.norm(),
+                        torch.sqrt(sum(m.weight.grad.square().sum() for m in linears))]
+            got = [profile.pre_mean[block], profile.pre_std[block], profile.post_mean[block],
+                   profile.post_std[block], profile.grad_activation[block],
+                   profile.grad_weight[block]]
+            np.testing.assert_allclose(got, [float(v) for v in expected], rtol=1e-9,
+                                       atol=1e-12)
+        projection = seen["0"].detach()
+        assert profile.pre_std[0] == pytest.approx(float(projection.std(unbiased=False)))
+        assert profile.grad_activation[0] == pytest.approx(float(seen["0"].grad.norm()))
+        assert profile.loss == pytest.approx(float(loss.detach()), rel=1e-12)
+    # RMS norm gives each sample of the branch input a root mean square of 1
+    assert np.allclose(result.with_norm.post_std[1:4] ** 2
+                       + result.with_norm.post_mean[1:4] ** 2, 1.0, atol=1e-3)
+
+
 def test_side_by_side_batch_norm_normalises_each_feature_of_the_batch() -> None:
     network = repeated_block(2, 6, 3, "relu")
     dataset = make_dataset("circle", 50, 0.0, 1)
@@ -230,6 +308,25 @@ def test_covariate_shift_the_normalised_input_stays_put_the_plain_one_drifts() -
     again = record_covariate_shift(_shift_config(), dataset)
     np.testing.assert_array_equal(again.without.counts, record.without.counts)
     np.testing.assert_array_equal(again.with_norm.loss, record.with_norm.loss)
+
+
+def test_covariate_shift_in_a_residual_block_probes_what_its_branch_receives() -> None:
+    dataset = make_dataset("spiral", 64, 0.1, 1)
+    network = repeated_block(2, 16, 4, "tanh", residual=True)  # projection, 4 blocks, output
+    config = _shift_config(network=network, block=3, steps=20, every=10)
+    record = record_covariate_shift(config, dataset)
+    # layer norm hands every sample of the branch mean 0 and std 1: over the batch, std 1
+    # (then its learned gain and shift move it a little)
+    assert record.with_norm.std[0] == pytest.approx(1.0, abs=1e-4)
+    assert np.all(np.abs(record.with_norm.std - 1) < 0.05)
+    # without norms the branch receives the residual stream x itself: block 3's input
+    without, _ = twin_chains(network, "layer", "float32", 1)
+    inputs, _ = data_tensors(dataset, LOSS, without)
+    stream = torch_twin(without)[:3](inputs).detach()  # projection and blocks 1, 2
+    assert record.without.std[0] == pytest.approx(float(stream.double().std(unbiased=False)),
+                                                  rel=1e-5)
+    with pytest.raises(IndexError, match="out of range"):
+        record_covariate_shift(_shift_config(network=network, block=6), dataset)
 
 
 def test_covariate_shift_generator_and_early_stop() -> None:

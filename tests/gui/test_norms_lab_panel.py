@@ -71,6 +71,36 @@ def test_switching_the_norm_updates_the_side_by_side_numbers(qtbot, panel) -> No
     assert state.network == NETWORK  # the panel never edits the state
 
 
+def test_a_residual_chain_gets_its_blocks_own_rows_and_a_norm_inside_each(qtbot) -> None:
+    network = repeated_block(2, 8, 3, "tanh", residual=True)  # projection, 3 blocks, output
+    session = Session(format="chainlab/1", name="residual", dtype="float64", seed=2,
+                      network=network, loss="bce_with_logits",
+                      data=GeneratedData(dataset="spiral", samples=40, noise=0.1),
+                      task=TrainTask(lr=0.5, batch_size=16))
+    lab = NormsLabPanel(AppState(session))
+    qtbot.addWidget(lab)
+    lab.resize(1000, 700)
+    lab.show()
+    try:
+        page = lab.compare
+        qtbot.waitUntil(lambda: page.result is not None, timeout=30_000)
+        assert table_column(page.table, 0) == ["0", "1 (residual)", "2 (residual)",
+                                               "3 (residual)", "4 (output)"]
+        assert "residual stream" in page.status.text()
+        expected = side_by_side(network, "layer", lab.state.dataset, "bce_with_logits",
+                                "float64", 2, 16)
+        # the branch of every block receives a layer-normed x: std 1 over the batch
+        assert table_column(page.table, 4) == [f"{v:.4g}" for v in expected.with_norm.post_std]
+        assert table_column(page.table, 4)[1:4] == ["1", "1", "1"]
+        # the residual stream itself is not normalised: its std is the same on both sides
+        # in the first block
+        assert table_column(page.table, 1)[1] == table_column(page.table, 2)[1]
+        lab.tabs.setCurrentWidget(lab.shift)
+        assert lab.shift.block_spin.maximum() == 3  # the projection and the 3 blocks
+    finally:
+        lab.stop()
+
+
 def test_covariate_shift_run_fills_the_image_and_the_slider_scrubs(qtbot, panel) -> None:
     page = panel.shift
     panel.tabs.setCurrentWidget(page)
