@@ -83,11 +83,12 @@ class SessionFiles:
         suggested = str(Path(start_folder("sessions")) / "session.json")
         path, _ = QFileDialog.getSaveFileName(self.window, "Save session", suggested,
                                               "Chain Lab sessions (*.json)")
-        return bool(path) and self.save_to(Path(path))
+        return bool(path) and self.save_to(Path(path), rename=True)
 
-    def save_to(self, path: Path) -> bool:
+    def save_to(self, path: Path, rename: bool = False) -> bool:
+        """Save to ``path``; ``rename``: the session takes the file's name (Save As)."""
         try:
-            self.state.save(path)
+            self.state.save(path, path.stem if rename else None)
         except OSError as error:
             QMessageBox.warning(self.window, "Cannot save", f"{path}\n\n{error}")
             return False

@@ -197,8 +197,12 @@ class AppState(QObject):
         return self.session.model_copy(update={"network": self.chain.to_spec(), "task": task,
                                                "panels": panels})
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, name: str | None = None) -> None:
+        """Write the session to ``path``; ``name`` (Save As: the file's name) renames it
+        first, so that a file never carries the name of the example it started from."""
         path = Path(path)
+        if name is not None:
+            self.session = self.session.model_copy(update={"name": name})
         save_session(self.current_session(), path)
         self.path = path
         self._set_dirty(False)

@@ -7,8 +7,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
 
 from engine.data.session import load_session
 from gui.main_window import MainWindow
@@ -54,6 +56,20 @@ def test_save_and_reopen_round_trip(qtbot, window, tmp_path: Path) -> None:
     assert fresh.open_path(path, ask=False)
     assert fresh.state.chain.to_spec() == window.state.chain.to_spec()
     assert str(path.resolve()) in [a.text() for a in fresh.recent_menu.actions()]
+
+
+def test_save_as_names_the_session_after_its_file(qtbot, window, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    assert window.open_path(ROOT / "examples" / "spiral_train.json")
+    before = window.state.session.name
+    path = tmp_path / "my spirals.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(path), ""))
+    window.files.save_as()
+    assert load_session(path).name == "my spirals" != before
+    assert window.windowTitle().startswith(f"Chain Lab — my spirals[*] — {path}")
+    window.state.set_loss(window.state.session.loss)  # any edit, then plain Save
+    assert window.files.save()
+    assert load_session(path).name == "my spirals"
 
 
 def test_a_recent_file_that_is_gone_is_said_and_dropped_from_the_menu(
