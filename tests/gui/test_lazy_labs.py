@@ -135,3 +135,25 @@ def test_closing_stops_the_labs_that_were_built(qtbot, window, monkeypatch) -> N
     window.stop_background_work()  # the unbuilt labs have nothing to stop
     assert stopped == ["numbers", "sweeps"]
     assert built_labs(window) == {"numbers", "sweeps"}  # stopping built nothing
+
+
+def test_a_lab_that_cannot_be_built_says_why_and_is_tried_again(
+        qtbot, window, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    dock = window.docks["norms"]
+    real = dock._factory
+
+    def broken():
+        raise ImportError("cannot import name 'block_tensors' from 'engine.data.norms_lab'")
+
+    monkeypatch.setattr(dock, "_factory", broken)
+    press_shortcut(qtbot, window, "norms")
+    assert window.norms_lab is None
+    text = dock.widget().text()
+    assert "The Norms lab could not be opened" in text
+    assert "ImportError: cannot import name 'block_tensors'" in text
+    assert "block_tensors" in capsys.readouterr().err  # the traceback, for a bug report
+    dock.hide()
+    monkeypatch.setattr(dock, "_factory", real)
+    press_shortcut(qtbot, window, "norms")  # shown again: built this time
+    assert window.norms_lab is not None
+    assert dock.widget() is window.norms_lab
