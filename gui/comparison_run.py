@@ -30,7 +30,8 @@ class GridComparisonRun(QObject):
     [CurvePoint]); cleared(str): its points were dropped, and why ("" when it had none);
     settings_changed(): the evolve task it ran with was changed since (its points stay);
     ended(str): it finished or stopped, with the summary of its final losses, or failed
-    (the message); message_posted(str)."""
+    (the message); ``outcome`` then says which ("done", "stopped" or "failed");
+    message_posted(str)."""
 
     kind = "comparison"
     started = Signal(int)
@@ -48,6 +49,7 @@ class GridComparisonRun(QObject):
         self.points: list[CurvePoint] = []
         self.budget = 0
         self.task: EvolveTask | None = None  # what the points were computed with
+        self.outcome = ""  # of the last run: "done", "stopped" or "failed"
 
     def is_running(self) -> bool:
         return self.slot.is_running(self)
@@ -101,11 +103,13 @@ class GridComparisonRun(QObject):
 
     def on_ended(self, error: str | None) -> None:
         if error is not None:
+            self.outcome = "failed"
             self.ended.emit(f"comparison failed: {error}")
             return
         last = self.points[-1] if self.points else None
         complete = last is not None and last.curve == "sgd" and (
             last.evaluations >= self.budget or not math.isfinite(last.loss))
+        self.outcome = "done" if complete else "stopped"
         self.ended.emit(summary_line(self.points, self.budget)
                         + ("" if complete else " (stopped)"))
 

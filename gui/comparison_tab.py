@@ -9,6 +9,8 @@ losses in one line from the engine's numbers. Listens to the state's
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -27,6 +29,9 @@ from engine.core.optim import SGDConfig
 from engine.evolution.comparison import CURVE_LABELS, CURVES, CurvePoint
 from gui.plot_widgets import PROGRESS_FRAME_MS, RedrawTimer, reset_range, titled_plot
 from gui.state import AppState
+
+LOSS_AXIS_HEADROOM = 10.0  # the loss axis ends this many times above the largest start
+NO_LIMIT = 1e307  # pyqtgraph's own default view limit
 
 COLOURS = {"ga": "#2ca02c", "es": "#1f77b4", "es_4bit": "#9467bd", "sgd": "#ff7f0e"}
 DEFAULT_BUDGET = 5000
@@ -107,7 +112,7 @@ class ComparisonTab(QWidget):
         self.run.started.connect(self._on_started)
         self.run.points_arrived.connect(self._on_points_arrived)
         self.run.cleared.connect(self._on_cleared)
-        self.run.ended.connect(self.summary.setText)
+        self.run.ended.connect(self._on_ended)
         self.run.message_posted.connect(self.summary.setText)
         self.run.settings_changed.connect(self._on_settings_changed)
         state.slot.changed.connect(self._on_slot_changed)
@@ -143,6 +148,14 @@ class ComparisonTab(QWidget):
         for plot in self.plots():
             reset_range(plot)
         self._redraw_timer.mark_dirty()
+
+    def _on_ended(self, summary: str) -> None:
+        self.summary.setText(summary)
+        if self.run.outcome == "done":  # a curve that ended early (SGD diverged) is done too
+            self.progress.setValue(self.progress.maximum())
+            self.progress.setFormat("done")
+        else:
+            self.progress.setFormat(f"{self.progress.text()} ({self.run.outcome})")
 
     def _on_cleared(self, why: str) -> None:
         """The comparison's points were dropped: ``why`` ("" when there were none)."""
@@ -183,6 +196,24 @@ class ComparisonTab(QWidget):
             loss = np.where(np.isfinite(loss) & (loss > 0), loss, np.nan)  # log y
             self.curves["passes"][name].setData(passes, loss, connect="finite")
             self.curves["time"][name].setData(seconds, loss, connect="finite")
+        self._limit_loss_axis()
+
+    def _limit_loss_axis(self) -> None:
+        """A curve that diverges (SGD at too large a rate, up to 1e300) would squash the
+        others flat: the loss axis spans the losses seen, but stops at 10x the largest
+        starting loss, and such a curve leaves through the top (the summary says where it
+        ended)."""
+        losses = np.array([p.loss for name in CURVES for p in self._points[name]])
+        losses = losses[np.isfinite(losses) & (losses > 0)]
+        starts = [p.loss for name in CURVES for p in self._points[name][:1]
+                  if math.isfinite(p.loss) and p.loss > 0]
+        if not starts:
+            bottom, top = -NO_LIMIT, NO_LIMIT
+        else:  # in log10 units, as the view's coordinates are on a log axis
+            top = math.log10(LOSS_AXIS_HEADROOM * max(starts))
+            bottom = min(math.log10(float(losses.min())) - 0.5, top - 1)
+        for plot in self.plots():
+            plot.getPlotItem().getViewBox().setLimits(yMin=bottom, yMax=top)
 
     def table(self) -> tuple[list[str], list[list[object]]]:
         """Every point of the four curves: both plots export the same table."""

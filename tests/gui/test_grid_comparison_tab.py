@@ -68,6 +68,35 @@ def test_compare_plots_four_curves_and_states_the_engines_final_losses(
     assert tab.passes_plot in window.evolution.plots()
 
 
+def test_a_diverging_sgd_ends_the_run_done_and_leaves_the_plot_through_the_top(
+        qtbot, window) -> None:
+    small_task(qtbot, window)
+    window.state.set_loss("mse")
+    window.state.set_train_settings(lr=1e6)  # SGD's loss goes to inf within a few passes
+    tab = window.evolution.comparison
+    tab.budget_spin.setValue(120)
+    click(qtbot, tab.compare_button)
+    qtbot.waitUntil(lambda: window.state.slot.running == "", timeout=60_000)
+    tab.redraw()
+    run = window.state.grid_comparison
+    sgd = [p for p in run.points if p.curve == "sgd"]
+    assert sgd[-1].evaluations < 120  # it ended early, not stopped
+    assert not np.isfinite(sgd[-1].loss) or sgd[-1].loss > 1e3
+    assert "SGD" in tab.summary.text()
+    assert not tab.summary.text().endswith("(stopped)")
+    assert tab.progress.value() == tab.progress.maximum()
+    assert tab.progress.text() == "done"
+    starts = [next(p.loss for p in run.points if p.curve == name) for name in CURVES]
+    for plot in tab.plots():
+        top = plot.getPlotItem().getViewBox().viewRange()[1][1]  # log10 of the loss
+        assert top <= np.log10(10 * max(starts)) + 1e-9
+    # the data stay whole: the plot's own points are every finite loss (a log axis has
+    # no place for inf)
+    losses = np.array([p.loss for p in sgd])
+    np.testing.assert_array_equal(tab.curves["passes"]["sgd"].yData,
+                                  np.where(np.isfinite(losses), losses, np.nan))
+
+
 def test_stop_ends_the_comparison_and_says_so(qtbot, window) -> None:
     small_task(qtbot, window)
     tab = window.evolution.comparison
@@ -82,6 +111,8 @@ def test_stop_ends_the_comparison_and_says_so(qtbot, window) -> None:
     # a budget of millions: the curves stopped short of it, and say where
     assert tab.summary.text().endswith(" passes (stopped)")
     assert tab.summary.text() == summary_line(run.points, 5_000_000) + " (stopped)"
+    assert tab.progress.text().endswith("(stopped)")
+    assert tab.progress.value() < tab.progress.maximum()
     assert tab.compare_button.isEnabled()
     assert not tab.stop_button.isEnabled()
     # the evolution's Pause ends a comparison too (the buttons beside it wait for it)
