@@ -125,6 +125,9 @@ class MainWindow(QMainWindow):
         state.refusal_withdrawn.connect(self._on_refusal_withdrawn)
         state.pass_changed.connect(self._update_status)
         state.training.progressed.connect(self._update_status)
+        for run in (state.evolution, state.islands, state.strategy):
+            run.generations_arrived.connect(self._update_status)
+            run.history_cleared.connect(self._update_status)
         state.slot.changed.connect(self._on_slot_changed)
         state.slot.displaced.connect(self._on_run_displaced)
         self._restore_layout()
@@ -383,15 +386,23 @@ class MainWindow(QMainWindow):
     # -- status ----------------------------------------------------------------------------
 
     def _update_status(self, *_: object) -> None:
+        """The last run's progress (training's step and loss, or the evolution's
+        generation and best loss), else the stepped pass's loss; and the phase."""
         pass_ = self.state.pass_
         history = self.state.history
-        if history:
-            self.loss_label.setText(f"train loss {history[-1].loss:.4g}")
-        elif pass_ is not None and pass_.loss is not None:
-            self.loss_label.setText(f"loss {float(pass_.loss):.4g}")
+        evolved = self.state.evolution_run().history if self.state.last_task_kind == "evolve" \
+            else []
+        if evolved:
+            self.loss_label.setText(f"best loss {evolved[-1].best:.4g}")
+            self.step_label.setText(f"generation {evolved[-1].generation}")
         else:
-            self.loss_label.setText("loss —")
-        self.step_label.setText(f"step {history[-1].step if history else 0}")
+            if history:
+                self.loss_label.setText(f"train loss {history[-1].loss:.4g}")
+            elif pass_ is not None and pass_.loss is not None:
+                self.loss_label.setText(f"loss {float(pass_.loss):.4g}")
+            else:
+                self.loss_label.setText("loss —")
+            self.step_label.setText(f"step {history[-1].step if history else 0}")
         if self.state.slot.running:
             phase = self.state.slot.running
         elif pass_ is None:

@@ -458,13 +458,27 @@ class AppState(QObject):
         self.run_count += 1
         return self.run_count
 
+    # Every way of running a task goes through here, so that the session saves (and the
+    # status bar shows) the task that ran last.
     def start_training(self) -> None:
         self.last_task_kind = "train"
         self.training.start()
 
+    def step_training(self) -> None:
+        self.last_task_kind = "train"
+        self.training.step()
+
     def start_evolution(self) -> None:
         self.last_task_kind = "evolve"
         self.evolution_run().start()
+
+    def step_evolution(self) -> None:
+        self.last_task_kind = "evolve"
+        self.evolution_run().step()
+
+    def resume_evolution(self) -> None:
+        self.last_task_kind = "evolve"
+        self.evolution_run().resume()
 
     def stop_everything(self) -> None:
         """Stop and join whatever runs (also on window close)."""

@@ -111,11 +111,11 @@ class EvolutionPanel(QWidget):
         buttons = QGridLayout()
         self.start_button = self._button(buttons, "Start", self.state.start_evolution, 0, 0,
                                          "Start a new run (a paused one is dropped)")
-        self.continue_button = self._button(buttons, "Continue", lambda: self.run.resume(),
+        self.continue_button = self._button(buttons, "Continue", self.state.resume_evolution,
                                             0, 1, "Continue the paused run")
         self.pause_button = self._button(buttons, "Pause", self._on_pause, 0, 2,
                                          "Pause the run (Continue goes on)")
-        self.step_button = self._button(buttons, "Step", lambda: self.run.step(), 1, 0,
+        self.step_button = self._button(buttons, "Step", self.state.step_evolution, 1, 0,
                                         "One generation")
         self.stop_button = self._button(buttons, "Stop", lambda: self.run.stop(), 1, 1,
                                         "End the run; its history stays on screen (“Use "

@@ -170,7 +170,7 @@ class TrainingPanel(QWidget):
         self.run_button.clicked.connect(self._on_run_clicked)
         self.step_button = QPushButton("Step")
         self.step_button.setToolTip("One SGD step")
-        self.step_button.clicked.connect(self.state.training.step)
+        self.step_button.clicked.connect(self.state.step_training)
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Re-initialise the chain from its seed and clear the "
                                      "history (Ctrl+Shift+R)")

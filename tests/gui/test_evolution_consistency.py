@@ -195,3 +195,22 @@ def test_the_rate_counts_running_time_not_the_time_between_steps(
     click(qtbot, panel.pause_button)
     qtbot.waitUntil(lambda: idle(state), timeout=10_000)
     assert float(text.split()[0]) > 1.0, text
+
+
+def test_the_status_bar_and_the_saved_task_follow_the_last_run(qtbot, window) -> None:
+    prepare(qtbot, window)
+    panel, state = window.evolution, window.state
+    panel.population_spin.setValue(12)
+    for count in (1, 2):
+        click(qtbot, panel.step_button)
+        qtbot.waitUntil(lambda n=count: idle(state) and len(state.evolution.history) == n,
+                        timeout=10_000)
+    last = state.evolution.history[-1]
+    assert state.current_session().task.kind == "evolve"  # what a save would keep
+    assert window.step_label.text() == f"generation {last.generation}"
+    assert window.loss_label.text() == f"best loss {last.best:.4g}"
+    click(qtbot, window.training.step_button)  # then a training step: its numbers
+    qtbot.waitUntil(lambda: idle(state) and len(state.history) == 1, timeout=10_000)
+    assert window.step_label.text() == f"step {state.history[-1].step}"
+    assert window.loss_label.text() == f"train loss {state.history[-1].loss:.4g}"
+    assert state.current_session().task.kind == "train"
