@@ -24,6 +24,7 @@ import torch
 from PySide6.QtCore import QObject, Signal
 
 from engine.core.chain import Chain
+from engine.core.layers import BatchTooSmallError
 from engine.core.plots import LIVE_RESOLUTION, decision_values
 from engine.data.session import SessionError
 from engine.data.tasks import EvolveTask
@@ -175,7 +176,7 @@ class GenerationRun(QObject):
         try:
             inputs, targets = live.data_tensors()
             setup = self._prepare(chain, inputs, targets)
-        except SessionError as error:
+        except (SessionError, BatchTooSmallError) as error:
             self.message_posted.emit(f"cannot evolve: {error}")
             return None
         self.setup = setup

@@ -23,6 +23,7 @@ import torch
 from PySide6.QtCore import QObject, Signal
 
 from engine.core.chain import Chain
+from engine.core.layers import BatchTooSmallError
 from engine.core.losses import TargetError
 from engine.core.plots import LIVE_RESOLUTION, decision_values, grid_extent
 from engine.core.spec_edits import with_activation
@@ -505,10 +506,22 @@ class AppState(QObject):
     def _guarded(self, action: Callable[[], object]) -> bool:
         try:
             action()
+        except BatchTooSmallError as error:
+            self._refuse(f"{error}: " + (
+                "step on more samples (Stepping batch: the data, first N ≥ 2)"
+                if self.dataset.size >= 2 else
+                "the data has one sample; generate or load more on the Training page"))
+            return False
         except (StepOrderError, ValueError) as error:
             self._refuse(str(error))
             return False
         return True
+
+    @property
+    def refusal(self) -> str:
+        """Why the last stepping action was refused, while that still holds ("" if
+        none): the Chain page shows it beside the pass it stopped."""
+        return self._refusal
 
     def _refuse(self, why: str) -> None:
         """Say why a stepping action was refused; the pass moving on withdraws it."""

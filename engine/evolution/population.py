@@ -18,8 +18,8 @@ import torch.nn.functional as F
 
 from engine.core import activations
 from engine.core.chain import Chain
-from engine.core.layers import Activation, Layer, Norm
-from engine.core.residual import Residual
+from engine.core.layers import Activation, BatchTooSmallError, Layer, Norm
+from engine.core.residual import Residual, walk
 from engine.evolution.chunk_pool import pieces, shared_pool
 from engine.evolution.genome import GenomeLayout
 from engine.evolution.population_plan import (
@@ -69,6 +69,14 @@ class PopulationEvaluator:
         self.targets = targets.to(device)
         self.scales = [float(alpha) for alpha in scales]
         samples = len(inputs)
+        if samples < 2 and any(isinstance(layer, Norm) and layer.kind == "batch"
+                               for _, layer in walk(chain.layers)):
+            # as the ordinary pass and torch.nn.BatchNorm1d in training mode: one sample
+            # would be normalised to 0 and every individual scored alike
+            raise BatchTooSmallError(
+                "batch norm needs a batch of at least 2 samples in training mode (as "
+                "torch.nn.BatchNorm1d); the evolution scores each individual on the whole "
+                f"data as one batch, and it has {samples}")
         # the layers before the first linear one see only the shared data: run them once
         shared = self.inputs.T.unsqueeze(0).clone()  # (1, in, samples)
         first = self.layout.layers[0] if self.layout.layers else len(chain.layers)

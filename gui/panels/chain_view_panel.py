@@ -94,6 +94,7 @@ class ChainViewPanel(QWidget):
         self.weights_layer = -1  # the layer the weights table shows
         layout = QVBoxLayout(self)
         self.phase_label = QLabel()
+        self.phase_label.setWordWrap(True)  # a refusal's reason is long: never widen the page
         layout.addWidget(self.phase_label)
         self.item = ChainItem(self._node_text)
         self.item.clicked.connect(self.select_layer)
@@ -172,6 +173,8 @@ class ChainViewPanel(QWidget):
         loss = "—" if pass_.loss is None else fmt(float(pass_.loss))
         nonfinite = pass_.first_nonfinite()
         warning = f"   ⚠ {nonfinite.describe()}" if nonfinite else ""
+        if self.state.refusal:
+            warning += f"   ⚠ {self.state.refusal}"
         self.phase_label.setText(f"{arrow}   forward {pass_.forward_done}/{pass_.size}, "
                                  f"backward {pass_.backward_done}/{pass_.size}, "
                                  f"loss {loss}{warning}")

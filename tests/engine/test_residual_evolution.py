@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from engine.core.chain import Chain
+from engine.core.layers import BatchTooSmallError
 from engine.core.losses import LOSSES
 from engine.core.specs import (
     ActivationSpec,
@@ -123,3 +124,18 @@ def test_the_genome_covers_every_linear_parameter_inside_blocks() -> None:
     expected = [[0.0 if c & 7 == 7 else (-1.0 if c & 8 else 1.0) * 0.5 * 2.0 ** -(c & 7)
                  for c in row] for row in codes.tolist()]
     assert chain.layers[1].params["body.1.weight"].tolist() == expected
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_batch_norm_on_one_sample_is_refused_as_the_ordinary_pass_refuses_it(
+        residual: bool) -> None:
+    spec = repeated_block(2, 4, 2, "tanh", norm="batch", residual=residual)
+    chain = Chain(spec, "float32", torch.Generator().manual_seed(0))
+    one = torch.zeros(1, 2), torch.zeros(1, 1)
+    scales = [1.0] * len(GenomeLayout.of(chain).layers)
+    with pytest.raises(BatchTooSmallError):
+        Pass(chain, *one, "mse").run()
+    with pytest.raises(BatchTooSmallError, match="the whole data as one batch, and it has 1"):
+        PopulationEvaluator(chain, *one, "mse", scales, torch.device("cpu"))
+    two = torch.zeros(2, 2), torch.zeros(2, 1)
+    PopulationEvaluator(chain, *two, "mse", scales, torch.device("cpu"))  # fine

@@ -138,3 +138,33 @@ def test_preset_deep_sigmoid_shows_vanishing_gradients(qtbot, window) -> None:
     bars = window.gradients.weight_bars
     assert len(bars.values) == 31
     assert bars.values[0] < bars.values[-1] * 1e-3
+
+
+def test_batch_norm_on_the_one_sample_of_the_seed_says_why_on_the_page_and_in_evolution(
+        qtbot, window) -> None:
+    builder = window.builder
+    choose(qtbot, builder.preset_box, "Deep tanh + batch norm, 30 layers")
+    qtbot.mouseClick(builder.preset_button, Qt.MouseButton.LeftButton)
+    click_action(qtbot, window, "Full pass")
+    window.chain_view.redraw()
+    text = window.chain_view.phase_label.text()
+    assert "⚠ batch norm needs a batch of at least 2 samples" in text
+    assert "the data has one sample; generate or load more on the Training page" in text
+    # the page keeps saying it (a status-bar message goes after a few seconds)
+    window.statusBar().clearMessage()
+    window.show_page("gradients")
+    window.show_page("chain")
+    window.chain_view.redraw()
+    assert "⚠ batch norm needs" in window.chain_view.phase_label.text()
+    # evolution refuses it too, rather than scoring every individual alike
+    with qtbot.waitSignal(window.state.evolution.message_posted, timeout=10_000) as said:
+        qtbot.mouseClick(window.evolution.start_button, Qt.MouseButton.LeftButton)
+    assert said.args[0].startswith("cannot evolve: batch norm needs a batch of at least 2")
+    qtbot.waitUntil(lambda: window.state.slot.running == "", timeout=10_000)
+    assert window.state.evolution.history == []
+    # with more samples the pass runs and the warning goes
+    window.training.samples_spin.setValue(32)
+    choose(qtbot, window.training.dataset_box, "circle")
+    click_action(qtbot, window, "Full pass")
+    window.chain_view.redraw()
+    assert "⚠" not in window.chain_view.phase_label.text()
