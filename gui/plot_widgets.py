@@ -77,12 +77,32 @@ def log_ticks(low: float, high: float) -> tuple[list[float], list[float]]:
     return [low, (low + high) / 2, high], []
 
 
-def log_tick_string(value: float) -> str:
+def log_tick_string(value: float, digits: int = 3) -> str:
+    """The label of log10 position ``value``: 10ⁿ at a power of ten, else the number to
+    ``digits`` significant digits."""
     exponent = round(value)
     if abs(value - exponent) < 1e-9:
         return format_power(exponent)
-    number = 10.0 ** value
-    return f"{number:.3g}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
+    return _plain(10.0 ** value, digits)
+
+
+def _plain(number: float, digits: int) -> str:
+    return f"{number:.{digits}g}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
+
+
+def log_tick_strings(values: Sequence[float]) -> list[str]:
+    """Labels for ticks at log10 positions, read as one scale: 10ⁿ when every tick is a
+    power of ten; otherwise plain numbers throughout ("0.05, 0.1, 0.2", not "0.05, 10⁻¹,
+    0.2"), with as many significant digits as it takes to tell neighbours apart (a loss
+    held near 1 gave "1, 1, 1")."""
+    if all(abs(v - round(v)) < 1e-9 for v in values):
+        return [format_power(round(v)) for v in values]
+    labels: list[str] = []
+    for digits in range(3, 12):
+        labels = [_plain(10.0 ** v, digits) for v in values]
+        if len(set(labels)) == len(labels):
+            break
+    return labels
 
 
 class LogAxis(pg.AxisItem):
@@ -119,7 +139,9 @@ class LogAxis(pg.AxisItem):
         return sorted(kept)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        return [log_tick_string(v) if spacing >= 1.0 else "" for v in values]
+        if spacing < 1.0:  # the minor ticks: unlabelled
+            return ["" for _ in values]
+        return log_tick_strings(values)
 
 
 KEYS_PER_LINE = 4

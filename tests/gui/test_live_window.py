@@ -247,6 +247,24 @@ def test_log_axes_label_every_range(qtbot, low: float, high: float) -> None:
         assert math.log10(read_label(text)) == pytest.approx(value, abs=0.02)
 
 
+@pytest.mark.parametrize(("low", "high"), [(-2e-4, 2e-4), (-1e-6, 1e-6),
+                                           (math.log10(0.98), math.log10(1.01)),
+                                           (math.log10(0.04), math.log10(0.25))])
+def test_log_axis_labels_are_distinct_and_of_one_style(qtbot, low: float,
+                                                       high: float) -> None:
+    """A loss held near 1 read "1, 1, 1"; a 1-2-5 range mixed "0.05, 10⁻¹, 0.2"."""
+    from gui.plot_widgets import LogAxis
+
+    axis = LogAxis("left")
+    (spacing, major), _minor = axis.tickValues(low, high, 400)
+    labels = axis.tickStrings(major, 1.0, spacing)
+    assert len(labels) >= 3
+    assert len(set(labels)) == len(labels), labels
+    assert all(label.isascii() for label in labels), labels  # no "10⁻¹" among decimals
+    for value, text in zip(major, labels, strict=True):  # each reads its own value
+        assert read_label(text) == pytest.approx(10 ** value, rel=(high - low) / 4)
+
+
 @pytest.mark.parametrize(("orientation", "pixels"), [("left", 150), ("left", 60),
                                                      ("bottom", 200)])
 def test_log_axis_labels_never_touch_and_keep_the_roundest(qtbot, orientation: str,
