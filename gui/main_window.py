@@ -16,7 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -141,13 +141,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(_dock_name(title))
         if scroll:
-            area_ = QScrollArea()
-            area_.setWidgetResizable(True)
-            area_.setFrameShape(QScrollArea.Shape.NoFrame)
-            area_.setWidget(widget)
-            area_.setMinimumWidth(widget.minimumSizeHint().width()
-                                  + area_.verticalScrollBar().sizeHint().width())
-            widget = area_
+            widget = DockScroll(widget)
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
@@ -510,6 +504,33 @@ class MainWindow(QMainWindow):
         self.settings.setValue("page", PAGES[self.pages.currentIndex()])
         self.settings.sync()
         event.accept()
+
+
+class DockScroll(QScrollArea):
+    """A dock's panel that scrolls up and down only, the dock as wide as the panel needs
+    now: its rows change with the session (a slider per input feature, their ranges), and
+    a width fixed when the window was built left a horizontal scroll bar under them."""
+
+    def __init__(self, panel: QWidget) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(panel)
+        panel.installEventFilter(self)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        panel = self.widget()
+        if panel is None:
+            return hint
+        width = panel.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+        return QSize(width, hint.height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the panel's needs changed: the dock follows
+        return False
 
 
 def _dock_name(title: str) -> str:

@@ -165,7 +165,16 @@ def set_keys(widget: pg.PlotWidget, title: str, keys: Sequence[tuple[str, str]])
     item = widget.getPlotItem()
     if getattr(item, "chainlab_title", None) != text:
         item.chainlab_title = text
-        item.setTitle(text, color="k", size="10pt")
+        set_title(item, text)
+
+
+def set_title(item: pg.PlotItem, text: str, size: str = "10pt") -> None:
+    """The plot's title, its row as tall as the text: pyqtgraph fixes it at 30 px, which
+    cut the top off a title whose keys take two lines."""
+    item.setTitle(text, color="k", size=size)
+    height = math.ceil(item.titleLabel.item.boundingRect().height())
+    item.titleLabel.setMaximumHeight(max(height, 30))
+    item.layout.setRowFixedHeight(0, max(height, 30))
 
 
 def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool = False,
@@ -182,7 +191,7 @@ def titled_plot(title: str, x_label: str = "", y_label: str = "", log_axis: bool
         axis["bottom"] = LogAxis("bottom")
     widget = pg.PlotWidget(background="w", axisItems=axis)
     item = widget.getPlotItem()
-    item.setTitle(title_with_keys(title, keys), color="k", size="10pt")
+    set_title(item, title_with_keys(title, keys))
     if x_label:
         item.setLabel("bottom", x_label)
     if y_label:

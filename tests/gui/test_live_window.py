@@ -247,6 +247,20 @@ def test_log_axes_label_every_range(qtbot, low: float, high: float) -> None:
         assert math.log10(read_label(text)) == pytest.approx(value, abs=0.02)
 
 
+def test_a_title_whose_keys_take_two_lines_is_not_cut(qtbot) -> None:
+    from gui.plot_widgets import set_keys, titled_plot
+
+    widget = titled_plot("Weight norm ‖W‖", keys=[("layer 0", "#000")])
+    qtbot.addWidget(widget)
+    keys = [(f"layer {n}", "#000") for n in range(8)]  # four a line: two lines
+    set_keys(widget, "Update-to-data ratio std(ΔW)/std(W)", keys)
+    item = widget.getPlotItem()
+    needed = item.titleLabel.item.boundingRect().height()
+    assert needed > 30  # pyqtgraph's fixed row height
+    assert item.titleLabel.maximumHeight() >= needed
+    assert item.layout.rowMaximumHeight(0) >= needed
+
+
 @pytest.mark.parametrize(("low", "high"), [(-2e-4, 2e-4), (-1e-6, 1e-6),
                                            (math.log10(0.98), math.log10(1.01)),
                                            (math.log10(0.04), math.log10(0.25))])
@@ -326,3 +340,24 @@ def test_the_stepping_direction_is_never_cut_at_the_chains_end(qtbot, window) ->
     qtbot.waitUntil(lambda: view.direction.text() == "loss computed: step backward ←",
                     timeout=5000)  # drawn at the next frame
     assert view.scene().sceneRect().contains(view.direction.sceneBoundingRect())
+
+
+def test_the_left_docks_never_scroll_sideways(qtbot, window) -> None:
+    """A horizontal scroll bar sat under the inputs at 1280x800: the dock's width was
+    fixed when the window was built, before the session's sliders (wider) came."""
+    from tests.gui.conftest import choose
+
+    window.resize(1280, 800)
+    window.training.samples_spin.setValue(200)
+    choose(qtbot, window.training.dataset_box, "spiral")  # two sliders, wide ranges
+    choose(qtbot, window.builder.preset_box, "Deep tanh, 30 layers, default init")
+    qtbot.mouseClick(window.builder.preset_button, Qt.MouseButton.LeftButton)
+    window.show_page("training")
+    for _ in range(3):  # the layout requests the new sliders posted, and what follows
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
+    for name in ("builder", "inputs"):
+        area = window.docks[name].widget()
+        assert area.viewport().width() >= area.widget().minimumSizeHint().width(), name
+        assert not area.horizontalScrollBar().isVisible()
+    assert window.pages.width() >= 900  # the pages keep their room
