@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -364,6 +365,116 @@ def test_second_interrupt_aborts_without_writing(tmp_path: Path) -> None:
     assert stderr.count("\n") == 1, stderr
     assert snapshot(out) == before
     assert no_staging_left(tmp_path)
+
+
+ISLANDS = {"format": "chainlab/1", "network": {"input_size": 2, "layers": [
+    {"type": "linear", "out_features": 4}, {"type": "activation", "kind": "tanh"},
+    {"type": "linear", "out_features": 1}]},
+    "data": {"dataset": "circle", "samples": 32}, "loss": "bce_with_logits",
+    # a population that runs in worker processes (one per core, two islands)
+    "task": {"kind": "evolve", "islands": 2, "population": 1000, "generations": 10_000_000}}
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def ignores_sigint(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    ignored = int(next(line for line in status.splitlines()
+                       if line.startswith("SigIgn:")).split()[1], 16)
+    return bool(ignored >> (signal.SIGINT - 1) & 1)
+
+
+def island_workers_ready(process: subprocess.Popen[str], count: int) -> list[int]:
+    """The run's worker processes (the forkserver's children), once ``count`` of them
+    have left SIGINT to the run: a state, not a time (the bound only ends a test whose
+    workers never get there)."""
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the workers never left SIGINT to the run"
+        servers = [pid for pid in children(process.pid)
+                   if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        workers = [pid for server in servers for pid in children(server)]
+        if len(workers) >= count and all(ignores_sigint(pid) for pid in workers):
+            return workers
+        time.sleep(0.02)
+
+
+def group_gone(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="island workers need 2 cores")
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_to_the_whole_group_keeps_what_an_island_run_computed(
+        tmp_path: Path, signum: int, status: int) -> None:
+    """A terminal's Ctrl-C (or ``timeout``) signals the worker processes too: the run
+    stops as for a signal to it alone, and nothing is left running."""
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "run",
+                                str(write(tmp_path, ISLANDS)), "--out", str(out),
+                                "--no-plots"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=ENV,
+                               start_new_session=True)
+    try:
+        island_workers_ready(process, 2)
+        os.killpg(process.pid, signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if not group_gone(process.pid):  # a failed test leaves nothing running
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == status, stderr
+    assert "Traceback" not in stderr
+    if signum == signal.SIGINT:  # the workers ignore it: the round ends and is kept
+        assert f"interrupted by {signal.Signals(signum).name} after" in stderr
+    if (out / "result.json").exists():  # SIGTERM ends workers: kept unless none had ended
+        result = json.loads((out / "result.json").read_text())
+        assert result["interrupted"] is True
+        assert len(result["history"]["best"]) >= 1
+    else:
+        assert signum == signal.SIGTERM
+        assert "before the first generation; nothing was written" in stderr
+    assert no_staging_left(tmp_path)
+    deadline = time.monotonic() + 60  # a bound, not a measurement: workers end on their own
+    while not group_gone(process.pid):
+        assert time.monotonic() < deadline, "worker processes outlived the run"
+        time.sleep(0.05)
+
+
+def test_workers_lost_to_the_interrupt_end_the_run_with_what_it_computed() -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from engine.headless.evolve import _until_workers_lost
+
+    def records(count: int):
+        yield from range(count)
+        raise BrokenProcessPool("a worker was killed")
+
+    lost: list[BaseException] = []
+    assert list(_until_workers_lost(records(3), lambda: True, lost)) == [0, 1, 2]
+    assert len(lost) == 1  # the run reads as interrupted
+    with pytest.raises(BrokenProcessPool):  # not interrupted: a failure, said as such
+        list(_until_workers_lost(records(3), lambda: False, []))
+    with pytest.raises(BrokenProcessPool):  # nothing computed: nothing to keep
+        list(_until_workers_lost(records(0), lambda: True, []))
 
 
 # -- 6. strict validation --------------------------------------------------------------------

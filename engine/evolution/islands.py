@@ -20,7 +20,6 @@ emigrants round the same ring, so all give the same history.
 
 from __future__ import annotations
 
-import multiprocessing
 import pickle
 import time
 from collections.abc import Iterator, Sequence
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.core.processes import leave_interrupts_to_the_parent, worker_context
 from engine.data.tasks import EvolveTask
 from engine.evolution.ga import GenerationStats, Population, seeded_population
 from engine.evolution.population import PopulationEvaluator
@@ -143,12 +143,14 @@ _HELD: list[Island] = []  # a worker process's islands
 
 
 def _hold_islands(plan: bytes, indices: list[int], started: float) -> None:
-    """Worker initializer: one torch thread (the workers are the parallelism).
+    """Worker initializer: signals left to the parent (:mod:`engine.core.processes`), one
+    torch thread (the workers are the parallelism).
 
     The plan comes as plain pickle bytes: multiprocessing's pickler would hand torch
     tensors over in shared memory, and the evaluator's reused buffers would then be
     written by every worker at once.
     """
+    leave_interrupts_to_the_parent()
     torch.set_num_threads(1)
     _HELD[:] = [Island(pickle.loads(plan), index, started) for index in indices]
 
@@ -165,7 +167,7 @@ class _Workers:
     """Worker processes, each an executor of one process so that its islands stay put."""
 
     def __init__(self, plan: IslandPlan, count: int, workers: int, started: float) -> None:
-        context = multiprocessing.get_context("forkserver")  # torch does not survive fork
+        context = worker_context()
         self.groups = [list(range(count))[w::workers] for w in range(workers)]
         data = pickle.dumps(plan)
         self.pools = [ProcessPoolExecutor(1, context, _hold_islands, (data, group, started))

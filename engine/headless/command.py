@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from engine.core.processes import WORKERS_LOST
 from engine.data.session import Session, SessionError, load_session
 from engine.headless.budget import check_memory
 from engine.headless.interrupts import Interrupts
@@ -71,6 +72,17 @@ def _run(session_path: Path, options: RunOptions, stderr: TextIO,
             folder.discard()
         print(f"error: {session_path}: --ray: {error}", file=stderr)
         return 2
+    except WORKERS_LOST as error:  # before OSError: BrokenPipeError is one
+        if folder is not None:
+            folder.discard()
+        if interrupts.requested():  # the group's signal reached them as they started
+            print(f"error: {session_path}: interrupted by {interrupts.name()} before the "
+                  "first generation; nothing was written", file=stderr)
+            return interrupts.exit_status()
+        print(f"error: {session_path}: a worker process stopped (killed from outside, or "
+              f"out of memory): {type(error).__name__}: {error}; nothing was written",
+              file=stderr)
+        return 1
     except OSError as error:  # writing the staged files (a full disk, a removed folder)
         if folder is not None:
             folder.discard()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 from engine.core.plots import LinePlot, Series
+from engine.core.processes import WORKERS_LOST
 from engine.core.stepper import Pass
 from engine.data.experiment import Experiment
 from engine.data.tasks import EvolveTask
@@ -110,6 +111,24 @@ def island_workers(task: EvolveTask, device: torch.device) -> int:
     return min(task.islands, cores)
 
 
+def _until_workers_lost(records: Iterator[IslandGeneration], stop: Callable[[], bool],
+                        lost: list[BaseException]) -> Iterator[IslandGeneration]:
+    """``records``, ending early when the worker processes were lost to the interrupt
+    that ``stop()`` reports: a signal to the whole process group in a worker's first
+    moments, before it could leave signals to this process (see
+    :mod:`engine.core.processes`). What was computed before is kept, as for any
+    interrupt; losing them otherwise, or before generation 0, raises."""
+    computed = False
+    try:
+        for record in records:
+            computed = True
+            yield record
+    except WORKERS_LOST as error:
+        if not (stop() and computed):
+            raise
+        lost.append(error)
+
+
 def _run_islands(experiment: Experiment, task: EvolveTask, setup: EvolutionSetup,
                  progress: Callable[[int, int], None] | None, stop: Callable[[], bool],
                  rows_shown: int | None, ray: bool) -> RunOutput:
@@ -120,8 +139,11 @@ def _run_islands(experiment: Experiment, task: EvolveTask, setup: EvolutionSetup
     workers = 0 if ray else island_workers(task, setup.device)
     records = evolve_islands(island_plan(setup), task.islands, task.migration.every,
                              task.migration.count, workers=workers, ray=ray)
-    log = log_generations(records, _island_row, task.generations, progress, stop)
-    best, rows, last, interrupted = log.best, log.rows, log.last, log.interrupted
+    lost: list[BaseException] = []
+    log = log_generations(_until_workers_lost(records, stop, lost), _island_row,
+                          task.generations, progress, stop)
+    best, rows, last = log.best, log.rows, log.last
+    interrupted = log.interrupted or bool(lost)
     table = np.asarray(rows.rows, dtype=float)  # (rows, 5 + 4 · islands)
     best_genome = torch.tensor(last.best_genome)  # from Ray it is a read-only array
     load_genome(chain, best_genome, setup.scales)

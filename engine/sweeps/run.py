@@ -12,7 +12,6 @@ second stops waiting for them.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from engine.core.processes import WORKERS_LOST, worker_context
 from engine.data.session import session_json
 from engine.sweeps.cells import Cell
 from engine.sweeps.worker import CellJob, failed, init_worker, read_outcome, run_cell
@@ -88,7 +88,7 @@ def run_cells(cells: list[Cell], runs: Path, base_dir: Path, workers: int,
             if progress is not None:
                 progress(finished, total)
 
-    stop = multiprocessing.get_context("forkserver").Event()
+    stop = worker_context().Event()
     pending = list(reversed(jobs))
     try:
         while pending and not interrupts.requested():
@@ -109,7 +109,7 @@ def _pool_pass(pending: list[CellJob], workers: int, stop: Any, interrupts: Stop
                ) -> list[CellJob]:
     """Run ``pending`` (popped from its end) until it is empty, an interrupt, or the
     pool breaks; returns the jobs that were running when it broke."""
-    context = multiprocessing.get_context("forkserver")
+    context = worker_context()
     pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))),
                                mp_context=context, initializer=init_worker,
                                initargs=(stop,))
@@ -121,7 +121,13 @@ def _pool_pass(pending: list[CellJob], workers: int, stop: Any, interrupts: Stop
                 pending.clear()
             while pending and len(running) < workers:
                 job = pending.pop()
-                running[pool.submit(runner, job)] = job
+                try:
+                    running[pool.submit(runner, job)] = job
+                except WORKERS_LOST:  # the pool broke, or its forkserver died starting
+                    if interrupts.requested():  # of the signal that stops us anyway
+                        pending.clear()
+                        break
+                    return [job, *running.values()]
             if not running:
                 break
             done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import signal
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 
 import torch
 
+from engine.core.processes import leave_interrupts_to_the_parent
 from engine.data.session import Session, load_session, parse_session, session_json
 from engine.headless.results import write_outputs
 from engine.headless.runner import run_session
@@ -49,9 +49,8 @@ def init_worker(stop: StopFlag) -> None:
     One torch thread per worker: the workers are the parallelism, and intra-op threads
     of several processes spinning on the same cores slow every one of them down.
     """
+    leave_interrupts_to_the_parent()
     torch.set_num_threads(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _STOP[:] = [stop]
 
 
