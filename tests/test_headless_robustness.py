@@ -202,6 +202,12 @@ def test_data_and_session_files_must_be_regular(tmp_path: Path, device: str) -> 
     one_line_refusal(status, stderr, "not a regular file")
 
 
+def test_a_data_path_holding_a_nul_character_is_refused(tmp_path: Path) -> None:
+    session = changed(SEED, data={"dataset": "csv", "path": "a\u0000b.csv"})
+    status, stderr = in_process(write(tmp_path, session), tmp_path / "out")
+    one_line_refusal(status, stderr, "data: ", "is not a file name: it holds a NUL character")
+
+
 def test_large_csv_is_read_into_one_table(tmp_path: Path) -> None:
     rows = "\n".join(f"{i % 97 / 10},{i % 89 / 10},{i % 2}" for i in range(200_000))
     (tmp_path / "big.csv").write_text("a,b,y\n" + rows + "\n")

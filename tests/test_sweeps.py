@@ -161,6 +161,56 @@ def test_an_unknown_axis_is_refused_with_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_nan_in_an_axis_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path, {"task.lr": [0.1, float("nan")]})  # JSON's NaN token
+    result = run_sweep(sweep, tmp_path / "out")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {sweep}: axes.task.lr.1: nan is not a number a session can hold: use a "
+        "finite number"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_cell_result_runs_the_cell_again(grid: Any, tmp_path: Path) -> None:
+    sweep, out, _ = grid
+    folder = tmp_path / "out"
+    shutil.copytree(out, folder)  # the module's grid stays as it is
+    before = read_rows(folder)
+    victims = [row["id"] for row in before if row["status"] == "ok"][:2]
+    (folder / "runs" / victims[0] / "result.json").write_text("[]")  # JSON, wrong shape
+    (folder / "runs" / victims[1] / "result.json").write_text('{"layers": 5}')
+    again = run_sweep(sweep, folder)
+    assert again.returncode == 1, again.stderr  # the invalid cells still fail
+    assert "Traceback" not in again.stderr
+    assert "2 of 8 cells already done, skipped" in again.stderr  # 4 ok, 2 of them damaged
+    after = read_rows(folder)
+    assert [(b["id"], b["loss"]) for b in before] == [(a["id"], a["loss"]) for a in after]
+
+
+def test_a_summary_that_cannot_be_written_says_so_and_keeps_the_cells(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import io
+
+    from engine.sweeps import command
+
+    def full_disk(*_args: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(command, "write_summary", full_disk)
+    sweep = write_sweep(tmp_path, {"seed": [0, 1]})
+    stderr = io.StringIO()
+    out = tmp_path / "out"
+    status = command.sweep_command(sweep, command.SweepOptions(out=str(out), workers=1),
+                                   stderr)
+    assert status == 2
+    assert stderr.getvalue().strip().splitlines()[-1] == (
+        f"error: {sweep}: --out: cannot write the summary to {out}: No space left on "
+        f"device; the 2 finished cells are kept in {out / 'runs'}: run the sweep again to "
+        "write it")
+    assert len(finished(out)) == 2
+
+
 def test_an_out_folder_of_something_else_is_refused(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path, {"seed": [0]})
     (tmp_path / "out").mkdir()

@@ -38,6 +38,9 @@ def regular_file_size(path: Path, limit: int) -> int:
         info = os.stat(path)
     except OSError as error:
         raise FileLimitError(f"cannot read {path}: {error.strerror or error}") from None
+    except ValueError:  # a NUL byte: no file can have that name
+        raise FileLimitError(f"{str(path)!r} is not a file name: it holds a NUL "
+                             "character") from None
     if not stat.S_ISREG(info.st_mode):
         raise FileLimitError(f"{path} is {_describe(info.st_mode)}, not a regular file")
     if info.st_size > limit:

@@ -10,6 +10,7 @@ docs/sweep-format.md documents the format, docs/sweep.schema.json is generated f
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -66,9 +67,26 @@ def parse_sweep(text: str, folder: Path = Path()) -> Sweep:
     """
     raw = json_object(text, FORMAT, "a sweep file", SweepError)
     spec = validated(SweepSpec, raw, _first_error, SweepError)
+    for name, values in spec.axes.items():
+        for index, value in enumerate(values):
+            _check_finite(value, f"axes.{name}.{index}")
     base, base_dir = _load_base(spec.base, folder)
     check_axes(base, spec.axes)
     return Sweep(spec, raw, base, base_dir)
+
+
+def _check_finite(value: Any, path: str) -> None:
+    """NaN and ±Infinity (which Python's JSON reader accepts) are refused up front, as a
+    session refuses them: a cell would run, then the summary could not be written."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SweepError(path, f"{value} is not a number a session can hold: use a "
+                               "finite number")
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_finite(item, f"{path}.{index}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{path}.{key}")
 
 
 def load_sweep(path: str | Path) -> Sweep:

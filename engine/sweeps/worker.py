@@ -89,13 +89,15 @@ def failed(error: str, seconds: float | None = None) -> dict[str, Any]:
 
 
 def read_outcome(folder: Path) -> dict[str, Any] | None:
-    """The outcome of a finished cell's folder, None when it has no readable result."""
+    """The outcome of a finished cell's folder, None when it has no readable result (a
+    file missing, cut short, or damaged into JSON of another shape): the cell runs
+    again."""
     try:
         result = json.loads((folder / RESULT).read_text())
         timing = json.loads((folder / TIMING).read_text())
-    except (OSError, ValueError):
+        return outcome_of(result, timing.get("seconds"))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
         return None
-    return outcome_of(result, timing.get("seconds"))
 
 
 def outcome_of(result: dict[str, Any], seconds: float | None) -> dict[str, Any]:
