@@ -298,6 +298,29 @@ def test_parser_limits_are_one_line(tmp_path: Path, text: str, expected: str) ->
     one_line_refusal(status, stderr, expected)
 
 
+@pytest.mark.parametrize(("change", "path"), [
+    ({"task__lr": 1e308}, "task.lr"),
+    ({"task__weight_decay": 1e300}, "task.weight_decay"),
+    ({"task": {"kind": "evolve", "algorithm": "pso", "population": 10, "scales": 1e308}},
+     "task.scales"),
+    ({"task": {"kind": "evolve", "algorithm": "openes", "population": 10,
+               "scales": [1.0, 1e39, 1.0]}}, "task.scales.1"),
+])
+def test_settings_beyond_float32_are_refused_naming_the_field(
+        tmp_path: Path, change: dict[str, Any], path: str) -> None:
+    session = changed(SPIRAL, **change)
+    assert session.get("dtype", "float32") == "float32"
+    status, stderr = in_process(write(tmp_path, session), tmp_path / "out")
+    one_line_refusal(status, stderr, f"{path}: ", "does not fit in float32 (largest 3.403e+38)")
+    session["network"]["layers"][0]["init"] = {"kind": "constant", "weight": 1e308}
+    session["task"] = SPIRAL["task"]
+    status, stderr = in_process(write(tmp_path, session), tmp_path / "out")
+    one_line_refusal(status, stderr, "network.layers.0.init.weight: ", "does not fit")
+    session["dtype"] = "float64"  # the same number is a float64
+    status, stderr = in_process(write(tmp_path, session), tmp_path / "out")
+    assert "does not fit" not in stderr
+
+
 @pytest.mark.parametrize("session", [
     changed(json.loads((ROOT / "examples" / "spiral_evolve.json").read_text()),
             task__mutation_rate=1e-19, task__population=20, task__generations=3),

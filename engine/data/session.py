@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import Discriminator, Field, Tag, ValidationError
 
 from engine.core.specs import Frozen, LinearSpec, NetworkSpec, NormSpec, walk_specs
@@ -193,6 +194,31 @@ def _check_consistency(session: Session) -> None:
         raise SessionError("task.batch_size", "batch norm needs at least 2 samples per batch")
     if isinstance(session.task, TrainTask):
         check_precision(session.task.precision, session.dtype)
+    _check_settings_fit(session)
+
+
+def _check_settings_fit(session: Session) -> None:
+    """Every number of the task and of the layers' initialisers fits the dtype the chain
+    computes in: a learning rate of 1e308 in a float32 chain could not become a float32
+    tensor (torch raised "value cannot be converted to type float without overflow")."""
+    largest = float(np.finfo(session.dtype).max)
+    places: list[tuple[str, Any]] = [("task", session.task.model_dump())]
+    places += [(f"{path}.init", spec.init.model_dump()) for path, spec in
+               walk_specs(session.network.layers) if isinstance(spec, LinearSpec)]
+    for path, value in places:
+        _check_fits(value, path, largest, session.dtype)
+
+
+def _check_fits(value: Any, path: str, largest: float, dtype: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_fits(item, f"{path}.{key}", largest, dtype)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_fits(item, f"{path}.{index}", largest, dtype)
+    elif isinstance(value, float) and abs(value) > largest:
+        raise SessionError(path, f"{value:g} does not fit in {dtype} (largest "
+                                 f"{largest:.4g}), the session's dtype")
 
 
 # Bits per value; a storage format must not be wider than the dtype the chain computes in.
