@@ -128,6 +128,23 @@ def test_a_huge_population_is_refused(tmp_path: Path) -> None:
     one_line_refusal(status, stderr, "task.population: the run needs about")
 
 
+def test_every_island_counts_in_the_memory_estimate(tmp_path: Path) -> None:
+    from engine.data.session import parse_session
+    from engine.headless.budget import estimate
+
+    session = json.loads((ROOT / "examples" / "spiral_evolve.json").read_text())
+    session["task"].update(population=1_000_000, islands=1)
+    one = estimate(parse_session(json.dumps(session)), tmp_path, None)
+    session["task"]["islands"] = 64
+    many = estimate(parse_session(json.dumps(session)), tmp_path, None)
+    assert many.largest().field == "task.population"
+    assert many.largest().bytes == 64 * one.largest().bytes
+    status, stderr = in_process(write(tmp_path, session), tmp_path / "out",
+                                max_memory=4 * one.total)  # one island would fit
+    one_line_refusal(status, stderr, "task.population: the run needs about",
+                     "64 islands' together")
+
+
 def test_the_default_limit_is_the_memory_available(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.headless import budget

@@ -171,6 +171,19 @@ def test_nan_in_an_axis_is_refused_before_anything_runs(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_a_depth_beyond_the_limit_is_refused_before_any_network_is_built(
+        tmp_path: Path) -> None:
+    base = {**BASE, "network": {"input_size": 2, "layers": [
+        {"type": "linear", "out_features": 4}, {"type": "activation", "kind": "tanh"},
+        {"type": "linear", "out_features": 1}]}}
+    sweep = write_sweep(tmp_path, {"depth": [2, 100_000_000]}, base)
+    result = run_sweep(sweep, tmp_path / "out")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {sweep}: axes.depth.1: expected a whole number of blocks, from 1 to "
+        "10,000, got 100000000"]
+
+
 def test_a_damaged_cell_result_runs_the_cell_again(grid: Any, tmp_path: Path) -> None:
     sweep, out, _ = grid
     folder = tmp_path / "out"

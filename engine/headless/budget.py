@@ -15,7 +15,8 @@ The estimate is an upper bound of the peak, term by term (bytes):
 - the history: 8 bytes a step, and at most 10 000 full rows;
 - the GA's population: N genomes of G 4-bit codes, one byte each, about 6·N·G for the
   codes, the next generation, the crossover and mutation masks; its losses; the
-  evaluation's buffers (chunks of 2²¹ activations) and the first layer's table.
+  evaluation's buffers (chunks of 2²¹ activations) and the first layer's table; all of
+  it once per island.
 
 ``--max-memory`` sets the limit; the default is the memory available to this process
 (MemAvailable, and any cgroup or address-space limit below it).
@@ -103,13 +104,17 @@ def estimate(session: Session, base_dir: Path, rows_shown: int | None) -> Estima
     if isinstance(task, TrainTask):
         terms.append(_history("task.steps", task.steps, 3 + 2 * len(layer_widths)))
     if isinstance(task, EvolveTask):
-        terms.append(Term("task.population", "the population and its evaluation",
-                          6 * task.population * genome + 16 * task.population
-                          + (3 << 21) * 4 * max(1, len(layer_widths)) + (1 << 23) * 8))
+        # every island holds a population of its own, with its own evaluation buffers
+        islands = task.islands
+        each = f" ({islands} islands' together)" if islands > 1 else ""
+        terms.append(Term("task.population", f"the population and its evaluation{each}",
+                          islands * (6 * task.population * genome + 16 * task.population
+                                     + (3 << 21) * 4 * max(1, len(layer_widths))
+                                     + (1 << 23) * 8)))
         terms.append(_history("task.generations", task.generations + 1, 8))
         if task.selection == "tournament":
-            terms.append(Term("task.tournament_size", "the tournaments",
-                              task.population * task.tournament_size * 16))
+            terms.append(Term("task.tournament_size", f"the tournaments{each}",
+                              islands * task.population * task.tournament_size * 16))
     return Estimate(tuple(terms))
 
 

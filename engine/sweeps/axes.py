@@ -26,6 +26,10 @@ from engine.data.norms_lab import with_norm
 from engine.data.session import Session, SessionError, parse_session
 
 SHORTHANDS = ("activation", "norm", "depth")
+# A cell's network is built before anything can estimate its memory: 1e8 blocks took
+# gigabytes in the layer list alone. 10 000 blocks (30 000 layers) is 50 times the
+# builder's deepest and still a session a file can hold.
+MAX_DEPTH = 10_000
 ACTIVATIONS: tuple[str, ...] = get_args(ActivationKind)
 NORMS: tuple[str, ...] = ("none", *NORM_KINDS)
 
@@ -54,8 +58,8 @@ def check_axes(base: Session, axes: dict[str, list[Any]]) -> None:
         elif key == "norm":
             _check_values(where, values, lambda v: v in NORMS, f"one of {NORMS}")
         elif key == "depth":
-            _check_values(where, values, lambda v: type(v) is int and v >= 1,
-                          "a whole number of blocks, at least 1")
+            _check_values(where, values, lambda v: type(v) is int and 1 <= v <= MAX_DEPTH,
+                          f"a whole number of blocks, from 1 to {MAX_DEPTH:,}")
             if _blocks(base.network) is None:
                 raise SweepError(where, "the base network is not (linear -> [norm] -> "
                                  "activation) x d -> linear, so its depth cannot be varied")
