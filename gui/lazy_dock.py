@@ -12,6 +12,7 @@ dock saying so, instead of an empty box, and is tried again the next time it is 
 
 from __future__ import annotations
 
+import html
 import sys
 import traceback
 from collections.abc import Callable
@@ -57,7 +58,7 @@ class LazyDock(QDockWidget, Generic[P]):
 
     def _failure(self, error: Exception) -> QLabel:
         label = QLabel(f"<b>The {self.windowTitle()} could not be opened.</b><br><br>"
-                       f"{type(error).__name__}: {error}<br><br>"
+                       f"{type(error).__name__}: {html.escape(str(error), quote=False)}<br><br>"
                        "Restart Chain Lab; if this stays, reinstall it (./run-app makes a "
                        "fresh .venv when it is deleted). The details are on the terminal.")
         label.setWordWrap(True)

@@ -380,8 +380,9 @@ class MainWindow(QMainWindow):
     # -- status ----------------------------------------------------------------------------
 
     def _update_status(self, *_: object) -> None:
-        """The last run's progress (training's step and loss, or the evolution's
-        generation and best loss), else the stepped pass's loss; and the phase."""
+        """The progress of the task last run (training's step and loss, or the chosen
+        algorithm's generation and best loss while the evolution is that task), else the
+        stepped pass's loss; and the phase."""
         pass_ = self.state.pass_
         history = self.state.history
         evolved = self.state.evolution_run().history if self.state.last_task_kind == "evolve" \

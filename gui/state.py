@@ -202,9 +202,12 @@ class AppState(QObject):
         """Write the session to ``path``; ``name`` (Save As: the file's name) renames it
         first, so that a file never carries the name of the example it started from."""
         path = Path(path)
+        session = self.current_session()
+        if name is not None:
+            session = session.model_copy(update={"name": name})
+        save_session(session, path)  # first: a failed write changes nothing here
         if name is not None:
             self.session = self.session.model_copy(update={"name": name})
-        save_session(self.current_session(), path)
         self.path = path
         self._set_dirty(False)
         self.session_changed.emit()

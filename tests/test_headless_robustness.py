@@ -333,7 +333,12 @@ def test_settings_beyond_float32_are_refused_naming_the_field(
     session["task"] = SPIRAL["task"]
     status, stderr = in_process(write(tmp_path, session), tmp_path / "out")
     one_line_refusal(status, stderr, "network.layers.0.init.weight: ", "does not fit")
-    session["dtype"] = "float64"  # the same number is a float64
+    session["network"]["layers"][0].pop("init")
+    session["panels"] = {"train": {"lr": 1e308}}  # the GUI's own settings too
+    status, stderr = in_process(write(tmp_path, session), tmp_path / "out")
+    one_line_refusal(status, stderr, "panels.train.lr: ", "does not fit")
+    session["network"]["layers"][0]["init"] = {"kind": "constant", "weight": 1e308}
+    session["dtype"] = "float64"  # the same numbers are float64s
     status, stderr = in_process(write(tmp_path, session), tmp_path / "out")
     assert "does not fit" not in stderr
 

@@ -219,7 +219,7 @@ def test_a_summary_that_cannot_be_written_says_so_and_keeps_the_cells(
     assert status == 2
     assert stderr.getvalue().strip().splitlines()[-1] == (
         f"error: {sweep}: --out: cannot write the summary to {out}: No space left on "
-        f"device; the 2 finished cells are kept in {out / 'runs'}: run the sweep again to "
+        f"device; the finished cells are kept in {out / 'runs'}: run the sweep again to "
         "write it")
     assert len(finished(out)) == 2
 
@@ -332,3 +332,34 @@ def test_cells_that_differ_only_in_an_ignored_setting_run_once_and_say_so(
     rows = read_rows(out)
     assert len(rows) == 4
     assert all(row["status"] == "ok" for row in rows)
+
+
+def test_a_cell_ended_by_sigterm_leaves_no_staging_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGTERM to the whole group ends a worker through SystemExit
+    (engine/core/processes.py): the cell under way cleans up after itself."""
+    import signal
+
+    from engine.core.processes import leave_interrupts_to_the_parent
+    from engine.data.session import parse_session, session_json
+    from engine.sweeps import worker
+
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT,
+                                                                  signal.SIGTERM)}
+    leave_interrupts_to_the_parent()
+    try:
+        def signalled(*_args: Any) -> None:
+            signal.raise_signal(signal.SIGTERM)  # delivered before the next bytecode
+
+        monkeypatch.setattr(worker, "run_session", signalled)
+        runs = tmp_path / "runs"
+        runs.mkdir()
+        job = worker.CellJob("c", session_json(parse_session(json.dumps(BASE))), str(runs),
+                             str(tmp_path))
+        with pytest.raises(SystemExit) as ended:
+            worker.run_cell(job)
+        assert ended.value.code == 128 + signal.SIGTERM
+        assert list(runs.iterdir()) == []
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -22,7 +22,7 @@ import torch
 
 from engine.core.chain import Chain
 from engine.core.layers import Linear, Norm
-from engine.core.residual import Residual
+from engine.core.residual import Residual, walk
 from engine.core.spec_edits import with_block_norms
 from engine.core.specs import (
     NORM_KINDS,
@@ -44,9 +44,10 @@ def with_norm(network: NetworkSpec, kind: str | None) -> NetworkSpec:
     included. Then, in a chain with residual blocks, each block gets a norm of ``kind``
     first inside it (pre-norm, x + f(norm(x)): the residual stream itself is never
     normalised); in a chain without, each linear layer but the last (the output layer) is
-    followed by one. A norm that was already there with the same kind is kept as it was
-    (its eps, momentum and any explicit parameters); a new one has the defaults. Linear
-    and activation layers are unchanged.
+    followed by one. A norm of the same kind already in that place (right after the
+    linear layer, or first in the block) is kept as it was (its eps, momentum and any
+    explicit parameters); a new one has the defaults. Linear and activation layers are
+    unchanged.
 
     Parameters
     ----------
@@ -57,7 +58,8 @@ def with_norm(network: NetworkSpec, kind: str | None) -> NetworkSpec:
     Returns
     -------
     NetworkSpec
-        Same ``input_size``; ``len(linear layers) - 1`` norms of ``kind`` (or none).
+        Same ``input_size``; ``len(linear layers) - 1`` norms of ``kind``, or one per
+        residual block in a chain with them (or none).
     """
     if kind is not None and kind not in NORM_KINDS:
         raise ValueError(f"unknown norm kind {kind!r}; expected one of {NORM_KINDS}")
@@ -149,8 +151,8 @@ def profile(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str
     """
     pass_ = Pass(chain, inputs, targets, loss).run()
     blocks = Blocks.of(chain)
-    pre: list[torch.Tensor | None] = []
-    post: list[torch.Tensor | None] = []
+    pre: list[torch.Tensor] = []
+    post: list[torch.Tensor] = []
     has_norm, residual, grad_weight = [], [], []
     for start in blocks.starts:
         layer = chain.layers[start]
@@ -160,8 +162,8 @@ def profile(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str
         has_norm.append(normed)
         residual.append(isinstance(layer, Residual))
         if isinstance(layer, Residual):
-            grads = [record.grads["weight"] for record in _walk_records(pass_.record(start).inner)
-                     if record.type == "linear" and "weight" in record.grads]
+            grads = [inner.grads["weight"] for inner in _walk_records(pass_.record(start).inner)
+                     if inner.type == "linear" and "weight" in inner.grads]
             squares = sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)
             grad_weight.append(math.sqrt(squares) if grads else float("nan"))
         else:
@@ -199,10 +201,9 @@ def block_tensors(pass_: Pass, start: int) -> tuple[torch.Tensor, torch.Tensor, 
     return takes, gives, normed
 
 
-def _moments(tensors: list[torch.Tensor | None]) -> tuple[np.ndarray, np.ndarray]:
-    present = [t.double() for t in tensors if t is not None]
-    return (np.array([float(t.mean()) for t in present]),
-            np.array([float(t.std(unbiased=False)) for t in present]))
+def _moments(tensors: list[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([float(t.double().mean()) for t in tensors]),
+            np.array([float(t.double().std(unbiased=False)) for t in tensors]))
 
 
 def _walk_records(records: tuple[LayerRecord, ...]) -> Iterator[LayerRecord]:
@@ -222,8 +223,9 @@ def twin_chains(network: NetworkSpec, kind: str | None, dtype: str,
     linear layers get the first one's very weights and biases."""
     without = build_chain(with_norm(network, None), dtype, seed)
     normed = build_chain(with_norm(network, kind), dtype, seed)
-    source = [layer for layer in without.layers if isinstance(layer, Linear)]
-    target = [layer for layer in normed.layers if isinstance(layer, Linear)]
+    # every linear layer, residual blocks' own included, in the same order in both
+    source = [layer for _, layer in walk(without.layers) if isinstance(layer, Linear)]
+    target = [layer for _, layer in walk(normed.layers) if isinstance(layer, Linear)]
     for mine, theirs in zip(target, source, strict=True):
         for name, tensor in theirs.params.items():
             mine.set_param(name, tensor)

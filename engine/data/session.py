@@ -203,6 +203,8 @@ def _check_settings_fit(session: Session) -> None:
     tensor (torch raised "value cannot be converted to type float without overflow")."""
     largest = float(np.finfo(session.dtype).max)
     places: list[tuple[str, Any]] = [("task", session.task.model_dump())]
+    if session.panels is not None:  # the GUI's own settings run too
+        places.append(("panels", session.panels.model_dump()))
     places += [(f"{path}.init", spec.init.model_dump()) for path, spec in
                walk_specs(session.network.layers) if isinstance(spec, LinearSpec)]
     for path, value in places:

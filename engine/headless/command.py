@@ -55,8 +55,11 @@ def _run(session_path: Path, options: RunOptions, stderr: TextIO,
             if options.ray is not None:
                 check_runs_on_ray(session)
                 on_ray.enter_context(ray_connection(options.ray))
-            output = run_session(session, session_path.parent, progress,
-                                 interrupts.requested, rows, ray=options.ray is not None)
+            try:
+                output = run_session(session, session_path.parent, progress,
+                                     interrupts.requested, rows, ray=options.ray is not None)
+            except WORKERS_LOST as error:  # only the run's own workers: not a write's pipe
+                raise WorkersLost(error) from None
         with interrupts.deferred():  # the renderer imports Qt
             renderer = options.make_renderer() if options.make_renderer else None
         written = write_outputs(output, folder.staging, renderer)
@@ -72,7 +75,7 @@ def _run(session_path: Path, options: RunOptions, stderr: TextIO,
             folder.discard()
         print(f"error: {session_path}: --ray: {error}", file=stderr)
         return 2
-    except WORKERS_LOST as error:  # before OSError: BrokenPipeError is one
+    except WorkersLost as lost:
         if folder is not None:
             folder.discard()
         if interrupts.requested():  # the group's signal reached them as they started
@@ -80,8 +83,8 @@ def _run(session_path: Path, options: RunOptions, stderr: TextIO,
                   "first generation; nothing was written", file=stderr)
             return interrupts.exit_status()
         print(f"error: {session_path}: a worker process stopped (killed from outside, or "
-              f"out of memory): {type(error).__name__}: {error}; nothing was written",
-              file=stderr)
+              f"out of memory): {type(lost.error).__name__}: {lost.error}; nothing was "
+              "written", file=stderr)
         return 1
     except OSError as error:  # writing the staged files (a full disk, a removed folder)
         if folder is not None:
@@ -107,6 +110,15 @@ def _run(session_path: Path, options: RunOptions, stderr: TextIO,
     if not options.quiet:
         print(f"wrote {len(written)} files to {options.out}", file=stderr)
     return 0
+
+
+class WorkersLost(Exception):
+    """The run's worker processes were lost (:data:`engine.core.processes.WORKERS_LOST`)
+    before it computed anything to keep."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def check_runs_on_ray(session: Session) -> None:

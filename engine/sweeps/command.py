@@ -77,14 +77,14 @@ def sweep_command(sweep_path: Path, options: SweepOptions, stderr: TextIO = sys.
             try:
                 with interrupts.shielded():
                     write_summary(out, axes, rows, sweep.raw)
+                if options.make_renderer is not None and not result.interrupted:
+                    with interrupts.deferred():  # the renderer imports Qt
+                        write_plots(out, axes, rows, options.make_renderer())
             except OSError as error:  # a full disk, a folder made read-only meanwhile
                 print(f"error: {sweep_path}: --out: cannot write the summary to {out}: "
-                      f"{error.strerror or error}; the {len(rows)} finished cells are kept "
-                      f"in {out / 'runs'}: run the sweep again to write it", file=stderr)
+                      f"{error.strerror or error}; the finished cells are kept in "
+                      f"{out / 'runs'}: run the sweep again to write it", file=stderr)
                 return 2
-            if options.make_renderer is not None and not result.interrupted:
-                with interrupts.deferred():  # the renderer imports Qt
-                    write_plots(out, axes, rows, options.make_renderer())
     failed = sum(row["status"] != "ok" for row in rows)
     if not options.quiet:
         if result.skipped:

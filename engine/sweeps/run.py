@@ -7,7 +7,9 @@ exception) is recorded and the sweep goes on; when a worker process dies the poo
 breaks, and the cells that were running are retried one by one in a fresh pool, so only
 the one that kills its worker is recorded as failed. The first SIGINT/SIGTERM starts no
 new cell and cancels the running ones after their current step (the stop event); a
-second stops waiting for them.
+second stops waiting for them. The workers leave SIGINT to this process; a SIGTERM sent
+to the whole process group ends them at once, their cells not kept (see
+:mod:`engine.core.processes`).
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class IntegersPage(QWidget):
         column.addLayout(row)
         self.explore_rows: dict[str, BitRow] = {}
         for name in INTS:
-            bits = BitRow(FORMATS[name].width, bit_fields(name), 11 if name == "int64" else 15)
+            bits = BitRow(FORMATS[name].width, bit_fields(name), 15)  # int64: two lines
             bits.bits_changed.connect(lambda text, n=name: self._on_bits_clicked(n, int(text)))
             bits.setVisible(name == "int8")
             self.explore_rows[name] = bits

@@ -72,6 +72,19 @@ def test_save_as_names_the_session_after_its_file(qtbot, window, tmp_path: Path,
     assert load_session(path).name == "my spirals"
 
 
+def test_a_failed_save_as_changes_neither_name_nor_path(qtbot, window, dialogs,
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    assert window.open_path(ROOT / "examples" / "spiral_train.json")
+    before, path_before = window.state.session.name, window.state.path
+    path = tmp_path / "no such folder" / "mine.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(path), ""))
+    assert not window.files.save_as()
+    assert dialogs[-1][0] == "Cannot save"
+    assert window.state.session.name == before
+    assert window.state.path == path_before
+
+
 def test_a_recent_file_that_is_gone_is_said_and_dropped_from_the_menu(
         qtbot, window, dialogs, tmp_path: Path) -> None:
     path = tmp_path / "gone.json"

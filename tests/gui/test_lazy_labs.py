@@ -143,7 +143,8 @@ def test_a_lab_that_cannot_be_built_says_why_and_is_tried_again(
     real = dock._factory
 
     def broken():
-        raise ImportError("cannot import name 'block_tensors' from 'engine.data.norms_lab'")
+        raise ImportError("cannot import name 'block_tensors' from 'engine.data.norms_lab' "
+                          "in <module>")
 
     monkeypatch.setattr(dock, "_factory", broken)
     press_shortcut(qtbot, window, "norms")
@@ -151,6 +152,7 @@ def test_a_lab_that_cannot_be_built_says_why_and_is_tried_again(
     text = dock.widget().text()
     assert "The Norms lab could not be opened" in text
     assert "ImportError: cannot import name 'block_tensors'" in text
+    assert "in &lt;module&gt;" in text  # escaped: shown, not read as a tag
     assert "block_tensors" in capsys.readouterr().err  # the traceback, for a bug report
     dock.hide()
     monkeypatch.setattr(dock, "_factory", real)
