@@ -334,32 +334,14 @@ def test_cells_that_differ_only_in_an_ignored_setting_run_once_and_say_so(
     assert all(row["status"] == "ok" for row in rows)
 
 
-def test_a_cell_ended_by_sigterm_leaves_no_staging_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A SIGTERM to the whole group ends a worker through SystemExit
-    (engine/core/processes.py): the cell under way cleans up after itself."""
-    import signal
-
-    from engine.core.processes import leave_interrupts_to_the_parent
-    from engine.data.session import parse_session, session_json
-    from engine.sweeps import worker
-
-    previous = {number: signal.getsignal(number) for number in (signal.SIGINT,
-                                                                  signal.SIGTERM)}
-    leave_interrupts_to_the_parent()
-    try:
-        def signalled(*_args: Any) -> None:
-            signal.raise_signal(signal.SIGTERM)  # delivered before the next bytecode
-
-        monkeypatch.setattr(worker, "run_session", signalled)
-        runs = tmp_path / "runs"
-        runs.mkdir()
-        job = worker.CellJob("c", session_json(parse_session(json.dumps(BASE))), str(runs),
-                             str(tmp_path))
-        with pytest.raises(SystemExit) as ended:
-            worker.run_cell(job)
-        assert ended.value.code == 128 + signal.SIGTERM
-        assert list(runs.iterdir()) == []
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+def test_a_killed_cells_staging_folder_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """A worker ended by a SIGTERM to the whole process group leaves its cell's staging
+    folder behind (engine/core/processes.py): the sweep removes it."""
+    sweep = write_sweep(tmp_path, {"seed": [0]})
+    out = tmp_path / "out"
+    (out / "runs" / ".c0.staging-abc123").mkdir(parents=True)
+    (out / "runs" / ".c0.staging-abc123" / "session.json").write_text("{}")
+    result = run_sweep(sweep, out, workers=1)
+    assert result.returncode == 0, result.stderr
+    assert not list((out / "runs").glob(".*"))
+    assert len(finished(out)) == 1

@@ -9,12 +9,12 @@ process group, so the worker processes of an island run or a sweep get the signa
   when it closes their pools. (Workers that raised ``KeyboardInterrupt`` mid-task used to
   cost an island run everything it had computed: the parent read it as a second
   interrupt.)
-- SIGTERM ends a worker, as it is meant to: workers that outlived a parent killed
-  outright would run on as orphans (and a pool terminates its workers with SIGTERM). It
-  ends it through ``SystemExit``, so that the task under way cleans up after itself (a
-  sweep cell's staging folder). The parent, asking for the next round, meets one of
-  :data:`WORKERS_LOST`; having been signalled too, it keeps what the rounds before
-  computed.
+- SIGTERM ends a worker at once, as it is meant to: workers that outlived a parent
+  killed outright would run on as orphans (and a pool terminates its workers with
+  SIGTERM). (Not through ``SystemExit``: a pool's worker catches that from its task, sends
+  it back as the task's error and lives on.) The parent, asking for the next round,
+  meets one of :data:`WORKERS_LOST`; having been signalled too, it keeps what the rounds
+  before computed. A sweep removes the staging folders of cells ended this way.
 
 A worker still starting (before its initializer ran) dies of SIGINT as well: the same
 rule covers it.
@@ -26,7 +26,6 @@ import multiprocessing
 import multiprocessing.context
 import signal
 from concurrent.futures.process import BrokenProcessPool
-from types import FrameType
 
 # what asking a dead forkserver or a killed worker for work raises
 WORKERS_LOST = (BrokenProcessPool, BrokenPipeError, ConnectionError, EOFError)
@@ -38,11 +37,5 @@ def worker_context() -> multiprocessing.context.ForkServerContext:
 
 
 def leave_interrupts_to_the_parent() -> None:
-    """A worker's first act: Ctrl-C (SIGINT) is ignored from here on, and SIGTERM ends
-    the worker through ``SystemExit``."""
+    """A worker's first act: Ctrl-C (SIGINT) is ignored from here on."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _exit)
-
-
-def _exit(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)

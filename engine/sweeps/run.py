@@ -15,6 +15,7 @@ to the whole process group ends them at once, their cells not kept (see
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -102,8 +103,17 @@ def run_cells(cells: list[Cell], runs: Path, base_dir: Path, workers: int,
                     record(job, failed(DIED))
     except KeyboardInterrupt:  # a second signal: stop waiting
         pass
+    finally:
+        remove_stale_staging(Path(runs))
     result.interrupted = interrupts.requested()
     return result
+
+
+def remove_stale_staging(runs: Path) -> None:
+    """The staging folders of cells whose worker was killed (a SIGTERM to the process
+    group, a crash): never a result, and nothing else removes them."""
+    for folder in runs.glob(".*.staging-*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _pool_pass(pending: list[CellJob], workers: int, stop: Any, interrupts: StopRequests,

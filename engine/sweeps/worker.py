@@ -81,9 +81,6 @@ def run_cell(job: CellJob) -> dict[str, Any]:
     except Exception as error:  # the cell fails, the sweep goes on
         shutil.rmtree(staging, ignore_errors=True)
         return failed(f"{type(error).__name__}: {error}", time.perf_counter() - start)
-    except BaseException:  # SIGTERM's SystemExit: this worker ends, its staging goes
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def failed(error: str, seconds: float | None = None) -> dict[str, Any]:
