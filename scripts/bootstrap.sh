@@ -1,11 +1,13 @@
 # Sourced by ./run-app and ./run-tests: make .venv with everything Chain Lab needs, once.
-# Re-runs the install only when pyproject.toml changed since the last one.
+# Re-runs the install only when pyproject.toml, setup.py or the C kernel it builds changed
+# since the last one.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 STAMP="$VENV/.chainlab-installed"
-WANT="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+WANT="$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/engine/evolution/*.[ch] \
+        | sha256sum | cut -c1-16)"
 
 if [ ! -x "$PY" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "chainlab: setting up $VENV (first run only)..." >&2
@@ -16,5 +18,8 @@ if [ ! -x "$PY" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
         "$VENV/bin/pip" install -q "torch==2.13.0" || "$VENV/bin/pip" install -q "torch>=2.4"
     fi
     "$VENV/bin/pip" install -q -e "$ROOT[test]"
+    # the C kernel is optional to the install, not to these machines: say when it is missing
+    "$PY" -c "import engine.evolution._fused" 2>/dev/null ||
+        echo "chainlab: the fused evaluation (C) did not build; evolution runs on torch alone" >&2
     echo "$WANT" > "$STAMP"
 fi

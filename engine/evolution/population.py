@@ -6,6 +6,10 @@ Individual i's weights are ``decode(codes[i])``. Activations are feature-major,
 (far quicker in bmm than a matrix-vector one) and lets the first layer be one matrix
 product or a table gather (see :mod:`engine.evolution.population_plan`). Large populations are
 evaluated in chunks, so that the activations stay in the CPU's cache.
+
+A plain float32 chain on the CPU (linear layers with tanh, ReLU or nothing between them)
+is evaluated by a C kernel instead, one individual at a time with every layer fused
+(:mod:`engine.evolution.fused`); ``fuse=False`` keeps torch's evaluation for it too.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from engine.core.chain import Chain
 from engine.core.layers import Activation, BatchTooSmallError, Layer, Norm
 from engine.core.residual import Residual, walk
 from engine.evolution.chunk_pool import pieces, shared_pool
+from engine.evolution.fused import fused_plan
 from engine.evolution.genome import GenomeLayout
 from engine.evolution.population_plan import (
     LinearStep,
@@ -40,6 +45,11 @@ Buffers = dict[int, torch.Tensor]  # a lane's reused outputs, by step number
 # evaluation against plain bmm). On a GPU, bigger chunks keep it busy.
 CHUNK_ELEMENTS_CPU = 1 << 19
 CHUNK_ELEMENTS_GPU = 1 << 27
+# The fused kernel's pieces: at least this many individuals (N = 100 in two halves on two
+# threads measured slower than one piece: the pool's hand-over costs more than it shares
+# out), and at most this many pieces
+FUSED_PIECE = 128
+FUSED_PIECES = 8
 
 
 class PopulationEvaluator:
@@ -57,11 +67,14 @@ class PopulationEvaluator:
     look_up_first_layer : bool
         Let a narrow first layer be a table gather (see :mod:`engine.evolution.population_plan`);
         off, it is computed as a product like the others.
+    fuse : bool
+        Evaluate genomes with the C kernel where it applies (see
+        :mod:`engine.evolution.fused`); off, always with torch.
     """
 
     def __init__(self, chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, loss: str,
                  scales: list[float], device: torch.device,
-                 look_up_first_layer: bool = True) -> None:
+                 look_up_first_layer: bool = True, fuse: bool = True) -> None:
         self.chain, self.loss, self.device = chain, loss, device
         self.layout = GenomeLayout.of(chain)
         self.dtype = chain.dtype
@@ -89,6 +102,8 @@ class PopulationEvaluator:
         if loss == "bce_with_logits":
             # mean bce = mean((1 − y)·z) − mean(log σ(z)): the first term is one product
             self.bce_weights = ((1 - self.loss_targets) / self.loss_targets.numel()).reshape(-1)
+        self.fused = (fused_plan(self.plan, self.shared, loss, self.loss_targets)
+                      if fuse else None)
         widths = [len(self.shared), *(step.out_features
                                        for step in linear_steps(self.plan.steps))]
         budget = CHUNK_ELEMENTS_CPU if device.type == "cpu" else CHUNK_ELEMENTS_GPU
@@ -104,15 +119,40 @@ class PopulationEvaluator:
 
     def losses(self, genomes: torch.Tensor) -> torch.Tensor:
         """Loss of each genome (N,) from codes (N, genome size)."""
+        if self.fused is not None:
+            return self._fused_losses(genomes)
         return self._each_piece(genomes.shape[0], lambda start, stop, buffers: self._losses(
             genomes[start:stop], buffers))
 
+    def _fused_losses(self, genomes: torch.Tensor) -> torch.Tensor:
+        fused = self.fused
+        assert fused is not None
+        codes = genomes.contiguous().numpy()
+        count, samples = genomes.shape[0], fused.samples
+
+        def piece_losses(start: int, stop: int, buffers: Buffers) -> torch.Tensor:
+            if fused.loss:  # the kernel takes the loss itself
+                losses = torch.empty(stop - start, dtype=self.dtype)
+                fused.outputs(codes[start:stop], losses.numpy())
+                return losses
+            out = self._buffer(buffers, 0, (stop - start, fused.width, samples))
+            fused.outputs(codes[start:stop], out.numpy())
+            return self._loss(out)
+
+        # the kernel's cost per individual does not depend on the piece's size: pieces
+        # only share the work out, a number of them that depends on N alone (so that a
+        # seed's history does not depend on the thread count)
+        return self._each_piece(count, piece_losses,
+                                max(FUSED_PIECE, -(-count // FUSED_PIECES)))
+
     def _each_piece(self, count: int,
-                    piece_losses: Callable[[int, int, Buffers], torch.Tensor]) -> torch.Tensor:
-        """The losses (count,) of a population, piece by piece (see
-        :mod:`engine.evolution.chunk_pool`): on the CPU's pool where there is one."""
+                    piece_losses: Callable[[int, int, Buffers], torch.Tensor],
+                    chunk: int | None = None) -> torch.Tensor:
+        """The losses (count,) of a population, piece by piece of at most ``chunk`` (the
+        evaluator's) (see :mod:`engine.evolution.chunk_pool`): on the CPU's pool where
+        there is one."""
         result = torch.empty(count, dtype=self.dtype, device=self.device)
-        spans = pieces(count, self.chunk)
+        spans = pieces(count, chunk or self.chunk)
         pool = shared_pool() if self.device.type == "cpu" and len(spans) > 1 else None
         if pool is None:
             with torch.inference_mode():
