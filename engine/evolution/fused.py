@@ -4,7 +4,7 @@ The torch evaluation (:mod:`engine.evolution.population`) makes some 25 calls a
 generation, each a pass over every individual's activations; at N = 100 their fixed
 costs are about a third of its time, and each call's output goes out to memory and back.
 The C kernel (``_fused.c`` with ``fused_kernel.h``, built by ``pip install -e .``) takes
-one individual at a time instead, 32 samples at a time, every layer's activations in
+one individual at a time instead, 32 or 64 samples at a time, every layer's activations in
 registers and the L1 cache, and lets go of the GIL, so the chunk pool's threads evaluate
 pieces side by side. Measured on the benchmark's task in bench/bench_evolution.py.
 
@@ -17,8 +17,10 @@ exp and log, within 2 ulp); for cross-entropy it writes the outputs and the eval
 takes the loss with torch.
 
 The kernel's tanh is Eigen's rational approximation, within 5 units in the last place
-(numpy's, which the torch path uses, within 1.5): the losses agree with the torch path's
-to about 1e-6 relative (tests/engine/test_fused_evaluation.py).
+(7 on a CPU without fused multiply-adds; numpy's, which the torch path uses, within
+1.5): the losses agree with the torch path's to about 1e-6 relative
+(tests/engine/test_fused_evaluation.py, which checks every copy of the kernel the CPU
+runs: AVX-512, AVX2 with FMA, and the portable baseline).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ try:
 except ImportError:  # not built (no C compiler when installed): the torch path runs
     _fused = None
 
-BLOCK = 32  # the kernel's samples per block: rows are padded to a multiple of it
+PAD = 64  # rows are padded to a multiple of this many samples (the kernel's blocks)
 ACTIVATION_CODES = {"identity": 0, "tanh": 1, "relu": 2}
 LOSS_CODES = {"mse": 1, "bce_with_logits": 2}  # the losses the kernel computes itself
 MAX_LAYERS = 64  # the kernel's limit
@@ -50,8 +52,9 @@ def available() -> bool:
 
 
 def instruction_set() -> str:
-    """The kernel copy this CPU runs ("avx2+fma" or "baseline"), or "" when not built."""
-    return _fused.instruction_set if _fused is not None else ""
+    """The kernel copy this CPU runs ("avx512", "avx2+fma" or "baseline"), or "" when not
+    built."""
+    return _fused.instruction_set() if _fused is not None else ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,6 @@ def fused_plan(plan: EvaluationPlan, shared: torch.Tensor, loss: str,
 def _padded(rows: torch.Tensor) -> np.ndarray:
     """``rows`` (r, samples) as float32 with the samples padded by zeros to whole blocks."""
     samples = rows.shape[1]
-    padded = np.zeros((rows.shape[0], -(-samples // BLOCK) * BLOCK), np.float32)
+    padded = np.zeros((rows.shape[0], -(-samples // PAD) * PAD), np.float32)
     padded[:, :samples] = rows.numpy()
     return padded
