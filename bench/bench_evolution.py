@@ -17,7 +17,9 @@ time between two progress callbacks); and the GUI's consumption loop without Qt 
 the Evolution page's worker and GUI thread do per generation: the generator, the best's
 decision boundary every 0.1 s, batches handed over at 30 Hz, the history kept and the
 panel's table rows made), each generation's costs summed as they are on one interpreter.
-The ratio printed for each is the fastest peer's time over its own.
+The ratio printed for each is the fastest peer's time over its own. The generator runs
+once more with torch's evaluation instead of the C kernel ("engine-torch", not counted
+as a peer), to show what the kernel brings.
 
 Peers, each in its fastest configuration we know:
 - PyGAD: fitness evaluated for the whole population in one batch (fitness_batch_size),
@@ -66,6 +68,7 @@ from engine.data.datasets import make_dataset
 from engine.data.experiment import build_experiment
 from engine.data.session import parse_session
 from engine.data.tasks import EvolveTask
+from engine.evolution import fused
 from engine.evolution.ga import GenerationStats, evolve, resolve_device
 from engine.evolution.genome import code_table, load_genome
 from engine.evolution.population import PopulationEvaluator
@@ -111,13 +114,14 @@ Result = tuple[list[float], float, str]  # seconds per generation, best loss, a 
 
 
 def run_engine(n: int, generations: int, x: torch.Tensor, y: torch.Tensor,
-               device: torch.device) -> Result:
-    """The generator alone."""
+               device: torch.device, fuse: bool = True) -> Result:
+    """The generator alone (``fuse``: with the C kernel's evaluation where it applies)."""
     spec = NetworkSpec(input_size=2, layers=[
         LinearSpec(out_features=16), ActivationSpec(kind="tanh"),
         LinearSpec(out_features=16), ActivationSpec(kind="tanh"), LinearSpec(out_features=1)])
     chain = Chain(spec, "float32", torch.Generator().manual_seed(0))
-    evaluator = PopulationEvaluator(chain, x, y, "bce_with_logits", [1.0] * 3, device)
+    evaluator = PopulationEvaluator(chain, x, y, "bce_with_logits", [1.0] * 3, device,
+                                    fuse=fuse)
     task = EvolveTask(population=n, elite=ELITE, selection="tournament",
                       tournament_size=TOURNAMENT, mutation_rate=FLIP, generations=generations)
     times: list[float] = []
@@ -417,17 +421,19 @@ def run_evox(algorithm: str, compiled: bool) -> Callable[..., Result]:
 
 
 def evaluation_against_floor(n: int, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                             look_up: bool = True, repeats: int = 15) -> tuple[float, float]:
+                             look_up: bool = True, repeats: int = 15,
+                             fuse: bool = True) -> tuple[float, float]:
     """Median times of the engine's whole evaluation and of the network's matrix products
     alone (torch.bmm on the same shapes into preallocated outputs), interleaved so that
     the machine's noise hits both alike. ``look_up``: let the engine replace the first
-    layer by its table (off, it computes that layer as the floor does)."""
+    layer by its table (off, it computes that layer as the floor does); ``fuse``: let it
+    use the C kernel (off, torch's evaluation)."""
     spec = NetworkSpec(input_size=2, layers=[
         LinearSpec(out_features=16), ActivationSpec(kind="tanh"),
         LinearSpec(out_features=16), ActivationSpec(kind="tanh"), LinearSpec(out_features=1)])
     chain = Chain(spec, "float32", torch.Generator().manual_seed(0))
     evaluator = PopulationEvaluator(chain, x, y, "bce_with_logits", [1.0] * 3, device,
-                                    look_up_first_layer=look_up)
+                                    look_up_first_layer=look_up, fuse=fuse)
     codes = torch.randint(0, 16, (n, GENOME), dtype=torch.uint8, device=device)
     weights = [torch.randn(n, i, o, device=device) for o, i in SHAPES]
     outputs = [torch.empty(n, len(x), o, device=device) for o, _ in SHAPES]
@@ -455,6 +461,8 @@ def evaluation_against_floor(n: int, x: torch.Tensor, y: torch.Tensor, device: t
 
 
 ENGINE = ("engine", "headless", "gui")  # the generator alone, main.py run's loop, the GUI's
+# the generator with torch's evaluation instead of the C kernel: what the kernel brings
+REFERENCE = ("engine-torch",)
 PEERS = ("pygad", "evotorch", "evox-ga", "evox-ga-compiled", "evox-pso", "evox-pso-compiled",
          "loop")
 
@@ -482,12 +490,14 @@ def main() -> None:
     x, y = spiral_task(device)
     contestants: dict[str, Callable[..., Result]] = {
         "engine": run_engine, "headless": run_headless, "gui": run_gui,
+        "engine-torch": lambda *args: run_engine(*args, fuse=False),
         "pygad": run_pygad, "evotorch": run_evotorch,
         "evox-ga": run_evox("ga", False), "evox-ga-compiled": run_evox("ga", True),
         "evox-pso": run_evox("pso", False), "evox-pso-compiled": run_evox("pso", True),
         "loop": run_loop}
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"genome {GENOME} codes; elite {ELITE}, tournament {TOURNAMENT}, flip {FLIP}")
+          f"genome {GENOME} codes; elite {ELITE}, tournament {TOURNAMENT}, flip {FLIP}; "
+          f"fused kernel: {fused.instruction_set() or 'not built'}")
     for n in args.sizes:
         generations = 200 if n <= 100 else (40 if n <= 1000 else 10)
         if args.quick:
@@ -500,7 +510,7 @@ def main() -> None:
         medians: dict[str, list[float]] = {}
         results: dict[str, tuple[float, str, int]] = {}
         for _ in range(args.repeats):
-            for name in [*ENGINE, *args.peers]:
+            for name in [*ENGINE, *REFERENCE, *args.peers]:
                 # a Python loop over 10 000 individuals: two generations suffice for its time
                 gens = 2 if name == "loop" and n > 1000 else generations
                 if name not in ENGINE and device.type == "cuda" and n > 100_000:
@@ -511,7 +521,8 @@ def main() -> None:
                 medians.setdefault(name, []).append(statistics.median(times))
                 results.setdefault(name, (best, remark, gens))
         median = {name: statistics.median(values) for name, values in medians.items()}
-        fastest = min((median[name] for name in median if name not in ENGINE), default=None)
+        fastest = min((median[name] for name in median
+                       if name not in ENGINE + REFERENCE), default=None)
         for name, (best, remark, gens) in results.items():
             ratio = (f"fastest peer / this {fastest / median[name]:5.2f}×" if name in ENGINE
                      and fastest is not None else f"{median[name] / median['engine']:7.2f}× "
@@ -529,8 +540,10 @@ def main() -> None:
             # then once more with the first layer computed, as for inputs wider than 2
             after = evaluation_against_floor(n, x, y, device)
             computed = evaluation_against_floor(n, x, y, device, look_up=False)
+            unfused = evaluation_against_floor(n, x, y, device, fuse=False)
             for label, (evaluation, floor) in (("fresh", fresh), ("after the runs", after),
-                                               ("first layer computed", computed)):
+                                               ("first layer computed", computed),
+                                               ("torch's, not the C kernel", unfused)):
                 print(f"  evaluation ({label}) {evaluation * 1e3:.2f} ms vs batched-matmul "
                       f"floor {floor * 1e3:.2f} ms: {evaluation / floor:.2f}× "
                       "(target at N = 10 000: ≤ 1.5×)")

@@ -106,28 +106,35 @@ def test_seeded_runs_repeat_and_islands_differ() -> None:
     assert not same_history(first, other)
 
 
-@pytest.mark.parametrize("chunk", [None, 5])
-def test_worker_processes_give_the_same_history(chunk: int | None,
+@pytest.mark.parametrize("evaluation", ["fused", "torch"])
+@pytest.mark.parametrize("piece", [None, 5])
+def test_worker_processes_give_the_same_history(evaluation: str, piece: int | None,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """With chunk 5, this process evaluates the pieces on the chunk pool's workers and
-    the one-thread worker processes on their own thread: the same pieces, the same
-    bits."""
+    """With pieces of 5, this process evaluates them on the chunk pool's workers and the
+    one-thread worker processes on their own thread: the torch evaluation in the same
+    pieces (the chunk travels with the evaluator), the fused kernel in pieces of its own
+    size there (it evaluates each individual alone): the same bits either way."""
     def planned() -> IslandPlan:
         made = plan()
-        if chunk is not None:
-            made.evaluator.chunk = chunk
+        if evaluation == "torch":
+            made.evaluator.fused = None
+        if piece is not None:
+            made.evaluator.chunk = piece
         return made
 
+    assert plan().evaluator.fused is not None  # the float32 tanh chain takes the kernel
+    if piece is not None:
+        monkeypatch.setattr(population, "FUSED_PIECE", piece)
     pooled: list[int] = []
     pool, real = ChunkPool(2), population.shared_pool
     monkeypatch.setattr(population, "shared_pool",
-                        lambda: pooled.append(1) or pool if chunk else real())
+                        lambda: pooled.append(1) or pool if piece else real())
     # 3 islands on 2 workers: one worker holds two islands; migration every 4 of 9
     here = list(evolve_islands(planned(), 3, 4, 2))
     there = list(evolve_islands(planned(), 3, 4, 2, workers=2))
     assert same_history(here, there)
     assert [r.generation for r in there] == list(range(10))
-    assert bool(pooled) == bool(chunk)
+    assert bool(pooled) == bool(piece)
 
 
 def ranked(losses: list[float]) -> list[int]:
