@@ -380,18 +380,18 @@ class MainWindow(QMainWindow):
     # -- status ----------------------------------------------------------------------------
 
     def _update_status(self, *_: object) -> None:
-        """The progress of the task last run (training's step and loss, or the chosen
-        algorithm's generation and best loss while the evolution is that task), else the
-        stepped pass's loss; and the phase."""
+        """The progress of what ran last: training's step and loss, the chosen algorithm's
+        generation and best loss, or, after a step of the pass, that pass's loss; and the
+        phase."""
         pass_ = self.state.pass_
         history = self.state.history
-        evolved = self.state.evolution_run().history if self.state.last_task_kind == "evolve" \
-            else []
+        shown = self.state.progress_shown
+        evolved = self.state.evolution_run().history if shown == "evolve" else []
         if evolved:
             self.loss_label.setText(f"best loss {evolved[-1].best:.4g}")
             self.step_label.setText(f"generation {evolved[-1].generation}")
         else:
-            if history:
+            if history and shown != "step":
                 self.loss_label.setText(f"train loss {history[-1].loss:.4g}")
             elif pass_ is not None and pass_.loss is not None:
                 self.loss_label.setText(f"loss {float(pass_.loss):.4g}")

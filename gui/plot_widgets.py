@@ -90,16 +90,26 @@ def _plain(number: float, digits: int) -> str:
     return f"{number:.{digits}g}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
 
 
+def _scientific(number: float, digits: int) -> str:
+    mantissa, exponent = f"{number:.{digits - 1}e}".split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def log_tick_strings(values: Sequence[float]) -> list[str]:
     """Labels for ticks at log10 positions, read as one scale: 10ⁿ when every tick is a
-    power of ten; otherwise plain numbers throughout ("0.05, 0.1, 0.2", not "0.05, 10⁻¹,
-    0.2"), with as many significant digits as it takes to tell neighbours apart (a loss
-    held near 1 gave "1, 1, 1")."""
+    power of ten; otherwise numbers in one notation throughout ("0.05, 0.1, 0.2", not
+    "0.05, 10⁻¹, 0.2"; "5e-5, 1e-4, 2e-4", not "5e-5, 0.0001, 0.0002"), with as many
+    significant digits as it takes to tell neighbours apart (a loss held near 1 gave
+    "1, 1, 1")."""
     if all(abs(v - round(v)) < 1e-9 for v in values):
         return [format_power(round(v)) for v in values]
     labels: list[str] = []
     for digits in range(3, 12):
         labels = [_plain(10.0 ** v, digits) for v in values]
+        if any("e" in label for label in labels):
+            labels = [_scientific(10.0 ** v, digits) for v in values]
         if len(set(labels)) == len(labels):
             break
     return labels

@@ -162,7 +162,7 @@ class AppState(QObject):
                                                         else TrainTask()))
             self.evolution.set_task(panels.evolve or (task if isinstance(task, EvolveTask)
                                                       else EvolveTask()))
-            self.last_task_kind = task.kind
+            self.last_task_kind = self.progress_shown = task.kind
             self.stepping_inputs.reset(dataset, session.loss)
             self.stepping_inputs.restore(panels)
         self.data_changed.emit()
@@ -463,25 +463,26 @@ class AppState(QObject):
         return self.run_count
 
     # Every way of running a task goes through here, so that the session saves (and the
-    # status bar shows) the task that ran last.
+    # status bar shows) the task that ran last. Stepping the pass is no task: the session
+    # keeps saving the last one, but the status bar shows the pass (``progress_shown``).
     def start_training(self) -> None:
-        self.last_task_kind = "train"
+        self.last_task_kind = self.progress_shown = "train"
         self.training.start()
 
     def step_training(self) -> None:
-        self.last_task_kind = "train"
+        self.last_task_kind = self.progress_shown = "train"
         self.training.step()
 
     def start_evolution(self) -> None:
-        self.last_task_kind = "evolve"
+        self.last_task_kind = self.progress_shown = "evolve"
         self.evolution_run().start()
 
     def step_evolution(self) -> None:
-        self.last_task_kind = "evolve"
+        self.last_task_kind = self.progress_shown = "evolve"
         self.evolution_run().step()
 
     def resume_evolution(self) -> None:
-        self.last_task_kind = "evolve"
+        self.last_task_kind = self.progress_shown = "evolve"
         self.evolution_run().resume()
 
     def stop_everything(self) -> None:
@@ -559,6 +560,7 @@ class AppState(QObject):
         self._step(self.pass_.step_backward)
 
     def _step(self, step: Callable[[], object], note: str = "") -> None:
+        self.progress_shown = "step"
         if self._guarded(step):
             self._withdraw_refusal()  # a refusal still shown would contradict the pass
             if note:

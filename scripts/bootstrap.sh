@@ -17,9 +17,13 @@ if [ ! -x "$PY" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
         # requirement would pull a multi-GB CUDA build. Elsewhere, take what pip finds.
         "$VENV/bin/pip" install -q "torch==2.13.0" || "$VENV/bin/pip" install -q "torch>=2.4"
     fi
+    # an optional extension that fails to build leaves the last one in place: remove it,
+    # so that what runs is what the sources say or nothing
+    rm -f "$ROOT"/engine/evolution/_fused*.so
     "$VENV/bin/pip" install -q -e "$ROOT[test]"
     # the C kernel is optional to the install, not to these machines: say when it is missing
     "$PY" -c "import engine.evolution._fused" 2>/dev/null ||
-        echo "chainlab: the fused evaluation (C) did not build; evolution runs on torch alone" >&2
+        echo "chainlab: the fused evaluation (C) did not build (a C compiler?); the" \
+             "evolution runs on torch alone. To try again: rm $STAMP" >&2
     echo "$WANT" > "$STAMP"
 fi

@@ -145,6 +145,27 @@ def test_every_island_counts_in_the_memory_estimate(tmp_path: Path) -> None:
                      "64 islands' together")
 
 
+def test_island_worker_processes_count_in_the_memory_estimate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker process holds an interpreter with torch (about 240 MB measured): 8
+    islands on 4 cores start 4 of them; on one core, or for a small population, none."""
+    from engine.data.session import parse_session
+    from engine.headless import evolve
+    from engine.headless.budget import WORKER_BASELINE, estimate
+
+    monkeypatch.setattr(evolve.os, "sched_getaffinity", lambda _: {0, 1, 2, 3})
+    session = json.loads((ROOT / "examples" / "spiral_evolve.json").read_text())
+    session["task"].update(population=evolve.PROCESS_POPULATION, islands=8)
+    terms = {term.field: term for term in
+             estimate(parse_session(json.dumps(session)), tmp_path, None).terms}
+    assert terms["task.islands"].bytes == 4 * WORKER_BASELINE
+    assert "4 island worker processes" in terms["task.islands"].what
+    session["task"]["population"] = evolve.PROCESS_POPULATION - 1  # runs in this process
+    terms = {term.field: term for term in
+             estimate(parse_session(json.dumps(session)), tmp_path, None).terms}
+    assert "task.islands" not in terms
+
+
 def test_the_default_limit_is_the_memory_available(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.headless import budget

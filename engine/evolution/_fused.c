@@ -9,20 +9,22 @@
  * the loss in torch.
  *
  * The kernel is compiled three times on x86-64, for AVX-512, for AVX2 with FMA and for the
- * baseline, and the best copy the CPU can run is chosen once, at import.
+ * baseline, and the best copy the CPU can run is chosen once, at import (GCC 9 or clang;
+ * elsewhere the baseline alone).
  */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 enum { ACT_NONE = 0, ACT_TANH = 1, ACT_RELU = 2 };
 enum { LOSS_NONE = 0, LOSS_MSE = 1, LOSS_BCE_WITH_LOGITS = 2 };
 /* rows are padded to whole PADs of samples; each kernel copy takes BLOCK of them at a
  * time, a divisor of PAD */
-enum { PAD = 64, MAX_LAYERS = 64, MAX_TABLE_UNITS = 4096, ALIGN = 64 };
+enum { PAD = 64, MAX_LAYERS = 64, ALIGN = 64 };
 
 typedef struct {
     int layers;
@@ -43,6 +45,7 @@ typedef struct {
     float *weights;        /* one individual's decoded genome */
     float *h[2];           /* (width, BLOCK) activations of a block, layer after layer */
     const float **rows;    /* a layer's input rows */
+    const float **table_rows;  /* the first layer's rows of the table, one per unit */
 } Scratch;
 
 #define CAT(a, b) a##_##b
@@ -55,8 +58,12 @@ typedef struct {
 #include <immintrin.h>
 #define HAVE_X86_COPIES 1
 
+#if defined(__clang__)
+#pragma clang attribute push (__attribute__((target("avx512f,avx512vl,avx512dq,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,fma")
+#endif
 #define LANES 16
 #define BLOCK 64
 #define OUTPUTS_AT_ONCE 4
@@ -74,10 +81,18 @@ typedef struct {
 #undef OUTPUTS_AT_ONCE
 #undef BLOCK
 #undef LANES
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__)
+#pragma clang attribute push (__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 #define LANES 8
 #define BLOCK 32
 #define OUTPUTS_AT_ONCE 2
@@ -94,7 +109,11 @@ typedef struct {
 #undef OUTPUTS_AT_ONCE
 #undef BLOCK
 #undef LANES
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
 
 #define LANES 4
@@ -134,10 +153,20 @@ static int read_ints(PyObject *sequence, int *into, int count, const char *what)
             Py_DECREF(fast);
             return -1;
         }
+        if (value < 0 || value > INT_MAX) {
+            PyErr_Format(PyExc_ValueError, "%s: %ld is out of range", what, value);
+            Py_DECREF(fast);
+            return -1;
+        }
         into[k] = (int)value;
     }
     Py_DECREF(fast);
     return 0;
+}
+
+/* a * b into *product, or 0 where it overflows (a size no buffer can have) */
+static int multiply(long a, long b, long *product) {
+    return !__builtin_mul_overflow(a, b, product);
 }
 
 static long table_rows(int in) {
@@ -160,7 +189,7 @@ PyDoc_STRVAR(outputs_doc,
 "(N, genome) uint8 into ``out`` (float32), or with ``loss`` (1 mse, 2 binary\n"
 "cross-entropy with logits) their mean losses (N). ``inputs`` (in, padded),\n"
 "``table`` (rows, padded; empty when the first layer is a product) and ``targets``\n"
-"(width, padded; empty without a loss) are float32 with padded a multiple of 32; the\n"
+"(width, padded; empty without a loss) are float32 with padded a multiple of 64; the\n"
 "layer lists give each linear layer's widths, its weights' genome position, the\n"
 "activation after it (0 none, 1 tanh, 2 relu) and its alpha.");
 
@@ -198,9 +227,16 @@ static PyObject *outputs(PyObject *self, PyObject *args) {
         release(views, 6);
         return NULL;
     }
-    for (int l = 0; l < plan.layers; l++)
+    for (int l = 0; l < plan.layers && !PyErr_Occurred(); l++)
         plan.alpha[l] = (float)PyFloat_AsDouble(PySequence_Fast_GET_ITEM(alphas, l));
     Py_DECREF(alphas);
+    for (int l = 0; l < plan.layers && !PyErr_Occurred(); l++)
+        if (plan.activation[l] > ACT_RELU)
+            PyErr_SetString(PyExc_ValueError, "activations: 0 none, 1 tanh or 2 relu");
+    if (PyErr_Occurred()) {
+        release(views, 6);
+        return NULL;
+    }
     Py_ssize_t digits = PySequence_Size(powers_seq);
     if (digits < 0 || digits > 8) {
         if (!PyErr_Occurred())
@@ -220,6 +256,13 @@ static PyObject *outputs(PyObject *self, PyObject *args) {
         release(views, 6);
         return NULL;
     }
+    /* every size below in long, checked: a product that overflows matches no buffer */
+    if (samples < 1 || samples > (1L << 40) || loss < LOSS_NONE ||
+        loss > LOSS_BCE_WITH_LOGITS) {
+        PyErr_SetString(PyExc_ValueError, "outputs: samples from 1 to 2^40, loss 0, 1 or 2");
+        release(views, 6);
+        return NULL;
+    }
     plan.samples = samples;
     plan.padded = (samples + PAD - 1) / PAD * PAD;
     plan.table_first = views[4].len > 0;
@@ -227,29 +270,36 @@ static PyObject *outputs(PyObject *self, PyObject *args) {
     plan.inputs = views[3].buf;
     plan.targets = views[5].buf;
     plan.loss = loss;
-    int max_width = plan.in[0];
+    long max_width = plan.in[0];
     long genome = 0;
     for (int l = 0; l < plan.layers; l++) {
-        if (plan.in[l] < 1 || plan.out[l] < 1 || plan.weight_at[l] < 0 ||
-            (l > 0 && plan.in[l] != plan.out[l - 1])) {
+        if (plan.in[l] < 1 || plan.out[l] < 1 || (l > 0 && plan.in[l] != plan.out[l - 1])) {
             PyErr_SetString(PyExc_ValueError, "outputs: the layers do not chain");
             release(views, 6);
             return NULL;
         }
+        /* ints below 2^31: these sums and this product fit in a long */
         long end = plan.weight_at[l] + (long)plan.out[l] * plan.in[l] + plan.out[l];
         genome = end > genome ? end : genome;
         max_width = plan.out[l] > max_width ? plan.out[l] : max_width;
     }
-    long count = views[0].len / (genome > 0 ? genome : 1);
+    long count = views[0].len / genome;
     plan.genome = genome;
-    int last = plan.out[plan.layers - 1];
-    long out_values = loss == LOSS_NONE ? count * last * samples : count;
-    if (loss < LOSS_NONE || loss > LOSS_BCE_WITH_LOGITS || samples < 1 ||
-        views[0].len != count * genome || views[1].len != out_values * 4 ||
-        views[2].len != 16 * 4 || views[3].len != (long)plan.in[0] * plan.padded * 4 ||
-        (loss != LOSS_NONE && views[5].len != (long)last * plan.padded * 4) ||
-        (plan.table_first && (digits != plan.in[0] || plan.out[0] > MAX_TABLE_UNITS ||
-                              views[4].len != table_rows(plan.in[0]) * plan.padded * 4))) {
+    long last = plan.out[plan.layers - 1];
+    long per_individual = loss == LOSS_NONE ? 0 : 1, values, out_bytes, input_bytes;
+    long target_bytes = 0, table_bytes = 0;
+    int sizes_fit =
+        (loss != LOSS_NONE || multiply(last, samples, &per_individual)) &&
+        multiply(count, per_individual, &values) && multiply(values, 4, &out_bytes) &&
+        multiply((long)plan.in[0] * 4, plan.padded, &input_bytes) &&
+        (loss == LOSS_NONE || multiply(last * 4, plan.padded, &target_bytes)) &&
+        (!plan.table_first || (digits == plan.in[0] &&
+                               multiply(table_rows(plan.in[0]) * 4, plan.padded,
+                                        &table_bytes)));
+    if (!sizes_fit || views[0].len != count * genome || views[1].len != out_bytes ||
+        views[2].len != 16 * 4 || views[3].len != input_bytes ||
+        (loss != LOSS_NONE && views[5].len != target_bytes) ||
+        (plan.table_first && views[4].len != table_bytes)) {
         PyErr_SetString(PyExc_ValueError, "outputs: buffer sizes do not match the layers");
         release(views, 6);
         return NULL;
@@ -260,20 +310,24 @@ static PyObject *outputs(PyObject *self, PyObject *args) {
     size_t h_bytes = (size_t)max_width * PAD * 4;
     char *memory = aligned_alloc(ALIGN, weights_bytes + 2 * h_bytes);
     scratch.rows = malloc(sizeof(float *) * max_width);
-    if (memory == NULL || scratch.rows == NULL) {
+    scratch.table_rows = malloc(sizeof(float *) * plan.out[0]);
+    if (memory == NULL || scratch.rows == NULL || scratch.table_rows == NULL) {
         free(memory);
         free(scratch.rows);
+        free(scratch.table_rows);
         release(views, 6);
         return PyErr_NoMemory();
     }
     scratch.weights = (float *)memory;
     scratch.h[0] = (float *)(memory + weights_bytes);
     scratch.h[1] = (float *)(memory + weights_bytes + h_bytes);
+    Evaluate evaluate = evaluate_copy;  /* read with the GIL: use() may change it */
     Py_BEGIN_ALLOW_THREADS
-    evaluate_copy(&plan, views[0].buf, count, views[1].buf, &scratch);
+    evaluate(&plan, views[0].buf, count, views[1].buf, &scratch);
     Py_END_ALLOW_THREADS
     free(memory);
     free(scratch.rows);
+    free(scratch.table_rows);
     release(views, 6);
     Py_RETURN_NONE;
 }
@@ -291,7 +345,7 @@ static PyObject *tanh_in_place(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "tanh: a multiple of 64 values");
         return NULL;
     }
-    tanh_copy(view.buf, count);
+    tanh_copy(view.buf, count);  /* with the GIL: quick, and only for the tests */
     PyBuffer_Release(&view);
     Py_RETURN_NONE;
 }
@@ -354,6 +408,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__fused(void) {
+    copy_count = 0;
 #ifdef HAVE_X86_COPIES
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&

@@ -124,6 +124,8 @@ def fused_plan(plan: EvaluationPlan, shared: torch.Tensor, loss: str,
             return None
     if not layers or len(layers) > MAX_LAYERS:
         return None
+    if loss in LOSS_CODES and tuple(targets.shape) != (layers[-1][1], shared.shape[1]):
+        return None  # targets the torch path would broadcast: leave them to it
     columns = list(zip(*layers, strict=True))
     return FusedPlan(
         in_features=list(columns[0]), out_features=list(columns[1]),

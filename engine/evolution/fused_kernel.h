@@ -13,6 +13,7 @@ typedef float KERNEL(vec) __attribute__((vector_size(LANES * sizeof(float))));
 typedef float KERNEL(uvec) __attribute__((vector_size(LANES * sizeof(float)), aligned(4)));
 
 typedef int32_t KERNEL(mask) __attribute__((vector_size(LANES * sizeof(int32_t))));
+typedef uint32_t KERNEL(umask) __attribute__((vector_size(LANES * sizeof(uint32_t))));
 
 static inline KERNEL(vec) KERNEL(splat)(float value) {
     return (KERNEL(vec)){0} + value;
@@ -23,11 +24,13 @@ static inline KERNEL(vec) KERNEL(select)(KERNEL(mask) mask, KERNEL(vec) a, KERNE
     return (KERNEL(vec))((mask & (KERNEL(mask))a) | (~mask & (KERNEL(mask))b));
 }
 
-/* Eigen's float tanh (a 13/6 rational of x, odd, clamped where tanh rounds to ±1),
- * vectorised. The quotient is the reciprocal estimate refined once against the
- * remainder, as exact as a division here and quicker than one (the divider was half
- * the time). Within 5 units in the last place of float32 with fused multiply-adds, 7
- * without (tests/engine/test_fused_evaluation.py); NaN stays NaN. */
+/* Eigen's float tanh (a 13/6 rational, odd, clamped where tanh rounds to ±1), written
+ * as x * P(x^2) / Q(x^2) so that no intermediate underflows for a tiny x (x * P first lost
+ * digits below 1e-36) and the result takes x's sign, -0 included. The quotient is the
+ * reciprocal estimate refined once against the remainder, as exact as a division here
+ * and quicker than one (the divider was half the time). Within 5 units in the last place
+ * of float32 with fused multiply-adds, 7 without (tests/engine/test_fused_evaluation.py);
+ * NaN stays NaN. */
 static inline KERNEL(vec) KERNEL(tanh)(KERNEL(vec) x) {
     const KERNEL(vec) clamp = KERNEL(splat)(7.99881172180175781f);
     KERNEL(vec) c = MIN(MAX(x, -clamp), clamp);
@@ -38,16 +41,13 @@ static inline KERNEL(vec) KERNEL(tanh)(KERNEL(vec) x) {
     p = p * c2 + 1.48572235717979e-05f;
     p = p * c2 + 6.37261928875436e-04f;
     p = p * c2 + 4.89352455891786e-03f;
-    p = p * c;
     KERNEL(vec) q = c2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
     q = q * c2 + 2.26843463243900e-03f;
     q = q * c2 + 4.89352518554385e-03f;
     KERNEL(vec) r = RECIPROCAL(q);
     KERNEL(vec) y = p * r;
     y = y + r * (p - q * y);
-    /* tanh takes x's sign (the refinement above turns -0 into +0) */
-    const KERNEL(mask) sign = (KERNEL(mask)){0} + INT32_MIN;
-    return (KERNEL(vec))(((KERNEL(mask))y & ~sign) | ((KERNEL(mask))x & sign));
+    return y * c;
 }
 
 /* e^x for x <= 0 (clamped at -87, where it is below float32's smallest normal and
@@ -66,7 +66,8 @@ static inline KERNEL(vec) KERNEL(exp_negative)(KERNEL(vec) x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    KERNEL(mask) scale = (n + 127) << 23;  /* 2^n */
+    /* 2^n, shifted as unsigned: a NaN x made n INT_MIN (the product stays NaN) */
+    KERNEL(umask) scale = (KERNEL(umask))(n + 127) << 23;
     return p * (KERNEL(vec))scale;
 }
 
@@ -99,11 +100,11 @@ static inline KERNEL(vec) KERNEL(sample_loss)(KERNEL(vec) z, KERNEL(vec) y, int 
         KERNEL(vec) d = z - y;
         return d * d;
     }
-    /* binary cross-entropy with logits, as torch computes it: max(z, 0) - z y +
-     * log(1 + e^-|z|) */
+    /* binary cross-entropy with logits as torch writes it, (1 - y) z + max(-z, 0) +
+     * log(1 + e^-|z|), so that infinite logits give what torch gives (inf or NaN) */
     KERNEL(vec) magnitude = MAX(z, -z);
-    KERNEL(vec) positive = MAX(z, KERNEL(splat)(0.0f));
-    return positive - z * y + KERNEL(log1p_unit)(KERNEL(exp_negative)(-magnitude));
+    KERNEL(vec) negative = MAX(-z, KERNEL(splat)(0.0f));
+    return (1.0f - y) * z + negative + KERNEL(log1p_unit)(KERNEL(exp_negative)(-magnitude));
 }
 
 /* the tanh above on ``count`` values (a multiple of LANES) in place, for the tests */
@@ -136,14 +137,14 @@ static void KERNEL(layer_block)(const float *w, const float *b, int in, int out,
             for (int v = 0; v < V; v++)
                 x[v] = *(const KERNEL(uvec) *)(rows[i] + v * LANES);
             for (int k = 0; k < OUTPUTS_AT_ONCE; k++) {
-                KERNEL(vec) weight = KERNEL(splat)(w[(o + k) * in + i]);
+                KERNEL(vec) weight = KERNEL(splat)(w[(long)(o + k) * in + i]);
                 for (int v = 0; v < V; v++)
                     acc[k][v] += weight * x[v];
             }
         }
         for (int k = 0; k < OUTPUTS_AT_ONCE; k++)
             for (int v = 0; v < V; v++)
-                *(KERNEL(vec) *)(hout + (o + k) * BLOCK + v * LANES) =
+                *(KERNEL(vec) *)(hout + (long)(o + k) * BLOCK + v * LANES) =
                     KERNEL(activate)(acc[k][v], activation);
     }
     for (; o < out; o++) {
@@ -151,12 +152,13 @@ static void KERNEL(layer_block)(const float *w, const float *b, int in, int out,
         for (int v = 0; v < V; v++)
             acc[v] = KERNEL(splat)(b[o]);
         for (int i = 0; i < in; i++) {
-            KERNEL(vec) weight = KERNEL(splat)(w[o * in + i]);
+            KERNEL(vec) weight = KERNEL(splat)(w[(long)o * in + i]);
             for (int v = 0; v < V; v++)
                 acc[v] += weight * *(const KERNEL(uvec) *)(rows[i] + v * LANES);
         }
         for (int v = 0; v < V; v++)
-            *(KERNEL(vec) *)(hout + o * BLOCK + v * LANES) = KERNEL(activate)(acc[v], activation);
+            *(KERNEL(vec) *)(hout + (long)o * BLOCK + v * LANES) =
+                KERNEL(activate)(acc[v], activation);
     }
 }
 
@@ -171,22 +173,22 @@ static void KERNEL(evaluate)(const Plan *plan, const uint8_t *codes, long count,
         double total[LANES] = {0};  /* per lane, block sums added in double */
         /* decode: value(code) * alpha, the product the torch path makes */
         for (int l = plan->table_first; l < layers; l++) {
-            const int size = plan->out[l] * plan->in[l] + plan->out[l];
+            const long size = (long)plan->out[l] * plan->in[l] + plan->out[l];
             const uint8_t *c = genome + plan->weight_at[l];
             float *w = scratch->weights + plan->weight_at[l];
             const float alpha = plan->alpha[l];
-            for (int k = 0; k < size; k++)
+            for (long k = 0; k < size; k++)
                 w[k] = plan->code_values[c[k] & 15] * alpha;  /* & 15: never out of the table */
         }
-        const float *table_rows[MAX_TABLE_UNITS];
+        const float **table_rows = scratch->table_rows;
         if (plan->table_first) {
             const int in = plan->in[0], units = plan->out[0];
             const uint8_t *wc = genome + plan->weight_at[0];
-            const uint8_t *bc = wc + units * in;
+            const uint8_t *bc = wc + (long)units * in;
             for (int u = 0; u < units; u++) {
                 long row = bc[u] & 15;
                 for (int k = 0; k < in; k++)
-                    row += (long)(wc[u * in + k] & 15) * plan->powers[k];
+                    row += (long)(wc[(long)u * in + k] & 15) * plan->powers[k];
                 table_rows[u] = plan->table + row * plan->padded;
             }
         }
@@ -207,13 +209,13 @@ static void KERNEL(evaluate)(const Plan *plan, const uint8_t *codes, long count,
             float *h = scratch->h[0];
             for (; l < layers; l++) {
                 const float *w = scratch->weights + plan->weight_at[l];
-                const float *b = w + plan->out[l] * plan->in[l];
+                const float *b = w + (long)plan->out[l] * plan->in[l];
                 h = scratch->h[l & 1];
                 KERNEL(layer_block)(w, b, plan->in[l], plan->out[l], rows, h,
                                     plan->activation[l]);
                 width = plan->out[l];
                 for (int o = 0; o < width; o++)
-                    rows[o] = h + o * BLOCK;
+                    rows[o] = h + (long)o * BLOCK;
             }
             const long valid = plan->samples - start < BLOCK ? plan->samples - start : BLOCK;
             if (plan->loss == LOSS_NONE) {

@@ -127,17 +127,21 @@ class PopulationEvaluator:
     def _fused_losses(self, genomes: torch.Tensor) -> torch.Tensor:
         fused = self.fused
         assert fused is not None
-        codes = genomes.contiguous().numpy()
+        codes = genomes.to(torch.uint8).contiguous().numpy()
         count, samples = genomes.shape[0], fused.samples
 
         def piece_losses(start: int, stop: int, buffers: Buffers) -> torch.Tensor:
+            losses = torch.empty(stop - start, dtype=self.dtype)
             if fused.loss:  # the kernel takes the loss itself
-                losses = torch.empty(stop - start, dtype=self.dtype)
                 fused.outputs(codes[start:stop], losses.numpy())
                 return losses
-            out = self._buffer(buffers, 0, (stop - start, fused.width, samples))
-            fused.outputs(codes[start:stop], out.numpy())
-            return self._loss(out)
+            # outputs for the loss to take, a chunk at a time (a piece's would be N/8
+            # individuals' worth: gigabytes for 10^5 of them on 10^4 samples)
+            for low, high in pieces(stop - start, self.chunk):
+                out = self._buffer(buffers, 0, (high - low, fused.width, samples))
+                fused.outputs(codes[start + low:start + high], out.numpy())
+                losses[low:high] = self._loss(out)
+            return losses
 
         # the kernel's cost per individual does not depend on the piece's size: pieces
         # only share the work out, a number of them that depends on N alone (so that a

@@ -16,7 +16,8 @@ The estimate is an upper bound of the peak, term by term (bytes):
 - the GA's population: N genomes of G 4-bit codes, one byte each, about 6·N·G for the
   codes, the next generation, the crossover and mutation masks; its losses; the
   evaluation's buffers (chunks of 2²¹ activations) and the first layer's table; all of
-  it once per island.
+  it once per island; and an island run's worker processes, each with its own
+  interpreter, torch and numpy (about 240 MB measured; WORKER_BASELINE each).
 
 ``--max-memory`` sets the limit; the default is the memory available to this process
 (MemAvailable, and any cgroup or address-space limit below it).
@@ -33,9 +34,12 @@ from engine.core.specs import LinearSpec, NetworkSpec, NormSpec, walk_specs
 from engine.data.files import CSV_LIMIT, FileLimitError, regular_file_size
 from engine.data.session import CsvData, GeneratedData, InlineData, Session, SessionError
 from engine.data.tasks import EvolveTask, TrainTask
+from engine.evolution.ga import resolve_device
+from engine.headless.evolve import island_workers
 from engine.headless.history import MAX_ROWS
 
 BASELINE = 400 << 20  # the interpreter, torch and numpy themselves
+WORKER_BASELINE = 300 << 20  # the same in an island worker process (240 MB measured)
 BYTES_PER_JSON_NUMBER = 60
 GB = 1 << 30
 
@@ -111,6 +115,10 @@ def estimate(session: Session, base_dir: Path, rows_shown: int | None) -> Estima
                           islands * (6 * task.population * genome + 16 * task.population
                                      + (3 << 21) * 4 * max(1, len(layer_widths))
                                      + (1 << 23) * 8)))
+        workers = island_workers(task, resolve_device(task.device)[0])
+        if workers:
+            terms.append(Term("task.islands", f"{workers} island worker processes",
+                              workers * WORKER_BASELINE))
         terms.append(_history("task.generations", task.generations + 1, 8))
         if task.selection == "tournament":
             terms.append(Term("task.tournament_size", f"the tournaments{each}",

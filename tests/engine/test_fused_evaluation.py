@@ -223,8 +223,11 @@ def test_extreme_logits_keep_the_binary_cross_entropy_exact() -> None:
 def _arguments() -> np.ndarray:
     rng = np.random.default_rng(0)
     values = np.concatenate([np.linspace(-20, 20, 400_000), rng.normal(0, 3, 200_000),
-                             rng.normal(0, 1e-3, 50_000), rng.normal(0, 1e-9, 4_968),
-                             [0.0, -0.0, 1e-30, 9.0, 9.1, 20.0, 1e4, -1e4]])
+                             rng.normal(0, 1e-3, 50_000), rng.normal(0, 1e-9, 4_952),
+                             [0.0, -0.0, 1e-30, 9.0, 9.1, 20.0, 1e4, -1e4],
+                             # tiny and subnormal: x * P once underflowed (43 ulp at 1e-40)
+                             [1e-36, 2.4e-36, 2e-38, 1.2e-38, 1e-40, 5e-45, 1.4e-45, -1e-40,
+                              -2e-38, -5e-45, 3e-39, -3e-39, 1e-37, -1e-37, 7e-41, -7e-41]])
     return values.astype(np.float32)
 
 
@@ -246,6 +249,65 @@ def test_the_kernels_tanh_is_within_five_ulp_and_odd(copy: str) -> None:
     assert np.isnan(special[2])
 
 
+@pytest.mark.usefixtures("copy")
+def test_infinite_logits_give_what_torch_gives() -> None:
+    """inf or NaN as torch's (1 - y) z + max(-z, 0) + log(1 + e^-|z|) gives them."""
+    chain = Chain(NetworkSpec(input_size=1, layers=[LinearSpec(out_features=1)]), "float32",
+                  torch.Generator())
+    for z in (math.inf, -math.inf):
+        for target in (0.0, 0.5, 1.0):
+            x = torch.tensor([[z], [0.0]])
+            y = torch.tensor([[target], [target]])
+            evaluator = PopulationEvaluator(chain, x, y, "bce_with_logits", [1.0], CPU)
+            got = float(evaluator.losses(torch.tensor([[0, 7]], dtype=torch.uint8))[0])
+            expected = float(F.binary_cross_entropy_with_logits(x.double(), y.double()))
+            assert got == expected or (math.isnan(got) and math.isnan(expected)), (z, target)
+
+
+def test_a_first_layer_wider_than_any_fixed_limit_is_evaluated() -> None:
+    """5 000 units looked up from the table (a fixed array of 4 096 row pointers raised)."""
+    layers = [LinearSpec(out_features=5000), ActivationSpec(kind="tanh"),
+              LinearSpec(out_features=1)]
+    chain = Chain(NetworkSpec(input_size=2, layers=layers), "float32", torch.Generator())
+    x, y = torch.randn(40, 2), torch.randn(40, 1)
+    fast = PopulationEvaluator(chain, x, y, "mse", [1.0, 0.01], CPU)
+    plain = PopulationEvaluator(chain, x, y, "mse", [1.0, 0.01], CPU, fuse=False)
+    assert fast.fused is not None
+    assert fast.fused.table.size
+    genomes = torch.randint(0, 16, (3, fast.layout.size), dtype=torch.uint8)
+    assert torch.allclose(fast.losses(genomes), plain.losses(genomes), rtol=1e-5)
+
+
+def test_cross_entropys_outputs_go_through_a_chunk_at_a_time() -> None:
+    """The kernel leaves cross-entropy to torch from its outputs: those of a chunk of
+    individuals at a time (about 2 MB), not of a whole piece (N/8 individuals)."""
+    layers = [LinearSpec(out_features=8), ActivationSpec(kind="tanh"),
+              LinearSpec(out_features=8)]
+    chain = Chain(NetworkSpec(input_size=3, layers=layers), "float32", torch.Generator())
+    samples = 5000
+    x = torch.randn(samples, 3)
+    y = torch.randint(0, 8, (samples,))
+    evaluator = PopulationEvaluator(chain, x, y, "cross_entropy", [1.0, 1.0], CPU)
+    plain = PopulationEvaluator(chain, x, y, "cross_entropy", [1.0, 1.0], CPU, fuse=False)
+    assert evaluator.fused is not None
+    assert evaluator.fused.loss == 0
+    genomes = torch.randint(0, 16, (400, evaluator.layout.size), dtype=torch.uint8)
+    assert evaluator.chunk < 400  # so that a piece would hold several chunks
+    losses = evaluator.losses(genomes)
+    largest = max(buffer.numel() for lane in evaluator._lanes.values()
+                  for buffer in lane.values())
+    assert largest <= evaluator.chunk * 8 * samples
+    assert torch.allclose(losses, plain.losses(genomes), rtol=1e-5)
+
+
+def test_targets_the_torch_path_would_broadcast_keep_it() -> None:
+    chain = Chain(NetworkSpec(input_size=2, layers=[LinearSpec(out_features=2)]), "float32",
+                  torch.Generator())
+    x = torch.randn(8, 2)
+    evaluator = PopulationEvaluator(chain, x, torch.randn(8, 1), "mse", [1.0], CPU)
+    assert evaluator.fused is None
+
+
 def test_the_kernel_refuses_buffers_that_do_not_match_its_layers() -> None:
     chain, *_ = random_case(2)
     x = torch.randn(40, chain.spec.input_size)
@@ -258,4 +320,25 @@ def test_the_kernel_refuses_buffers_that_do_not_match_its_layers() -> None:
     with pytest.raises(ValueError, match="buffer sizes"):
         plan.outputs(genomes, np.empty(4, np.float32))  # one code too many per genome
     with pytest.raises(ValueError, match="buffer sizes"):
-        plan.outputs(np.ascontiguousarray(genomes[:, :-1]), np.empty(4, np.float32))  # room for 4
+        plan.outputs(np.ascontiguousarray(genomes[:, :-1]), np.empty(4, np.float32))  # 3, not 4
+    arguments = (plan.code_values, plan.inputs, plan.table, plan.targets, plan.powers,
+                 plan.in_features, plan.out_features, plan.weight_at, plan.activations,
+                 plan.alphas)
+    genomes = np.ascontiguousarray(genomes[:, :-1])
+    out = np.empty(3, np.float32)
+    kernel = fused._fused.outputs
+    kernel(genomes, out, *arguments, plan.samples, plan.loss)  # as they are: fine
+    with pytest.raises(ValueError, match="buffer sizes"):  # targets of another length
+        kernel(genomes, out, *arguments[:3], plan.targets[:, :-64], *arguments[4:],
+               plan.samples, plan.loss)
+    with pytest.raises(ValueError, match="samples from 1"):  # sizes that would overflow
+        kernel(genomes, out, *arguments, 2 ** 62, plan.loss)
+    with pytest.raises(ValueError, match="activations"):
+        kernel(genomes, out, *arguments[:8], [3] * len(plan.activations), arguments[9],
+               plan.samples, plan.loss)
+    with pytest.raises(ValueError, match="out of range"):
+        kernel(genomes, out, *arguments[:5], [2 ** 32 + 1] * len(plan.in_features),
+               *arguments[6:], plan.samples, plan.loss)
+    with pytest.raises(ValueError, match="powers"):
+        kernel(genomes, out, *arguments[:4], [16, 17], *arguments[5:], plan.samples,
+               plan.loss)

@@ -214,3 +214,15 @@ def test_the_status_bar_and_the_saved_task_follow_the_last_run(qtbot, window) ->
     assert window.step_label.text() == f"step {state.history[-1].step}"
     assert window.loss_label.text() == f"train loss {state.history[-1].loss:.4g}"
     assert state.current_session().task.kind == "train"
+    click(qtbot, panel.step_button)  # the evolution again, then the pass stepped through
+    qtbot.waitUntil(lambda: idle(state) and len(state.evolution.history) == 3,
+                    timeout=10_000)
+    assert window.step_label.text().startswith("generation")
+    window.step_forward_action.trigger()  # Step forward (Ctrl+Right): a new pass begins
+    assert state.pass_ is not None
+    for _ in range(len(state.chain.layers) + 1):  # ... and on to the loss
+        if state.pass_.loss is None:
+            window.step_forward_action.trigger()
+    assert state.pass_.loss is not None
+    assert window.loss_label.text() == f"loss {float(state.pass_.loss):.4g}"
+    assert state.current_session().task.kind == "evolve"  # stepping is no task

@@ -263,10 +263,12 @@ def test_a_title_whose_keys_take_two_lines_is_not_cut(qtbot) -> None:
 
 @pytest.mark.parametrize(("low", "high"), [(-2e-4, 2e-4), (-1e-6, 1e-6),
                                            (math.log10(0.98), math.log10(1.01)),
-                                           (math.log10(0.04), math.log10(0.25))])
+                                           (math.log10(0.04), math.log10(0.25)),
+                                           (math.log10(4e-5), math.log10(3e-4))])
 def test_log_axis_labels_are_distinct_and_of_one_style(qtbot, low: float,
                                                        high: float) -> None:
-    """A loss held near 1 read "1, 1, 1"; a 1-2-5 range mixed "0.05, 10⁻¹, 0.2"."""
+    """A loss held near 1 read "1, 1, 1"; a 1-2-5 range mixed "0.05, 10⁻¹, 0.2", and one
+    around 10⁻⁴ "5e-5, 0.0001, 0.0002"."""
     from gui.plot_widgets import LogAxis
 
     axis = LogAxis("left")
@@ -275,6 +277,7 @@ def test_log_axis_labels_are_distinct_and_of_one_style(qtbot, low: float,
     assert len(labels) >= 3
     assert len(set(labels)) == len(labels), labels
     assert all(label.isascii() for label in labels), labels  # no "10⁻¹" among decimals
+    assert len({"e" in label for label in labels}) == 1, labels  # all or none in e-form
     for value, text in zip(major, labels, strict=True):  # each reads its own value
         assert read_label(text) == pytest.approx(10 ** value, rel=(high - low) / 4)
 
