@@ -51,6 +51,8 @@ def test_evolve_result(tmp_path: Path) -> None:
     loss = float(Pass(chain, x, y, "bce_with_logits").run().loss)
     assert data["loss"] == pytest.approx(loss, rel=1e-6)
     assert data["loss"] == pytest.approx(best[-1], rel=1e-5)
+    from engine.evolution import fused  # the spiral's tanh chain takes the C kernel
+    assert data["evaluation"] == f"fused C kernel ({fused.instruction_set()})"
     values = {v for layer in network.layers if layer.type == "linear"
               for row in layer.weight for v in row}
     assert values <= {0.0, *(s * 2.0**-e for s in (1, -1) for e in range(7))}

@@ -25,7 +25,7 @@ from engine.core.chain import Chain
 from engine.core.layers import Activation, BatchTooSmallError, Layer, Norm
 from engine.core.residual import Residual, walk
 from engine.evolution.chunk_pool import pieces, shared_pool
-from engine.evolution.fused import fused_plan
+from engine.evolution.fused import fused_plan, instruction_set
 from engine.evolution.genome import GenomeLayout
 from engine.evolution.population_plan import (
     LinearStep,
@@ -112,6 +112,11 @@ class PopulationEvaluator:
         # would come from mmap and be page-faulted in every time. One set per lane: the
         # calling thread's (-1) and each pool worker's.
         self._lanes: dict[int, Buffers] = {}
+
+    @property
+    def evaluation(self) -> str:
+        """What evaluates the genomes: "fused C kernel (avx512)", say, or "torch"."""
+        return f"fused C kernel ({instruction_set()})" if self.fused is not None else "torch"
 
     def __getstate__(self) -> dict[str, object]:
         # the reused buffers are scratch: a pickled copy (an island worker's) makes its own

@@ -64,6 +64,7 @@ def run_evolution(experiment: Experiment, task: EvolveTask,
     result = {
         "format": "chainlab-result/1", "task": "evolve", "interrupted": interrupted,
         "device": str(setup.device), "device_note": setup.device_note or None,
+        "evaluation": setup.evaluator.evaluation,
         "generations_done": last.generation,
         "history": history,
         "network": network_record(chain),
@@ -160,6 +161,7 @@ def _run_islands(experiment: Experiment, task: EvolveTask, setup: EvolutionSetup
     result = {
         "format": "chainlab-result/1", "task": "evolve", "interrupted": interrupted,
         "device": str(setup.device), "device_note": setup.device_note or None,
+        "evaluation": setup.evaluator.evaluation,
         "generations_done": last.generation,
         "islands": task.islands, "migration": task.migration.model_dump(),
         "workers": workers, "islands_on": _islands_on(ray, workers),
