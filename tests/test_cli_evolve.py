@@ -90,3 +90,22 @@ def test_bad_evolve_values(tmp_path: Path, changes: dict[str, Any], expected: st
     assert result.returncode == 2
     assert expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("task", [{}, {"islands": 2}, {"algorithm": "openes"},
+                                  {"algorithm": "pso"}])
+def test_a_network_without_linear_layers_has_nothing_to_evolve(
+        tmp_path: Path, task: dict[str, Any]) -> None:
+    """An empty genome: the GA looped over nothing (exit 0, an all-NaN plot warning),
+    OpenES ended in a traceback."""
+    session = with_task(**task)
+    session["network"] = {"input_size": 1, "layers": [{"type": "activation", "kind": "tanh"}]}
+    session["data"] = {"dataset": "sin", "samples": 20}
+    session["loss"] = "mse"
+    session["task"]["scales"] = 1.0
+    result = run_cli(tmp_path, session)
+    assert result.returncode == 2, result.stderr
+    assert "network.layers: the network has no linear layer: there are no weights to " \
+        "evolve" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

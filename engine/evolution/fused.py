@@ -9,8 +9,9 @@ registers and the L1 cache, and lets go of the GIL, so the chunk pool's threads 
 pieces side by side. Measured on the benchmark's task in bench/bench_evolution.py.
 
 It applies to a float32 chain on the CPU that is, after any layers acting on the data
-alone, linear layers each followed by at most one tanh, ReLU or identity: the common
-case, and the benchmark's. Anything else (norms, residual blocks, other activations,
+alone, linear layers each followed by at most one tanh, ReLU or identity (a first layer
+looked up from its table may have any activation: the table holds it): the common case,
+and the benchmark's. Anything else (norms, residual blocks, other activations,
 float64, a GPU) or a build without the extension keeps the torch evaluation. The kernel
 takes the mean squared error and the binary cross-entropy with logits itself (Cephes'
 exp and log, within 2 ulp); for cross-entropy it writes the outputs and the evaluator
@@ -18,7 +19,8 @@ takes the loss with torch.
 
 The kernel's tanh is Eigen's rational approximation, within 5 units in the last place
 (7 on a CPU without fused multiply-adds; numpy's, which the torch path uses, within
-1.5): the losses agree with the torch path's to about 1e-6 relative
+1.5): the losses agree with the torch path's to about 1e-6 relative, tiny bce losses
+included (both take it per element in the exact form)
 (tests/engine/test_fused_evaluation.py, which checks every copy of the kernel the CPU
 runs: AVX-512, AVX2 with FMA, and the portable baseline).
 """

@@ -100,8 +100,7 @@ class PopulationEvaluator:
         # targets laid out like the outputs, (outputs, samples), or class indices
         self.loss_targets = self.targets if loss == "cross_entropy" else self.targets.T
         if loss == "bce_with_logits":
-            # mean bce = mean((1 − y)·z) − mean(log σ(z)): the first term is one product
-            self.bce_weights = ((1 - self.loss_targets) / self.loss_targets.numel()).reshape(-1)
+            self.bce_weights = 1 - self.loss_targets  # (outputs, samples): 1 − y
         self.fused = (fused_plan(self.plan, self.shared, loss, self.loss_targets)
                       if fuse else None)
         widths = [len(self.shared), *(step.out_features
@@ -284,8 +283,13 @@ class PopulationEvaluator:
         if self.loss == "mse":
             return (output - self.loss_targets).pow_(2).mean(dim=(1, 2))
         if self.loss == "bce_with_logits":
-            linear = output.reshape(output.shape[0], -1) @ self.bce_weights
-            return linear.sub_(F.logsigmoid(output).mean(dim=(1, 2)))
+            # (1 − y)·z + max(−z, 0) + log(1 + e^−|z|) per element, then the mean: exact
+            # where the loss is tiny, and never below 0 (a difference of two means,
+            # mean((1 − y)·z) − mean(log σ(z)), was off by |z|·eps either way, and the
+            # GA then chased that noise below 0)
+            each = output.neg().clamp_min_(0).addcmul_(self.bce_weights, output)
+            each += output.abs().neg_().exp_().log1p_()  # last: the first two cancel
+            return each.mean(dim=(1, 2))
         # cross_entropy takes (N, classes, samples) with (N, samples) class indices as is
         targets = self.loss_targets.expand(output.shape[0], -1)
         return F.cross_entropy(output, targets, reduction="none").mean(1)

@@ -38,6 +38,14 @@ class EvolutionSetup:
                       generations=limit)
 
 
+def check_evolvable(chain: Chain) -> None:
+    """A network without a linear layer has an empty genome: every individual the same,
+    and a run would be a loop over nothing (a float strategy's crashed). SessionError."""
+    if not GenomeLayout.of(chain).layers:
+        raise SessionError("network.layers", "the network has no linear layer: there are "
+                           "no weights to evolve")
+
+
 def layer_scales(chain: Chain, task: EvolveTask) -> list[float]:
     """α per linear layer; a list of the wrong length (a chain edited after the settings
     were made) falls back to its first value for every layer."""
@@ -56,6 +64,7 @@ def prepare_evolution(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor,
     snapped to the grid are the first individual, mutated copies the rest (a network
     holding NaN or ±Infinity raises SessionError).
     """
+    check_evolvable(chain)
     scales = layer_scales(chain, task)
     device, note = resolve_device(task.device)
     evaluator = PopulationEvaluator(chain, inputs, targets, loss, scales, device)

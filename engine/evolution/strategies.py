@@ -30,7 +30,7 @@ from engine.evolution import openes, pso
 from engine.evolution.ga import resolve_device
 from engine.evolution.genome import GenomeLayout, decode, quantise
 from engine.evolution.population import PopulationEvaluator
-from engine.evolution.setup import layer_scales
+from engine.evolution.setup import check_evolvable, layer_scales
 from engine.evolution.strategy_record import StrategyGeneration
 
 ALGORITHMS = {"openes": openes.evolve, "pso": pso.evolve}
@@ -89,6 +89,7 @@ def prepare_strategy(chain: Chain, inputs: torch.Tensor, targets: torch.Tensor, 
         raise SessionError("task.population", "OpenES evaluates perturbations in "
                            "antithetic pairs, so the population must be even, got "
                            f"{task.population}")
+    check_evolvable(chain)
     scales = layer_scales(chain, task)
     device, note = resolve_device(task.device)
     evaluator = PopulationEvaluator(chain, inputs, targets, loss, scales, device)

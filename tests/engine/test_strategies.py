@@ -450,7 +450,10 @@ def test_quantised_loss_is_the_loss_of_the_nearest_grid_values() -> None:
                                dtype=torch.float64)
         assert float(losses[row]) == pytest.approx(twin(snapped), rel=1e-10)
     assert math.isnan(float(losses[1]))
-    assert quantised_loss(evaluator, weights[2].numpy()) == float(losses[2])
+    # one weight set alone, or the third of three: torch's elementwise exp and log1p take
+    # a scalar path for a tensor's last few elements, so the last bit may differ
+    assert quantised_loss(evaluator, weights[2].numpy()) == pytest.approx(
+        float(losses[2]), rel=4 * 2.0 ** -52)
 
 
 def test_quantised_loss_at_other_scales_and_through_the_codes() -> None:
